@@ -1,0 +1,250 @@
+"""The flow's configuration: frozen dataclasses loaded from TOML and overridable from the CLI.
+
+Every field carries a ``#:`` comment; ``secateurs config --show`` prints the effective values.
+Unknown keys are errors naming the nearest valid key, so a typo never silently falls back to a
+default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    #: "digits" (scikit-learn's embedded 8x8 digits) or "mnist" (IDX files in ``data_dir``).
+    dataset: str = "digits"
+    #: Folder holding MNIST IDX files (raw or gzipped); only read when ``dataset = "mnist"``.
+    data_dir: str | None = None
+    #: Fraction of all samples held out as the test split (never used for model selection).
+    test_fraction: float = 0.2
+    #: Fraction of all samples held out as the validation split (model selection).
+    val_fraction: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    #: Network architecture: "mlp".
+    arch: str = "mlp"
+    #: Widths of the hidden layers of the MLP.
+    hidden: tuple[int, ...] = (128, 64)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    #: Epochs of dense training; the epoch with the best validation accuracy is kept.
+    epochs: int = 60
+    #: Mini-batch size.
+    batch_size: int = 64
+    #: Adam learning rate.
+    lr: float = 2e-3
+    #: Adam weight decay (L2).
+    weight_decay: float = 1e-4
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    #: Fraction of weights kept in the prunable layers (1.0 = dense).
+    density: float = 0.1
+    #: Score of each weight: "magnitude" (|W| after training).
+    score: str = "magnitude"
+    #: "global" (one threshold over all layers) or "local" (same density in every layer).
+    scope: str = "global"
+    #: Epochs of fine-tuning with the mask held after pruning.
+    finetune_epochs: int = 40
+    #: Constant learning rate of the fine-tuning.
+    finetune_lr: float = 1e-3
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    #: Bits of the weights (symmetric, per output channel).
+    weight_bits: int = 8
+    #: Bits of the activations between layers (ReLU outputs are non-negative).
+    act_bits: int = 8
+    #: Bits of the unsigned requantization multiplier; the shift is chosen per layer.
+    multiplier_bits: int = 15
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    #: Width of the relative row index of a CSC word (EIE uses 4); longer gaps need filler words.
+    index_bits: int = 4
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    #: Processing elements; output row r lives in PE r mod pes.
+    pes: int = 4
+    #: Depth of each PE's activation queue: lets PEs with few nonzeros in a column run ahead.
+    queue_depth: int = 4
+    #: Width of the accumulators (the datapath checks it cannot overflow for the layer's fan-in).
+    acc_bits: int = 32
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    #: Test images run through the RTL (sparse and dense); 0 means the whole test split.
+    samples: int = 100
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    #: Name of the run; the flow writes ``runs/<name>/`` unless ``--out`` says otherwise.
+    name: str = "digits_mlp"
+    #: Seed of data split, initialisation and shuffling: the only source of randomness.
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    pack: PackConfig = field(default_factory=PackConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+
+
+def _nearest(key: str, valid: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce(value: object, annotation: object, where: str) -> object:
+    """Check ``value`` against a field annotation, converting TOML lists to tuples."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, not {value!r}")
+        (item, _ellipsis) = typing.get_args(annotation)
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, not {value!r}")
+        return float(value)
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, not {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, not {value!r}")
+        return value
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table, not {value!r}")
+        return from_dict(annotation, value, where)
+    raise ConfigError(f"{where}: unsupported field type {annotation!r}")  # pragma: no cover
+
+
+def from_dict(cls: type, values: dict, where: str = "") -> object:
+    """Build dataclass ``cls`` from a (possibly partial) nested dict, rejecting unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"unknown config key {path!r}{_nearest(key, names)}")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def to_dict(config: object) -> dict:
+    """The config as plain nested dicts and lists (TOML/JSON friendly)."""
+
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items() if x is not None}
+        return v
+
+    return plain(dataclasses.asdict(config))
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """Parse ``section.key=value`` (value in TOML syntax, bare words taken as strings)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(values: dict, overrides: typing.Iterable[str]) -> dict:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+        node[path[-1]] = value
+    return values
+
+
+def load(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> FlowConfig:
+    """Load a flow config from TOML (defaults where a key is absent), then apply overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    config = from_dict(FlowConfig, apply_overrides(values, overrides))
+    validate(config)
+    return config
+
+
+def validate(config: FlowConfig) -> None:
+    """Reject impossible combinations up front, before any work is done."""
+    d = config.data
+    if d.dataset not in ("digits", "mnist"):
+        raise ConfigError(f"data.dataset must be 'digits' or 'mnist', not {d.dataset!r}")
+    if d.dataset == "mnist" and not d.data_dir:
+        raise ConfigError("data.dataset = 'mnist' needs data.data_dir (a folder of IDX files)")
+    if not (0 < d.test_fraction < 1 and 0 < d.val_fraction < 1 and d.test_fraction + d.val_fraction < 1):
+        raise ConfigError("data.test_fraction and data.val_fraction must be in (0, 1) and sum below 1")
+    if not config.model.hidden or any(h < 1 for h in config.model.hidden):
+        raise ConfigError(f"model.hidden must be positive widths, not {config.model.hidden!r}")
+    if not 0 < config.prune.density <= 1:
+        raise ConfigError(f"prune.density must be in (0, 1], not {config.prune.density!r}")
+    if config.quant.weight_bits != 8 or config.quant.act_bits != 8:
+        raise ConfigError("quant.weight_bits and quant.act_bits must be 8 for the hardware")
+    if not 2 <= config.quant.multiplier_bits <= 16:
+        raise ConfigError(f"quant.multiplier_bits must be in 2..16, not {config.quant.multiplier_bits}")
+    if not 1 <= config.pack.index_bits <= 8:
+        raise ConfigError(f"pack.index_bits must be in 1..8, not {config.pack.index_bits}")
+    h = config.hardware
+    if not 1 <= h.pes <= 64:
+        raise ConfigError(f"hardware.pes must be in 1..64, not {h.pes}")
+    if not 1 <= h.queue_depth <= 16:
+        raise ConfigError(f"hardware.queue_depth must be in 1..16, not {h.queue_depth}")
+    if not 16 <= h.acc_bits <= 48:
+        raise ConfigError(f"hardware.acc_bits must be in 16..48, not {h.acc_bits}")
+    if config.sim.samples < 0:
+        raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
