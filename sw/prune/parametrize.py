@@ -1,0 +1,48 @@
+"""Masks as ``torch.nn.utils.parametrize`` parametrizations: prepare, train, squash.
+
+While a mask is attached the layer computes with ``W ⊙ M`` and pruned weights get no gradient;
+``squash`` folds the mask into a plain weight so the model saves as an ordinary state_dict.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+
+class Mask(nn.Module):
+    """Parametrization ``W ↦ W ⊙ M`` with a fixed boolean mask kept as a buffer."""
+
+    def __init__(self, mask: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mask", mask.to(torch.bool))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * self.mask
+
+
+def attach(modules: dict[str, nn.Module], masks: dict[str, torch.Tensor]) -> None:
+    """Attach (or replace) the mask of each named module's ``weight``."""
+    for name, module in modules.items():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        parametrize.register_parametrization(module, "weight", Mask(masks[name]))
+
+
+def masks_of(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """The masks currently attached (all-ones for an unmasked module)."""
+    out = {}
+    for name, module in modules.items():
+        if parametrize.is_parametrized(module, "weight"):
+            out[name] = module.parametrizations.weight[0].mask.clone()
+        else:
+            out[name] = torch.ones_like(module.weight, dtype=torch.bool)
+    return out
+
+
+def squash(modules: dict[str, nn.Module]) -> None:
+    """Fold every mask into its weight; the model becomes plain again."""
+    for module in modules.values():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)

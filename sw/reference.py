@@ -1,0 +1,86 @@
+"""The integer model of ``model.bin``: exactly what the hardware computes, in numpy only.
+
+Per layer: ``acc = W x`` (int8 × int8 summed in int32), ``y = ((acc + bias) · M + 2^(s-1)) >> s``
+(round half up, arithmetic shift), clamped to int8, then ReLU on hidden layers. The last layer's
+int8 outputs are the logits; the class is the first index of their maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+ACC_BITS = 32  #: accumulators and biases are int32 in the hardware
+
+
+@dataclass(frozen=True, eq=False)
+class QuantLayer:
+    """One Linear layer in integers, with the float scales it came from (for reporting)."""
+
+    weight: np.ndarray  #: int8 (rows, cols), pruned entries are 0
+    bias: np.ndarray  #: int32 (rows,), in accumulator units
+    multiplier: np.ndarray  #: int64 (rows,), unsigned requantization multiplier M
+    shift: int  #: requantization right shift s
+    relu: bool
+    weight_scale: np.ndarray | None  #: float (rows,) one weight step, per output channel (not stored in model.bin)
+    in_scale: float  #: real value of one input step
+    out_scale: float  #: real value of one output step
+
+    @property
+    def rows(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def cols(self) -> int:
+        return self.weight.shape[1]
+
+
+@dataclass(frozen=True, eq=False)
+class QuantModel:
+    input_scale: float  #: x_int8 = round(x / input_scale)
+    layers: tuple[QuantLayer, ...]
+
+
+def quantize_input(x: np.ndarray, scale: float) -> np.ndarray:
+    """Float features to int8 activations (round half up, clamped)."""
+    q = np.floor(np.asarray(x, dtype=np.float64) / scale + 0.5)
+    return np.clip(q, INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+def accumulate(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x @ W.T`` in exact integers (int64), one row per sample."""
+    return np.asarray(x, dtype=np.int64) @ np.asarray(weight, dtype=np.int64).T
+
+
+def requantize(acc: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: int,
+               relu: bool) -> np.ndarray:
+    """Accumulators to the next layer's int8 activations, as the hardware's requantizer does."""
+    y = (np.asarray(acc, dtype=np.int64) + bias) * multiplier
+    if shift > 0:
+        y = (y + (1 << (shift - 1))) >> shift
+    return np.clip(y, 0 if relu else INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+def layer_forward(layer: QuantLayer, x: np.ndarray) -> np.ndarray:
+    return requantize(accumulate(layer.weight, x), layer.bias, layer.multiplier, layer.shift,
+                      layer.relu)
+
+
+def forward(model: QuantModel, x: np.ndarray) -> list[np.ndarray]:
+    """int8 activations after every layer, for inputs already quantized to int8."""
+    outputs = []
+    for layer in model.layers:
+        x = layer_forward(layer, x)
+        outputs.append(x)
+    return outputs
+
+
+def classify(logits: np.ndarray) -> np.ndarray:
+    """First index of the maximum logit, as the hardware's argmax breaks ties."""
+    return np.argmax(logits, axis=1)
+
+
+def predict(model: QuantModel, x_float: np.ndarray) -> np.ndarray:
+    return classify(forward(model, quantize_input(x_float, model.input_scale))[-1])
