@@ -1,0 +1,140 @@
+"""``secateurs`` command line: every user error becomes one stderr line and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from . import atomic, config as config_mod
+from .errors import InputError, SecateursError
+
+EXIT_USER_ERROR = 2
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def user_errors(fn):
+    """Turn the project's exceptions into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SecateursError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            _fail("interrupted")
+
+    return wrapper
+
+
+config_option = click.option("--config", "config_path", type=click.Path(path_type=Path),
+                             default=None, help="TOML config (defaults where a key is absent).")
+set_option = click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                          help="Override one config value, e.g. --set prune.density=0.2.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Prune, quantize and pack a network; generate its sparse accelerator; prove it on RTL."""
+
+
+@main.command()
+@config_option
+@set_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run folder (default runs/<name>).")
+@user_errors
+def flow(config_path, overrides, out) -> None:
+    """Train → prune → quantize → pack → RTL → simulate; writes OUT/summary.json."""
+    from .flow import run_flow
+
+    cfg = config_mod.load(config_path, overrides)
+    out = out or Path("runs") / cfg.name
+    summary = run_flow(cfg, out, log=lambda m: console.print(m, style="dim"))
+    print_summary(summary)
+    console.print(f"wrote {out / 'summary.json'}")
+
+
+def print_summary(s: dict) -> None:
+    table = Table(title="secateurs flow", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("dense_accuracy", "pruned_accuracy", "quantized_accuracy", "hardware_accuracy"):
+        table.add_row(key.replace("_", " "), f"{s[key]:.4f}")
+    table.add_row("hardware samples", str(s["hardware_samples"]))
+    table.add_row("density", f"{s['density']:.4f}")
+    table.add_row("compression ratio", f"{s['compression_ratio']:.2f}×")
+    table.add_row("theoretical speedup", f"{s['theoretical_speedup']:.2f}×")
+    for kind in ("sparse", "dense"):
+        got, want = s[f"cycles_{kind}"], s[f"expected_cycles_{kind}"]
+        mark = "==" if got == want else "!="
+        table.add_row(f"cycles {kind} (RTL {mark} model)", f"{got} {mark} {want}")
+    table.add_row("realised speedup", f"{s['realised_speedup']:.2f}×")
+    Console().print(table)
+
+
+@main.group()
+def sim() -> None:
+    """Run things on the generated RTL under Verilator."""
+
+
+def _load_int8(path: Path, what: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{what} file {str(path)!r} does not exist") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{what} file {str(path)!r} is not a .npy array ({e})") from None
+    if array.dtype != np.int8:
+        raise InputError(f"{what} must be int8, not {array.dtype}")
+    if array.ndim != 2 or 0 in array.shape:
+        raise InputError(f"{what} must be a non-empty 2-D array, not shape {array.shape}")
+    return array
+
+
+@sim.command("matmul")
+@click.option("--weights", type=click.Path(path_type=Path), required=True, help="W.npy: int8, rows × cols.")
+@click.option("--inputs", type=click.Path(path_type=Path), required=True, help="X.npy: int8, batch × cols.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--pes", type=int, default=4, show_default=True, help="Processing elements.")
+@click.option("--queue-depth", type=int, default=4, show_default=True, help="Activation queue depth.")
+@click.option("--format", "fmt", type=click.Choice(["csc"]), default="csc", show_default=True,
+              help="Packed weight format of the sparse array.")
+@click.option("--index-bits", type=int, default=4, show_default=True, help="CSC relative index width.")
+@user_errors
+def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
+    """One int8 layer on the sparse and dense RTL: OUT/outputs.npy (= X @ W.T) and summary.json."""
+    from .sim.layer import run_matmul
+
+    w = _load_int8(weights, "weights")
+    x = _load_int8(inputs, "inputs")
+    if x.shape[1] != w.shape[1]:
+        raise InputError(f"inputs have {x.shape[1]} columns but weights have {w.shape[1]}")
+    hw = config_mod.from_dict(config_mod.HardwareConfig, {"pes": pes, "queue_depth": queue_depth})
+    config_mod.validate(config_mod.FlowConfig(hardware=hw,
+                                              pack=config_mod.PackConfig(index_bits=index_bits)))
+    with atomic.staged_dir(out) as stage:
+        result = run_matmul(w, x, hw=hw, index_bits=index_bits, build_root=stage / "build")
+        atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
+        atomic.write_json(stage / "summary.json", {
+            "rows": int(w.shape[0]), "cols": int(w.shape[1]), "batch": int(x.shape[0]),
+            "pes": pes, "queue_depth": queue_depth, "format": fmt,
+            "cycles_sparse": int(result.cycles_sparse.sum()),
+            "cycles_dense": int(result.cycles_dense.sum()),
+            "expected_cycles_sparse": int(result.expected_cycles_sparse.sum()),
+            "expected_cycles_dense": int(result.expected_cycles_dense.sum()),
+        })
+        import shutil
+        shutil.rmtree(stage / "build", ignore_errors=True)
+    console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
