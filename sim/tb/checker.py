@@ -1,0 +1,35 @@
+"""Compares what the array did with the reference and names the first disagreement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import SimulationError
+
+__all__ = ["check_outputs", "check_cycles"]
+
+
+def check_outputs(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
+    """Raise SimulationError at the first (sample, row) whose output differs from the reference."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise SimulationError(f"{label}: outputs have shape {actual.shape}, expected {expected.shape}")
+    wrong = np.argwhere(actual != expected)
+    if wrong.size:
+        sample, row = (int(i) for i in wrong[0])
+        raise SimulationError(
+            f"{label}: sample {sample} row {row} is {int(actual[sample, row])}, expected "
+            f"{int(expected[sample, row])} ({len(wrong)} of {actual.size} outputs differ)")
+
+
+def check_cycles(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
+    """Raise SimulationError at the first sample whose cycle count differs from the model."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise SimulationError(f"{label}: {actual.shape} cycle counts, expected {expected.shape}")
+    wrong = np.flatnonzero(actual != expected)
+    if wrong.size:
+        s = int(wrong[0])
+        raise SimulationError(
+            f"{label}: sample {s} took {int(actual[s])} cycles, the model says {int(expected[s])} "
+            f"({wrong.size} of {actual.size} samples differ)")

@@ -1,0 +1,83 @@
+"""Drives the array's host ports: reset, memory writes, layer size, start.
+
+Writes go one per clock edge. With an idle seed, random idle cycles are slipped between writes
+(as a slow or bursty host would), which must change neither the results nor the cycles of a run,
+since loading happens outside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from .images import LayerImage
+
+__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS"]
+
+#: Clock period of the simulation; only ratios of times matter.
+CLOCK_PERIOD_NS = 10
+#: Cycles the synchronous reset is held at the beginning.
+RESET_CYCLES = 2
+#: Chance that a host write is preceded by idle cycles, and the most idle cycles inserted.
+IDLE_PROBABILITY = 0.3
+MAX_IDLE_CYCLES = 3
+
+
+class ArrayDriver:
+    """Host side of one array under test (dense and sparse share the ports)."""
+
+    def __init__(self, dut, *, idle_seed: int | None = None):
+        self.dut = dut
+        self._rng = None if idle_seed is None else np.random.default_rng(idle_seed)
+        self._edge = RisingEdge(dut.clk)
+
+    async def reset(self) -> None:
+        """Start the clock, hold reset, leave every write strobe low."""
+        dut = self.dut
+        Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
+        for strobe in (dut.act_we, dut.w_we, dut.ptr_we, dut.start):
+            strobe.value = 0
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, RESET_CYCLES)
+        dut.rst.value = 0
+        await self._edge
+
+    async def _idle(self) -> None:
+        if self._rng is not None and self._rng.random() < IDLE_PROBABILITY:
+            await ClockCycles(self.dut.clk, int(self._rng.integers(1, MAX_IDLE_CYCLES + 1)))
+
+    async def _write(self, strobe, fields: list[tuple[object, int]]) -> None:
+        """One write: drive the fields and the strobe for one clock edge."""
+        await self._idle()
+        for handle, value in fields:
+            handle.value = value
+        strobe.value = 1
+        await self._edge
+        strobe.value = 0
+
+    async def load_layer(self, image: LayerImage) -> None:
+        """Set the layer size and write every PE's weight bank and the pointers (if any)."""
+        dut = self.dut
+        dut.n_rows.value = image.rows
+        dut.n_cols.value = image.cols
+        for pe, bank in enumerate(image.banks):
+            for addr, word in enumerate(bank.tolist()):
+                await self._write(dut.w_we, [(dut.w_pe, pe), (dut.w_addr, addr), (dut.w_data, word)])
+        for addr, word in enumerate(image.pointers):
+            await self._write(dut.ptr_we, [(dut.ptr_addr, addr), (dut.ptr_data, word)])
+
+    async def load_activations(self, x: np.ndarray) -> None:
+        """Write one sample's activations, zeros included (the buffer keeps old values)."""
+        dut = self.dut
+        for addr, value in enumerate(x.tolist()):
+            await self._write(dut.act_we, [(dut.act_addr, addr), (dut.act_data, value)])
+
+    async def start(self) -> int:
+        """Pulse ``start`` for one edge; returns the simulation time (steps) of that edge."""
+        await self._idle()
+        self.dut.start.value = 1
+        await self._edge
+        self.dut.start.value = 0
+        return get_sim_time("step")

@@ -1,0 +1,53 @@
+"""cocotb test module: run every layer of a job file through the array and save what it did.
+
+The job (see :mod:`.images`) names the layers, their samples and the results file. Each layer is
+loaded once, then each sample is written, run to ``done`` and read back. The cycle counter is
+cross-checked against the clock edges seen between start and done; outputs and cycles are judged
+against the reference by the host, not here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cocotb
+import numpy as np
+from cocotb.utils import get_sim_steps
+
+from .driver import CLOCK_PERIOD_NS, ArrayDriver
+from .images import JOB_ENV, load_job, save_results
+from .monitor import ArrayMonitor
+
+#: Cycles a run may take per activation word written, on top of its weight words, before it
+#: counts as hung (a generous bound: the real overheads are a few cycles per column).
+HANG_CYCLES_PER_COLUMN = 8
+
+
+@cocotb.test()
+async def run_job(dut):
+    """Run every sample of every layer of the job named by ``$SECATEURS_SIM_JOB``."""
+    layers, results_path, idle_seed = load_job(os.environ[JOB_ENV])
+    driver = ArrayDriver(dut, idle_seed=idle_seed)
+    monitor = ArrayMonitor(dut, get_sim_steps(CLOCK_PERIOD_NS, "ns"))
+    await driver.reset()
+
+    outputs, cycles = [], []
+    for index, image in enumerate(layers):
+        await driver.load_layer(image)
+        limit = image.words() + HANG_CYCLES_PER_COLUMN * (image.cols + image.rows)
+        batch = len(image.inputs)
+        layer_outputs = np.zeros((batch, image.rows), dtype=np.int32)
+        layer_cycles = np.zeros(batch, dtype=np.int64)
+        for sample, x in enumerate(image.inputs):
+            await driver.load_activations(x)
+            started = await driver.start()
+            edges = await monitor.wait_done(started, limit)
+            counted = monitor.counter()
+            assert counted == edges, (
+                f"layer {index} sample {sample}: the cycles counter says {counted}, "
+                f"but done rose {edges} clock edges after start")
+            layer_cycles[sample] = counted
+            layer_outputs[sample] = await monitor.read_outputs(image.rows)
+        outputs.append(layer_outputs)
+        cycles.append(layer_cycles)
+    save_results(results_path, outputs, cycles)

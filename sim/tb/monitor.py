@@ -1,0 +1,60 @@
+"""Watches a run of the array: waits for ``done``, reads the accumulators and the cycle counter.
+
+The wait is one trigger on ``done`` rather than a Python step per cycle, so a run costs what the
+simulator costs. The cycles between the start edge and the done edge are measured independently
+from simulation time and must equal the array's own ``cycles`` counter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
+
+from ...errors import SimulationError
+
+__all__ = ["ArrayMonitor"]
+
+#: Cycles allowed beyond a run's weight words and columns before it counts as hung.
+HANG_SLACK_CYCLES = 1000
+
+
+class ArrayMonitor:
+    """Observer side of one array under test."""
+
+    def __init__(self, dut, clock_period_steps: int):
+        self.dut = dut
+        self.period = clock_period_steps
+
+    async def wait_done(self, start_time: int, limit_cycles: int) -> int:
+        """Wait for ``done`` after the start edge at ``start_time``; returns the edges in between."""
+        await ReadOnly()
+        finished_at_start = bool(self.dut.done.value)
+        if not finished_at_start:
+            limit = limit_cycles + HANG_SLACK_CYCLES
+            try:
+                await with_timeout(RisingEdge(self.dut.done), limit * self.period, "step")
+            except TimeoutError:
+                raise SimulationError(f"the array did not finish within {limit} cycles") from None
+        elapsed = get_sim_time("step") - start_time
+        if finished_at_start:
+            await Timer(1, "step")  # leave the read-only phase so that ports can be driven
+        cycles, rest = divmod(elapsed, self.period)
+        if rest:
+            raise SimulationError(f"done rose {elapsed} steps after start, not on a clock edge")
+        return cycles
+
+    def counter(self) -> int:
+        """The array's ``cycles`` output: the length of the last run."""
+        return self.dut.cycles.value.to_unsigned()
+
+    async def read_outputs(self, rows: int) -> np.ndarray:
+        """Read accumulators ``0..rows-1`` through the combinational ``out_addr`` port."""
+        dut = self.dut
+        values = np.zeros(rows, dtype=np.int64)
+        settle = Timer(1, "step")
+        for r in range(rows):
+            dut.out_addr.value = r
+            await settle
+            values[r] = dut.out_data.value.to_signed()
+        return values
