@@ -1,0 +1,51 @@
+"""Quantization against the float model it came from (torch is the oracle)."""
+
+import numpy as np
+import pytest
+import torch
+
+from secateurs.config import DataConfig, ModelConfig, QuantConfig
+from secateurs.sw.data import load_dataset
+from secateurs.sw.models import build_model, linear_layers
+from secateurs.sw.quantize import quantize_model
+from secateurs.sw.reference import forward, quantize_input
+from secateurs.sw.train import train
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = load_dataset(DataConfig(), seed=3)
+    model = build_model(ModelConfig(hidden=(32,)), data.features, data.classes, seed=3)
+    train(model, data, epochs=8, lr=3e-3, seed=3)
+    with torch.no_grad():  # prune a third of the weights by hand: zeros must survive quantization
+        for layer in linear_layers(model):
+            layer.weight[layer.weight.abs() < layer.weight.abs().quantile(0.33)] = 0
+    return data, model, quantize_model(model, data.train.x, QuantConfig())
+
+
+def test_weights_are_per_channel_symmetric_and_keep_zeros(trained):
+    _, model, q = trained
+    for linear, layer in zip(linear_layers(model), q.layers):
+        w = linear.weight.detach().double().numpy()
+        assert np.array_equal(layer.weight == 0, w == 0)
+        assert np.all(np.abs(layer.weight).max(axis=1) == 127)
+        assert np.all(np.abs(layer.weight * layer.weight_scale[:, None] - w)
+                      <= layer.weight_scale[:, None] / 2 + 1e-12)
+
+
+def test_multipliers_fit_their_bits(trained):
+    _, _, q = trained
+    for layer in q.layers:
+        assert 0 < layer.multiplier.max() < 1 << QuantConfig().multiplier_bits
+        real = layer.weight_scale * layer.in_scale / layer.out_scale
+        assert np.allclose(layer.multiplier / 2.0 ** layer.shift, real, rtol=1e-3)
+
+
+def test_integer_logits_track_the_float_model(trained):
+    data, model, q = trained
+    with torch.no_grad():
+        want = model(torch.from_numpy(data.test.x)).numpy()
+    logits = forward(q, quantize_input(data.test.x, q.input_scale))[-1] * q.layers[-1].out_scale
+    assert np.abs(logits - want).max() < 0.1 * np.abs(want).max()
+    agree = (logits.argmax(1) == want.argmax(1)).mean()
+    assert agree > 0.97
