@@ -57,9 +57,9 @@ def main() -> None:
 @user_errors
 def flow(config_path, overrides, out) -> None:
     """Train → prune → quantize → pack → RTL → simulate; writes OUT/summary.json."""
-    from .flow import run_flow
-
     cfg = config_mod.load(config_path, overrides)
+    from .flow import run_flow  # heavy imports only once the config is known to be good
+
     out = out or Path("runs") / cfg.name
     summary = run_flow(cfg, out, log=lambda m: console.print(m, style="dim"))
     print_summary(summary)
@@ -115,8 +115,6 @@ def _load_int8(path: Path, what: str) -> np.ndarray:
 @user_errors
 def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
     """One int8 layer on the sparse and dense RTL: OUT/outputs.npy (= X @ W.T) and summary.json."""
-    from .sim.layer import run_matmul
-
     w = _load_int8(weights, "weights")
     x = _load_int8(inputs, "inputs")
     if x.shape[1] != w.shape[1]:
@@ -124,6 +122,8 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
     hw = config_mod.from_dict(config_mod.HardwareConfig, {"pes": pes, "queue_depth": queue_depth})
     config_mod.validate(config_mod.FlowConfig(hardware=hw,
                                               pack=config_mod.PackConfig(index_bits=index_bits)))
+    from .sim.layer import run_matmul
+
     with atomic.staged_dir(out) as stage:
         result = run_matmul(w, x, hw=hw, index_bits=index_bits, build_root=stage / "build")
         atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
@@ -138,3 +138,38 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
         import shutil
         shutil.rmtree(stage / "build", ignore_errors=True)
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL.BIN", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_errors
+def inspect(model_path, as_json) -> None:
+    """Per-layer shape, density and packed size of a model.bin."""
+    import json
+
+    from .sw.formats import container
+
+    packed = container.load(model_path)
+    size = model_path.stat().st_size
+    rows = []
+    for i, (q, csc) in enumerate(zip(packed.model.layers, packed.layers)):
+        nonzero = int(np.count_nonzero(q.weight))
+        rows.append({"layer": i, "shape": [q.rows, q.cols], "density": nonzero / q.weight.size,
+                     "nonzeros": nonzero, "words": csc.n_words(),
+                     "fillers": csc.n_words() - nonzero, "word_bits": csc.word_bits})
+    if as_json:
+        click.echo(json.dumps({"pes": packed.pes, "index_bits": packed.index_bits,
+                               "bytes": size, "layers": rows}, indent=2))
+        return
+    table = Table(title=f"{model_path} — {size} bytes, P={packed.pes}, r={packed.index_bits}")
+    for column in ("layer", "shape", "density", "nonzeros", "words", "fillers"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(str(r["layer"]), "×".join(map(str, r["shape"])), f"{r['density']:.3f}",
+                      str(r["nonzeros"]), str(r["words"]), str(r["fillers"]))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
