@@ -1,0 +1,115 @@
+"""The exact cycle count of one layer run on the sparse and dense arrays (``secateurs.hw``).
+
+Cycles of a run are numbered from 0: cycle 0 is the one whose closing edge samples ``start``.
+A run *finishes* on the cycle F whose closing edge lands the last accumulate (``done`` reads 1
+after it); the ``cycles`` port counts the edges 0..F, so ``cycles = F + 1``. A word issued to a
+PE's bank in cycle t is read back in t + 1 and accumulated on the closing edge of t + 2
+(``MAC_LATENCY``), so with L the last issue cycle, F = L + MAC_LATENCY. A run with nothing to
+issue finishes in cycle 1: ``IDLE_CYCLES = 2``.
+
+Dense: every PE issues one word a cycle in lockstep, in cycles 1..N with
+``N = n_cols * ceil(n_rows / P)``, so ``cycles = N + MAC_LATENCY + 1`` (or ``IDLE_CYCLES`` when N = 0).
+
+Sparse: the work list is the columns j (ascending) with ``x_j != 0`` and some word in them;
+``c[p, k]`` is PE p's word count in the k-th work column. Column k is
+
+* picked (its pointers read) in cycle ``A_k``: ``A_1 = FIRST_PICK``, ``A_k = B_{k-1}``;
+* broadcast in cycle ``B_k``, the first cycle ``>= A_k + BROADCAST_LATENCY`` in which every PE
+  with ``c[p, k] > 0`` has room in its queue of depth D. Queue p holds a column from the edge
+  after its broadcast up to and including the cycle its walk starts, so it has room in cycle t
+  iff the D-th most recent column pushed to it started its walk before t:
+  ``B_k = max(A_k + BROADCAST_LATENCY, S[p, k'] + 1)`` over those PEs, k' being that column;
+* walked by PE p in cycles ``S[p, k] .. S[p, k] + c[p, k] - 1``, starting
+  ``S[p, k] = max(B_k + QUEUE_LATENCY, S[p, k''] + c[p, k''])`` with k'' the previous column
+  pushed to p (the walker takes the next column the cycle after the last word of the previous).
+
+PEs with no word in a column neither receive it nor wait for it. Then ``L = max S + c - 1`` over
+the last column of every PE, and ``cycles = L + MAC_LATENCY + 1``.
+
+The constants restate the RTL's (``hw/pe.py``, ``hw/scheduler.py``, ``hw/walker.py``,
+``hw/run_control.py``); sw stays free of Amaranth, and the tests check that the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import HardwareConfig
+from ..errors import InputError
+from .formats.csc import CSCLayer
+
+__all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
+           "IDLE_CYCLES", "dense_cycles", "sparse_cycles", "expected_cycles"]
+
+ARRAYS = ("sparse", "dense")
+FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first column
+BROADCAST_LATENCY = 1  # a picked column's pointer words come out of the synchronous memory a cycle later
+QUEUE_LATENCY = 1  # a column pushed on an edge can start its walk in the cycle after it
+MAC_LATENCY = 2  # issue -> word read -> product registered -> accumulated on the following edge
+IDLE_CYCLES = 2  # no work: the launch edge, then cycle 1 already finishes
+_NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
+
+
+def dense_cycles(rows: int, cols: int, pes: int) -> int:
+    """Cycles of a dense run over an ``rows x cols`` layer on ``pes`` PEs."""
+    issues = cols * -(-rows // pes)
+    return issues + MAC_LATENCY + 1 if issues else IDLE_CYCLES
+
+
+def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int) -> np.ndarray:
+    """Cycles of sparse runs, one per sample.
+
+    Parameters
+    ----------
+    counts : (pes, cols) array of int
+        Words (nonzeros and fillers) each PE walks in each column (``CSCLayer.counts()``).
+    active : (batch, cols) array of bool
+        Which activations of each sample are nonzero.
+    queue_depth : int
+        Depth D of each PE's activation queue.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    active = np.asarray(active, dtype=bool)
+    pes, cols = counts.shape
+    if active.ndim != 2 or active.shape[1] != cols:
+        raise InputError(f"activations must be (batch, {cols}), not shape {active.shape}")
+    if not isinstance(queue_depth, int) or queue_depth < 1:
+        raise InputError(f"queue depth must be a positive integer, not {queue_depth!r}")
+    batch = active.shape[0]
+
+    last_broadcast = np.full(batch, FIRST_PICK, dtype=np.int64)  # A_k = B_{k-1}, A_1 = FIRST_PICK
+    free = np.zeros((pes, batch), dtype=np.int64)  # first cycle each walker could start a column
+    # Start cycles of the last D columns pushed to each PE, oldest first.
+    started = np.full((pes, batch, queue_depth), _NO_COLUMN, dtype=np.int64)
+    for j in np.flatnonzero(counts.any(axis=0)):
+        go = active[:, j]
+        if not go.any():
+            continue
+        needy = np.flatnonzero(counts[:, j])
+        broadcast = last_broadcast + BROADCAST_LATENCY
+        for p in needy:
+            broadcast = np.maximum(broadcast, started[p, :, 0] + 1)
+        for p in needy:
+            start = np.maximum(broadcast + QUEUE_LATENCY, free[p])
+            free[p] = np.where(go, start + counts[p, j], free[p])
+            shifted = np.concatenate([started[p, :, 1:], start[:, None]], axis=1)
+            started[p] = np.where(go[:, None], shifted, started[p])
+        last_broadcast = np.where(go, broadcast, last_broadcast)
+
+    last_issue = free.max(axis=0) - 1
+    return np.where(last_issue >= 0, last_issue + MAC_LATENCY + 1, IDLE_CYCLES)
+
+
+def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
+                    array: str) -> np.ndarray:
+    """Per-sample cycles of running ``inputs`` (batch x cols) through ``layer`` on ``array``."""
+    if array not in ARRAYS:
+        raise InputError(f"array must be one of {', '.join(ARRAYS)}, not {array!r}")
+    if layer.pes != hw.pes:
+        raise InputError(f"layer packed for {layer.pes} PEs, but the hardware has {hw.pes}")
+    x = np.asarray(inputs)
+    if x.ndim != 2 or x.shape[1] != layer.cols:
+        raise InputError(f"inputs must be (batch, {layer.cols}), not shape {x.shape}")
+    if array == "dense":
+        return np.full(x.shape[0], dense_cycles(layer.rows, layer.cols, hw.pes), dtype=np.int64)
+    return sparse_cycles(layer.counts(), x != 0, queue_depth=hw.queue_depth)
