@@ -1,4 +1,4 @@
-"""Verilog out of an Amaranth component, for Verilator and the FPGA flow.
+"""Verilog out of the Amaranth arrays, for Verilator and the FPGA flow.
 
 The top module's ports are the component's signature members (structured ones flattened to
 plain vectors) plus ``clk`` and ``rst`` of its ``sync`` domain.
@@ -11,8 +11,14 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["export_verilog", "write_verilog"]
+from ..config import HardwareConfig
+from .dense_array import DenseArray
+from .sparse_array import SparseArray
 
+__all__ = ["ARRAY_KINDS", "export_verilog", "layer_array", "write_atomic", "write_verilog"]
+
+ARRAY_KINDS = ("sparse", "dense")
+VALUE_BITS = 8  # the arrays multiply int8 weights by int8 activations
 FILE_MODE = 0o644  # temp files are created private; the written RTL is an ordinary artifact
 
 
@@ -23,10 +29,22 @@ def export_verilog(component: wiring.Component, *, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
 
 
-def write_verilog(component: wiring.Component, path: str | os.PathLike, *, name: str) -> Path:
-    """Write ``component`` as Verilog to ``path`` atomically (temp file, then rename)."""
+def layer_array(kind: str, *, hw: HardwareConfig, rows: int, cols: int, index_bits: int,
+                bank_depth: int | None = None) -> wiring.Component:
+    """The ``kind`` array ("sparse" or "dense") for layers up to ``rows`` x ``cols``."""
+    common = dict(pes=hw.pes, rows=rows, cols=cols, value_bits=VALUE_BITS, index_bits=index_bits,
+                  acc_bits=hw.acc_bits, bank_depth=bank_depth)
+    if kind == "sparse":
+        return SparseArray(queue_depth=hw.queue_depth, **common)
+    if kind == "dense":
+        return DenseArray(**common)
+    raise ValueError(f"Array kind must be one of {', '.join(ARRAY_KINDS)}, not {kind!r}")
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` (creating its folder) through a temp file and a rename."""
     path = Path(path)
-    text = export_verilog(component, name=name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
@@ -37,3 +55,11 @@ def write_verilog(component: wiring.Component, path: str | os.PathLike, *, name:
         os.unlink(tmp)
         raise
     return path
+
+
+def write_verilog(path: str | os.PathLike, *, kind: str, hw: HardwareConfig, rows: int, cols: int,
+                  index_bits: int, bank_depth: int | None = None) -> Path:
+    """Write the ``kind`` array as Verilog (top module ``{kind}_array``) to ``path``, atomically."""
+    component = layer_array(kind, hw=hw, rows=rows, cols=cols, index_bits=index_bits,
+                            bank_depth=bank_depth)
+    return write_atomic(path, export_verilog(component, name=f"{kind}_array"))
