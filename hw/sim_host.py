@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.hdl import Value
+from amaranth.sim import Simulator
 
-__all__ = ["RunResult", "LayerHost"]
+__all__ = ["RunResult", "LayerHost", "simulate_layers"]
+
+CLOCK_PERIOD = 1e-8  # seconds; only the edge count matters
 
 MAX_IDLE = 3  # longest run of idle cycles the host slips between two writes
 RUN_TIMEOUT = 100_000  # cycles after which a run that never reports done is a failure
@@ -102,3 +105,31 @@ class LayerHost:
             self.ctx.set(self.dut.out_addr, r)
             out[r] = self.ctx.get(self.dut.out_data)
         return out
+
+
+def simulate_layers(dut, images, *, seed: int | None = None, idle: float = 0.0):
+    """Load and run each image (``rows, cols, banks, pointers, inputs``) on ``dut`` in order.
+
+    Returns, per image, the ``(batch, rows)`` outputs and the ``RunResult`` of every sample.
+    ``seed`` turns on random idle cycles (probability ``idle`` before each write) and junk.
+    """
+    results = []
+
+    async def testbench(ctx):
+        rng = None if seed is None else np.random.default_rng(seed)
+        host = LayerHost(ctx, dut, rng=rng, idle=idle)
+        for image in images:
+            await host.write_weights(image.banks)
+            await host.write_pointers(image.pointers)
+            outputs, runs = [], []
+            for x in np.asarray(image.inputs):
+                await host.write_activations(x)
+                runs.append(await host.run(image.rows, image.cols))
+                outputs.append(host.read_outputs(image.rows))
+            results.append((np.array(outputs).reshape(-1, image.rows), runs))
+
+    sim = Simulator(dut)
+    sim.add_clock(CLOCK_PERIOD)
+    sim.add_testbench(testbench)
+    sim.run()
+    return results
