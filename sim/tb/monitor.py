@@ -2,7 +2,8 @@
 
 The wait is one trigger on ``done`` rather than a Python step per cycle, so a run costs what the
 simulator costs. The cycles between the start edge and the done edge are measured independently
-from simulation time and must equal the array's own ``cycles`` counter.
+from simulation time and must equal the array's own ``cycles`` counter, which counts the launch
+edge (the one sampling ``start``) and the edge on which ``done`` rises, both included.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from ...errors import SimulationError
 
 __all__ = ["ArrayMonitor"]
 
+#: The launch edge is counted too: a run whose ``done`` rises one edge after launch takes 2 cycles.
+LAUNCH_EDGE = 1
 #: Cycles allowed beyond a run's weight words and columns before it counts as hung.
 HANG_SLACK_CYCLES = 1000
 
@@ -27,7 +30,7 @@ class ArrayMonitor:
         self.period = clock_period_steps
 
     async def wait_done(self, start_time: int, limit_cycles: int) -> int:
-        """Wait for ``done`` after the start edge at ``start_time``; returns the edges in between."""
+        """Wait for ``done`` after the launch edge at ``start_time``; returns the run's cycles."""
         await ReadOnly()
         finished_at_start = bool(self.dut.done.value)
         if not finished_at_start:
@@ -39,10 +42,10 @@ class ArrayMonitor:
         elapsed = get_sim_time("step") - start_time
         if finished_at_start:
             await Timer(1, "step")  # leave the read-only phase so that ports can be driven
-        cycles, rest = divmod(elapsed, self.period)
+        edges, rest = divmod(elapsed, self.period)
         if rest:
             raise SimulationError(f"done rose {elapsed} steps after start, not on a clock edge")
-        return cycles
+        return edges + LAUNCH_EDGE
 
     def counter(self) -> int:
         """The array's ``cycles`` output: the length of the last run."""
