@@ -126,7 +126,7 @@ def simulate_layers(dut, images, *, seed: int | None = None, idle: float = 0.0):
                 await host.write_activations(x)
                 runs.append(await host.run(image.rows, image.cols))
                 outputs.append(host.read_outputs(image.rows))
-            results.append((np.array(outputs).reshape(-1, image.rows), runs))
+            results.append((np.array(outputs, dtype=np.int64).reshape(len(runs), image.rows), runs))
 
     sim = Simulator(dut)
     sim.add_clock(CLOCK_PERIOD)
