@@ -28,7 +28,7 @@ def connect_bank_writes(m: Module, bus, pes: list) -> None:
 
 
 def drive_outputs(m: Module, bus, pes: list, rows: int) -> None:
-    """``out_data`` is the accumulator of global row ``out_addr`` (row r: PE r % P, local r // P)."""
+    """``out_data`` is the accumulator of global row ``out_addr``: PE r % P, local row r // P."""
     with m.Switch(bus.out_addr):
         for r in range(rows):
             with m.Case(r):

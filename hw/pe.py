@@ -16,7 +16,7 @@ from .signature import ACT_BITS
 
 __all__ = ["MAC_LATENCY", "IssueSignature", "ProcessingElement"]
 
-MAC_LATENCY = 2  # issue -> word read (1 cycle) -> product registered -> accumulated on the next edge
+MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
 
 
 class IssueSignature(wiring.Signature):
@@ -70,6 +70,7 @@ class ProcessingElement(wiring.Component):
             write.addr.eq(self.w_addr),
             write.data.eq(self.w_data),
             read.addr.eq(self.issue.addr),
+            read.en.eq(self.issue.valid),  # the bank's output only moves when a word is issued
         ]
 
         # Stage 1: the word arrives; decode its row and register the product.

@@ -8,7 +8,7 @@ PE's bank in cycle t is read back in t + 1 and accumulated on the closing edge o
 issue finishes in cycle 1: ``IDLE_CYCLES = 2``.
 
 Dense: every PE issues one word a cycle in lockstep, in cycles 1..N with
-``N = n_cols * ceil(n_rows / P)``, so ``cycles = N + MAC_LATENCY + 1`` (or ``IDLE_CYCLES`` when N = 0).
+``N = n_cols * ceil(n_rows / P)``, so ``cycles = N + MAC_LATENCY + 1`` (``IDLE_CYCLES`` if N = 0).
 
 Sparse: the work list is the columns j (ascending) with ``x_j != 0`` and some word in them;
 ``c[p, k]`` is PE p's word count in the k-th work column. Column k is
@@ -43,9 +43,9 @@ __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LA
 
 ARRAYS = ("sparse", "dense")
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first column
-BROADCAST_LATENCY = 1  # a picked column's pointer words come out of the synchronous memory a cycle later
+BROADCAST_LATENCY = 1  # a picked column's pointer words are read out a cycle later (sync memory)
 QUEUE_LATENCY = 1  # a column pushed on an edge can start its walk in the cycle after it
-MAC_LATENCY = 2  # issue -> word read -> product registered -> accumulated on the following edge
+MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
 IDLE_CYCLES = 2  # no work: the launch edge, then cycle 1 already finishes
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
 

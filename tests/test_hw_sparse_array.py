@@ -1,4 +1,4 @@
-"""SparseArray in Amaranth's simulator: outputs equal ``x @ W.T`` and ``cycles`` equals the model."""
+"""SparseArray in Amaranth's simulator: outputs equal ``x @ W.T``, ``cycles`` equals the model."""
 
 import numpy as np
 import pytest
