@@ -61,7 +61,7 @@ def flow(config_path, overrides, out) -> None:
     from .flow import run_flow  # heavy imports only once the config is known to be good
 
     out = out or Path("runs") / cfg.name
-    summary = run_flow(cfg, out, log=lambda m: console.print(m, style="dim"))
+    summary = run_flow(cfg, out, log=lambda m: console.print(m, style="dim", markup=False))
     print_summary(summary)
     console.print(f"wrote {out / 'summary.json'}")
 
