@@ -107,22 +107,26 @@ class Array:
         return image
 
     def run_many(self, jobs: Sequence[tuple[CSCLayer | np.ndarray, np.ndarray]], *,
-                 idle_seed: int | None = None, waves: bool = False) -> list[LayerResult]:
+                 idle_seed: int | None = None, run_dir: str | Path | None = None) -> list[LayerResult]:
         """Run each ``(layer, inputs)`` in order in one simulator process.
 
-        ``idle_seed`` slips seeded random idle cycles between host writes; ``waves`` writes a VCD
-        into the run folder, which is then kept (only with an array built with waves).
+        ``idle_seed`` slips seeded random idle cycles and junk between host writes. ``run_dir``
+        keeps the job, results, log (and ``dump.vcd`` of an array built with waves) there;
+        otherwise the run happens in a temporary folder, removed unless the run fails.
         """
         images = [self._image(self.pack(layer), inputs) for layer, inputs in jobs]
-        runs = self.built.directory / "runs"
-        runs.mkdir(exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+        if run_dir is None:
+            runs = self.built.directory / "runs"
+            runs.mkdir(exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+        else:
+            folder = Path(run_dir)
+            folder.mkdir(parents=True, exist_ok=True)
         job, results = folder / "job.npz", folder / "results.npz"
         save_job(job, images, results=results, idle_seed=idle_seed)
-        runner.run_test(self.built, TEST_MODULE, test_dir=folder, extra_env={JOB_ENV: str(job)},
-                        waves=waves)
+        runner.run_test(self.built, TEST_MODULE, test_dir=folder, extra_env={JOB_ENV: str(job)})
         out = [LayerResult(o, c) for o, c in load_results(results, len(images))]
-        if not waves:
+        if run_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
         return out
 

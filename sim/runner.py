@@ -48,10 +48,11 @@ _ERROR_LINE = re.compile(r"%Error|error:|Error \d|undefined reference|fatal", re
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled simulator: the folder it lives in and its top-level module."""
+    """A compiled simulator: the folder it lives in, its top-level module, whether it traces."""
 
     directory: Path
     toplevel: str
+    waves: bool = False
 
     @property
     def objects(self) -> Path:
@@ -168,7 +169,7 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
         "build_args": list(BUILD_ARGS),
         **identity,
     }
-    result = Build(directory, toplevel)
+    result = Build(directory, toplevel, waves)
     with _locked(directory):
         stamp_file = directory / "stamp.json"
         if stamp_file.exists() and result.executable.exists():
@@ -211,11 +212,12 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
 
 
 def run_test(built: Build, test_module: str, *, test_dir: str | Path,
-             extra_env: Mapping[str, str] = {}, waves: bool = False) -> None:
+             extra_env: Mapping[str, str] | None = None) -> None:
     """Run cocotb ``test_module`` against ``built`` in its own simulator process.
 
-    ``extra_env`` carries plumbing to the test (where its job file lies), nothing else.
-    Raises :class:`SimulationError` unless every test in the module passed.
+    ``extra_env`` carries plumbing to the test (where its job file lies), nothing else. A build
+    with waves writes ``test_dir/dump.vcd``. Raises :class:`SimulationError` unless every test
+    in the module passed.
     """
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
@@ -223,12 +225,12 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
     results_xml.unlink(missing_ok=True)
     log = test_dir / "sim.log"
     # The runner reads (and under pytest judges) its results itself; the judgement here is ours.
-    plumbing = {"PYTEST_CURRENT_TEST": "", **verilator_env(), **extra_env}
+    plumbing = {"PYTEST_CURRENT_TEST": "", **verilator_env(), **(extra_env or {})}
     with _environment(plumbing):
         try:
             _runner().test(test_module=test_module, hdl_toplevel=built.toplevel,
                            hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,
-                           results_xml=str(results_xml), waves=waves, log_file=log)
+                           results_xml=str(results_xml), waves=built.waves, log_file=log)
         except (RuntimeError, SystemExit):
             pass
     count, failures = _failures(results_xml)

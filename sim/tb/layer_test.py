@@ -18,9 +18,9 @@ from .driver import CLOCK_PERIOD_NS, ArrayDriver
 from .images import JOB_ENV, load_job, save_results
 from .monitor import ArrayMonitor
 
-#: Cycles a run may take per activation word written, on top of its weight words, before it
-#: counts as hung (a generous bound: the real overheads are a few cycles per column).
-HANG_CYCLES_PER_COLUMN = 8
+#: Cycles a run may take per row and column of the layer, on top of one per weight word, before
+#: it counts as hung (generous: the real overheads are a few cycles per column).
+HANG_CYCLES_PER_LINE = 8
 
 
 @cocotb.test()
@@ -34,7 +34,7 @@ async def run_job(dut):
     outputs, cycles = [], []
     for index, image in enumerate(layers):
         await driver.load_layer(image)
-        limit = image.words() + HANG_CYCLES_PER_COLUMN * (image.cols + image.rows)
+        limit = image.words() + HANG_CYCLES_PER_LINE * (image.cols + image.rows)
         batch = len(image.inputs)
         layer_outputs = np.zeros((batch, image.rows), dtype=np.int32)
         layer_cycles = np.zeros(batch, dtype=np.int64)
