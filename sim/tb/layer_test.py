@@ -18,9 +18,10 @@ from .driver import CLOCK_PERIOD_NS, ArrayDriver
 from .images import JOB_ENV, load_job, save_results
 from .monitor import ArrayMonitor
 
-#: Cycles a run may take per row and column of the layer, on top of one per weight word, before
-#: it counts as hung (generous: the real overheads are a few cycles per column).
+#: A run counts as hung after one cycle per weight word, these per row and column of the layer,
+#: and a fixed slack (generous: the real overheads are a few cycles per column).
 HANG_CYCLES_PER_LINE = 8
+HANG_SLACK_CYCLES = 1000
 
 
 @cocotb.test()
@@ -34,7 +35,8 @@ async def run_job(dut):
     outputs, cycles = [], []
     for index, image in enumerate(layers):
         await driver.load_layer(image)
-        limit = image.words() + HANG_CYCLES_PER_LINE * (image.cols + image.rows)
+        limit = (image.words() + HANG_CYCLES_PER_LINE * (image.cols + image.rows)
+                 + HANG_SLACK_CYCLES)
         batch = len(image.inputs)
         layer_outputs = np.zeros((batch, image.rows), dtype=np.int32)
         layer_cycles = np.zeros(batch, dtype=np.int64)
