@@ -43,6 +43,8 @@ class Run:
 
     cfg: FlowConfig
     out: Path
+    #: Where Verilator builds are cached (keyed by their parameters, so it may be shared).
+    build_root: Path
     log: Callable[[str], None] = print
     data: Dataset | None = None
     model: torch.nn.Module | None = None
@@ -125,7 +127,7 @@ def step_simulate(run: Run) -> None:
     n = len(test) if run.cfg.sim.samples == 0 else min(run.cfg.sim.samples, len(test))
     rows, cols = _array_shape(packed)
     arrays = {kind: build_array(kind, rows=rows, cols=cols, hw=hw, index_bits=packed.index_bits,
-                                build_root=run.out / "sim" / "build") for kind in ARRAYS}
+                                build_root=run.build_root) for kind in ARRAYS}
     x = quantize_input(test.x[:n], packed.model.input_scale)
     cycles = {kind: 0 for kind in ARRAYS}
     expected = {kind: 0 for kind in ARRAYS}
@@ -171,9 +173,14 @@ STEPS: tuple[tuple[str, Callable[[Run], None]], ...] = (
 )
 
 
-def run_flow(cfg: FlowConfig, out: str | Path, log: Callable[[str], None] = print) -> dict:
-    """Run every step into ``out``; returns (and writes) summary.json."""
-    run = Run(cfg=cfg, out=Path(out), log=log)
+def run_flow(cfg: FlowConfig, out: str | Path, log: Callable[[str], None] = print,
+             build_root: str | Path | None = None) -> dict:
+    """Run every step into ``out``; returns (and writes) summary.json.
+
+    ``build_root`` defaults to ``out/sim/build``; point several runs at one folder to share builds.
+    """
+    out = Path(out)
+    run = Run(cfg=cfg, out=out, build_root=Path(build_root or out / "sim" / "build"), log=log)
     run.out.mkdir(parents=True, exist_ok=True)
     atomic.write_json(run.out / "config.json", to_dict(cfg))
     for name, fn in STEPS:
