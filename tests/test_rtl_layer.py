@@ -69,9 +69,12 @@ CASES = _cases()
 
 
 @pytest.fixture(scope="module")
-def build_root(request):
+def build_root(request, tmp_path_factory):
     """Builds are cached across sessions (a changed design rebuilds: the key is its Verilog)."""
-    return request.config.cache.mkdir("rtl-builds")
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("rtl-builds")
+    return cache.mkdir("rtl-builds")
 
 
 @pytest.fixture(scope="module")
