@@ -28,14 +28,19 @@ class DataConfig:
     test_fraction: float = 0.2
     #: Fraction of all samples held out as the validation split (model selection).
     val_fraction: float = 0.15
+    #: Training samples used (a stratified subset, to keep MNIST sweeps short); 0 means all.
+    train_samples: int = 0
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    #: Network architecture: "mlp".
+    #: Network architecture: "mlp" (what the accelerator runs) or "cnn" (LeNet-5-like; sweeps only).
     arch: str = "mlp"
-    #: Widths of the hidden layers of the MLP.
+    #: Widths of the hidden Linear layers (of the MLP, or of the CNN's classifier head);
+    #: (300, 100) makes the MLP LeNet-300-100.
     hidden: tuple[int, ...] = (128, 64)
+    #: Output channels of each Conv → ReLU → max-pool stage of the CNN.
+    channels: tuple[int, ...] = (6, 16)
 
 
 @dataclass(frozen=True)
@@ -51,17 +56,55 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class LayerDensity:
+    #: Prunable layer in execution order from 0; negative counts from the end (-1 is the last).
+    layer: int
+    #: Fraction of this layer's weights kept, instead of ``prune.density``.
+    density: float
+
+
+@dataclass(frozen=True)
 class PruneConfig:
-    #: Fraction of weights kept in the prunable layers (1.0 = dense).
+    #: Fraction of weights kept in the prunable layers without an override (1.0 = dense).
     density: float = 0.1
-    #: Score of each weight: "magnitude" (|W| after training).
+    #: Score of each weight (``secateurs list``): "magnitude", "random", "gradient", "movement", …
     score: str = "magnitude"
-    #: "global" (one threshold over all layers) or "local" (same density in every layer).
+    #: Which weights go together: "unstructured", "rows", "columns", "filters", "channels",
+    #: "nm" (N:M), "pe_balanced" or "blocks".
+    structure: str = "unstructured"
+    #: "global" (one threshold over all layers), "global_normalised" (after L2-normalising
+    #: each layer's scores) or "local" (the same density in every layer).
     scope: str = "global"
-    #: Epochs of fine-tuning with the mask held after pruning.
+    #: Densities on the way to the target: "oneshot", "linear" or "geometric" (rounds of
+    #: prune + retrain) or "agp" (cubic, during one training run).
+    schedule: str = "oneshot"
+    #: Pruning steps of the schedule (1 for "oneshot").
+    steps: int = 1
+    #: Retraining after each step: "finetune", "lr_rewind" (Renda et al. 2020) or
+    #: "weight_rewind" (Frankle et al. 2020).
+    retrain: str = "finetune"
+    #: Epochs of fine-tuning with the mask held after each pruning step.
     finetune_epochs: int = 40
     #: Constant learning rate of the fine-tuning.
     finetune_lr: float = 1e-3
+    #: Epoch k of dense training that rewinding returns to (its weights, or its LR schedule).
+    rewind_epoch: int = 2
+    #: Mini-batches of the training split averaged by the "gradient" and "activation" scores.
+    evidence_batches: int = 4
+    #: N of N:M ("nm"): weights kept in every M consecutive inputs.
+    n: int = 2
+    #: M of N:M ("nm").
+    m: int = 4
+    #: PEs that "pe_balanced" balances over (output row r in PE r mod pes); 0 means hardware.pes.
+    pes: int = 0
+    #: Columns over which every PE keeps the same number of nonzeros ("pe_balanced").
+    column_block: int = 1
+    #: Side b of the b×b blocks ("blocks").
+    block: int = 4
+    #: Norm of a group's scores for structured pruning: "l1" or "l2".
+    group_norm: str = "l2"
+    #: Per-layer densities that replace ``density``, e.g. keep the first and last layer denser.
+    layers: tuple[LayerDensity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,17 +265,12 @@ def load(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -
 
 def validate(config: FlowConfig) -> None:
     """Reject impossible combinations up front, before any work is done."""
-    d = config.data
-    if d.dataset not in ("digits", "mnist"):
-        raise ConfigError(f"data.dataset must be 'digits' or 'mnist', not {d.dataset!r}")
-    if d.dataset == "mnist" and not d.data_dir:
-        raise ConfigError("data.dataset = 'mnist' needs data.data_dir (a folder of IDX files)")
-    if not (0 < d.test_fraction < 1 and 0 < d.val_fraction < 1 and d.test_fraction + d.val_fraction < 1):
-        raise ConfigError("data.test_fraction and data.val_fraction must be in (0, 1) and sum below 1")
-    if not config.model.hidden or any(h < 1 for h in config.model.hidden):
-        raise ConfigError(f"model.hidden must be positive widths, not {config.model.hidden!r}")
-    if not 0 < config.prune.density <= 1:
-        raise ConfigError(f"prune.density must be in (0, 1], not {config.prune.density!r}")
+    validate_data(config.data)
+    validate_model(config.model)
+    if config.model.arch != "mlp":
+        raise ConfigError(f"the flow's hardware runs MLPs: model.arch must be 'mlp', not "
+                          f"{config.model.arch!r} (the CNN is for `secateurs sweep`)")
+    validate_prune(config.prune)
     if config.quant.weight_bits != 8 or config.quant.act_bits != 8:
         raise ConfigError("quant.weight_bits and quant.act_bits must be 8 for the hardware")
     if not 2 <= config.quant.multiplier_bits <= 16:
@@ -248,3 +286,43 @@ def validate(config: FlowConfig) -> None:
         raise ConfigError(f"hardware.acc_bits must be in 16..48, not {h.acc_bits}")
     if config.sim.samples < 0:
         raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
+
+
+def validate_data(d: DataConfig) -> None:
+    if d.dataset not in ("digits", "mnist"):
+        raise ConfigError(f"data.dataset must be 'digits' or 'mnist', not {d.dataset!r}")
+    if d.dataset == "mnist" and not d.data_dir:
+        raise ConfigError("data.dataset = 'mnist' needs data.data_dir (a folder of IDX files)")
+    if not (0 < d.test_fraction < 1 and 0 < d.val_fraction < 1 and d.test_fraction + d.val_fraction < 1):
+        raise ConfigError("data.test_fraction and data.val_fraction must be in (0, 1) and sum below 1")
+    if d.train_samples < 0:
+        raise ConfigError(f"data.train_samples must be >= 0 (0 = all), not {d.train_samples}")
+
+
+def validate_model(m: ModelConfig) -> None:
+    if m.arch not in ("mlp", "cnn"):
+        raise ConfigError(f"model.arch must be 'mlp' or 'cnn', not {m.arch!r}")
+    if not m.hidden or any(h < 1 for h in m.hidden):
+        raise ConfigError(f"model.hidden must be positive widths, not {m.hidden!r}")
+    if not m.channels or any(c < 1 for c in m.channels):
+        raise ConfigError(f"model.channels must be positive channel counts, not {m.channels!r}")
+
+
+def validate_prune(p: PruneConfig) -> None:
+    """Ranges here; names against the registries of :mod:`secateurs.sw.prune`."""
+    from .sw.prune import check_config
+
+    densities = [("density", p.density), *((f"layers[{i}].density", l.density)
+                                           for i, l in enumerate(p.layers))]
+    for key, value in densities:
+        if not 0 < value <= 1:
+            raise ConfigError(f"prune.{key} must be in (0, 1], not {value!r}")
+    for key in ("steps", "evidence_batches", "n", "m", "column_block", "block"):
+        if getattr(p, key) < 1:
+            raise ConfigError(f"prune.{key} must be a positive integer, not {getattr(p, key)!r}")
+    for key in ("finetune_epochs", "rewind_epoch", "pes"):
+        if getattr(p, key) < 0:
+            raise ConfigError(f"prune.{key} must be >= 0, not {getattr(p, key)!r}")
+    if not p.finetune_lr > 0:
+        raise ConfigError(f"prune.finetune_lr must be positive, not {p.finetune_lr!r}")
+    check_config(p)

@@ -65,14 +65,20 @@ def step_train(run: Run) -> None:
 
 
 def step_prune(run: Run) -> None:
+    """Score, structure, scope, schedule and retraining exactly as ``[prune]`` says."""
+    from .sw.prune.retrain import Recipe, prune_and_retrain, replay_checkpoints
+
     cfg, model = run.cfg, run.model
-    prune.prune(model, density=cfg.prune.density, score=cfg.prune.score, scope=cfg.prune.scope,
-                seed=cfg.seed)
-    result = train(model, run.data, epochs=cfg.prune.finetune_epochs, lr=cfg.prune.finetune_lr,
-                   batch_size=cfg.train.batch_size, seed=cfg.seed + 1)
+    recipe = Recipe(epochs=cfg.train.epochs, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
+                    batch_size=cfg.train.batch_size)
+    init, rewind = replay_checkpoints(
+        cfg.prune, lambda: build_model(cfg.model, run.data.features, run.data.classes, cfg.seed),
+        run.data, recipe, seed=cfg.seed)
+    result = prune_and_retrain(model, run.data, cfg.prune, recipe, seed=cfg.seed, init=init,
+                               rewind=rewind, pes=cfg.hardware.pes)
     prune.squash(prune.prunable(model))
     run.summary["pruned_accuracy"] = accuracy(model, run.data.test)
-    run.summary["pruned_val_accuracy"] = result.best_val_accuracy
+    run.summary["pruned_val_accuracy"] = result.val_accuracy[-1]
     run.summary["density"] = prune.density_of(model)
     atomic.write_bytes(run.out / "model.pt", _state_dict_bytes(model))
 

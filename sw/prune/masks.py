@@ -1,50 +1,51 @@
-"""Mask selection: which weights survive, given their scores and a target density."""
+"""Mask selection: element scores → structure units → scope → one boolean mask per layer."""
 
 from __future__ import annotations
 
 import torch
 
 from ...errors import ConfigError
+from .scopes import get_scope, select_local
+from .structures import StructureOptions, get_structure
 
 
-def _n_keep(total: int, density: float) -> int:
-    """Weights kept; matches ``torch.nn.utils.prune``, which rounds the number *pruned*."""
-    return total - round((1.0 - density) * total)
+def check_density(density: float, where: str = "density") -> None:
+    if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0.0 < density <= 1.0:
+        raise ConfigError(f"{where} must be in (0, 1], not {density!r}")
 
 
-def _keep_top(flat: torch.Tensor, density: float) -> torch.Tensor:
-    n_prune = flat.numel() - _n_keep(flat.numel(), density)
-    mask = torch.ones_like(flat, dtype=torch.bool)
-    if n_prune > 0:
-        mask[torch.topk(flat, k=n_prune, largest=False).indices] = False
-    return mask
+def select_masks(scores: dict[str, torch.Tensor], *, density: float, structure: str = "unstructured",
+                 scope: str = "global", options: StructureOptions = StructureOptions(),
+                 groups: dict[str, int] | None = None,
+                 overrides: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """Masks keeping ``density`` of the weights of the layers without an override.
 
-
-def select_global(scores: dict[str, torch.Tensor], density: float) -> dict[str, torch.Tensor]:
-    """One threshold across all layers: keep the top ``density`` fraction of all scores."""
-    flat = torch.cat([s.flatten() for s in scores.values()])
-    keep = _keep_top(flat, density)
-    masks, offset = {}, 0
+    Layers named in ``overrides`` are selected alone at their own density; the scope ranks the rest.
+    Pruned weights carry ``-inf`` scores and stay pruned.
+    """
+    shape = get_structure(structure)
+    rank = get_scope(scope).fn
+    overrides = overrides or {}
+    groups = groups or {}
+    check_density(density)
+    for name, d in overrides.items():
+        if name not in scores:
+            raise ConfigError(f"density override names layer {name!r}; layers: {', '.join(scores)}")
+        check_density(d, f"density override of layer {name!r}")
+    if shape.fixed_density is not None:
+        fixed = shape.fixed_density(options)
+        for d in (density, *overrides.values()):
+            if abs(d - fixed) > 1e-9:
+                raise ConfigError(f"structure {structure!r} keeps exactly {fixed:g} of the weights "
+                                  f"(n={options.n}, m={options.m}); density {d:g} is impossible")
+    units = {name: shape.group(s, groups.get(name, 1), options) for name, s in scores.items()}
+    keep = rank({n: u for n, u in units.items() if n not in overrides}, density)
+    for name, d in overrides.items():
+        keep.update(select_local({name: units[name]}, d))
+    masks = {}
     for name, s in scores.items():
-        masks[name] = keep[offset:offset + s.numel()].view_as(s)
-        offset += s.numel()
+        mask = shape.expand(keep[name], s.shape, groups.get(name, 1), options)
+        if shape.constrain is not None:
+            mask = shape.constrain(s, float(mask.float().mean()), options)
+        masks[name] = mask & torch.isfinite(s)
     return masks
-
-
-def select_local(scores: dict[str, torch.Tensor], density: float) -> dict[str, torch.Tensor]:
-    """The same fraction in every layer."""
-    return {name: _keep_top(s.flatten(), density).view_as(s) for name, s in scores.items()}
-
-
-SCOPES = {
-    "global": (select_global, "one threshold across layers — Han et al. 2015; Blalock et al. 2020"),
-    "local": (select_local, "same density in each layer — Blalock et al. 2020 ('layerwise')"),
-}
-
-
-def select(scope: str, scores: dict[str, torch.Tensor], density: float) -> dict[str, torch.Tensor]:
-    if scope not in SCOPES:
-        raise ConfigError(f"unknown scope {scope!r}; valid: {', '.join(sorted(SCOPES))}")
-    if not 0.0 < density <= 1.0:
-        raise ConfigError(f"density must be in (0, 1], not {density!r}")
-    return SCOPES[scope][0](scores, density)

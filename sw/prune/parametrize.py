@@ -22,23 +22,48 @@ class Mask(nn.Module):
         return weight * self.mask
 
 
+def _mask_module(module: nn.Module) -> Mask | None:
+    if parametrize.is_parametrized(module, "weight"):
+        for p in module.parametrizations.weight:
+            if isinstance(p, Mask):
+                return p
+    return None
+
+
+@torch.no_grad()
 def attach(modules: dict[str, nn.Module], masks: dict[str, torch.Tensor]) -> None:
-    """Attach (or replace) the mask of each named module's ``weight``."""
+    """Attach (or update in place) the mask of each named module's ``weight``.
+
+    Updating in place keeps the parameter objects, so an optimizer can carry on across pruning
+    steps; pruned entries of the stored weight are zeroed so nothing is revived by accident.
+    """
     for name, module in modules.items():
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-        parametrize.register_parametrization(module, "weight", Mask(masks[name]))
+        mask = masks[name].to(torch.bool)
+        existing = _mask_module(module)
+        if existing is None:
+            parametrize.register_parametrization(module, "weight", Mask(mask))
+        else:
+            existing.mask.copy_(mask)
+        module.parametrizations.weight.original.mul_(mask)
 
 
 def masks_of(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
     """The masks currently attached (all-ones for an unmasked module)."""
     out = {}
     for name, module in modules.items():
-        if parametrize.is_parametrized(module, "weight"):
-            out[name] = module.parametrizations.weight[0].mask.clone()
+        existing = _mask_module(module)
+        if existing is not None:
+            out[name] = existing.mask.clone()
         else:
             out[name] = torch.ones_like(module.weight, dtype=torch.bool)
     return out
+
+
+def weight_leaf(module: nn.Module) -> torch.Tensor:
+    """The stored (trainable) tensor behind ``module.weight``."""
+    if parametrize.is_parametrized(module, "weight"):
+        return module.parametrizations.weight.original
+    return module.weight
 
 
 def squash(modules: dict[str, nn.Module]) -> None:
