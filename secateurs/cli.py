@@ -84,6 +84,63 @@ def print_summary(s: dict) -> None:
     Console().print(table)
 
 
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,
+              help="Sweep TOML: settings, [models.LABEL] and [strategies.LABEL] tables.")
+@set_option
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Sweep folder (default runs/<name>); finished runs in it are not run again.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the config's).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of MNIST IDX files (raw or .gz): sweep on MNIST instead of digits.")
+@user_errors
+def sweep(config_path, overrides, out, workers, data_dir) -> None:
+    """Models × strategies × compressions × seeds: OUT/results.csv and two accuracy figures."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .sweep import load_sweep, run_sweep
+    from .sweep_report import write_report
+
+    cfg = load_sweep(config_path, overrides, data_dir=data_dir)
+    out = out or Path("runs") / cfg.settings.name
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("sweep", total=None, last="")
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, last=name)
+
+        rows = run_sweep(cfg, out, workers=workers, progress=progress)
+    for path in write_report(rows, out):
+        console.print(f"wrote {path}")
+
+
+@main.command("list")
+def list_registered() -> None:
+    """Every registered score, structure, scope, schedule and retraining method, with citations."""
+    from rich.markup import escape
+
+    from .sw.metrics import STORAGE_FORMATS
+    from .sw.prune import catalogue
+
+    out = Console()
+    for kind, entries in catalogue().items():
+        table = Table(title=f"{kind} (prune.{kind})", title_justify="left", show_header=True)
+        for column in ("name", "description", "citation"):
+            table.add_column(column, overflow="fold")
+        for name, (description, citation) in entries.items():
+            table.add_row(name, escape(description), escape(citation))
+        out.print(table)
+    table = Table(title="storage formats (sweep metrics)", title_justify="left")
+    table.add_column("name")
+    table.add_column("description", overflow="fold")
+    for name, description in STORAGE_FORMATS.items():
+        table.add_row(name, escape(description))
+    out.print(table)
+
+
 @main.group()
 def sim() -> None:
     """Run things on the generated RTL under Verilator."""

@@ -19,7 +19,7 @@ from .scores import LayerState, get_score
 from .structures import StructureOptions, get_structure
 
 __all__ = ["prunable", "prune", "attach", "masks_of", "squash", "density_of", "check_config",
-           "options_of", "StructureOptions"]
+           "options_of", "StructureOptions", "catalogue"]
 
 
 def prunable(model: nn.Module) -> dict[str, nn.Module]:
@@ -131,3 +131,17 @@ def check_config(cfg) -> None:
                               f"weights: set prune.density (and overrides) to {fixed:g}, not {wrong[0]:g}")
         if cfg.schedule != "oneshot":
             raise ConfigError(f"structure {cfg.structure!r} has one density: use prune.schedule = 'oneshot'")
+
+
+def catalogue() -> dict[str, dict[str, tuple[str, str]]]:
+    """Every registered piece of a pruning strategy, by kind: name → (description, citation)."""
+    from .retrain import RETRAINING
+    from .schedules import SCHEDULES
+    from .scopes import SCOPES
+    from .scores import SCORES
+    from .structures import STRUCTURES
+
+    kinds = {"score": SCORES, "structure": STRUCTURES, "scope": SCOPES, "schedule": SCHEDULES,
+             "retrain": RETRAINING}
+    return {kind: {name: (entry.description, entry.citation) for name, entry in registry.items()}
+            for kind, registry in kinds.items()}

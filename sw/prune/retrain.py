@@ -29,11 +29,15 @@ from .scores import get_score
 class Recipe:
     """How the dense model was trained: rewinding replays this."""
 
-    epochs: int
-    lr: float
+    #: Epochs of dense training; the epoch with the best validation accuracy is kept.
+    epochs: int = 60
+    #: Adam learning rate at the start of the schedule.
+    lr: float = 2e-3
+    #: Adam weight decay (L2).
     weight_decay: float = 0.0
+    #: Mini-batch size (also of the batches the gradient and activation scores average).
     batch_size: int = 64
-    #: Name of the learning-rate schedule (:data:`secateurs.sw.train.LR_SCHEDULES`).
+    #: Learning-rate schedule: "constant", "cosine" or "step" (×0.1 at 50 % and 75 %).
     lr_schedule: str = "constant"
 
 
