@@ -136,7 +136,7 @@ class HardwareConfig:
 @dataclass(frozen=True)
 class SimConfig:
     #: Test images run through the RTL (sparse and dense); 0 means the whole test split.
-    samples: int = 100
+    samples: int = 0
 
 
 @dataclass(frozen=True)
