@@ -3,8 +3,10 @@
 Row ``r`` of a layer belongs to PE ``r % pes`` as its local row ``r // pes``. Each PE's bank holds
 the words of its rows column after column (column-major). A word is ``(value, zeros)``: ``zeros``
 local rows are skipped, then ``value`` lands on the next one. Gaps longer than the index field
-can express are bridged by filler words (value 0, maximal ``zeros``). ``col_ptr[p, j]`` is where
-column ``j`` starts in PE ``p``'s bank; ``col_ptr[p, cols]`` is the bank's word count.
+can express are bridged by filler words (value 0, maximal ``zeros``), each advancing ``2**r``
+rows. ``col_ptr[p, j]`` is where column ``j`` starts in PE ``p``'s bank; ``col_ptr[p, cols]``
+is the bank's word count. With a codebook payload the value field is a ``code`` into the
+layer's table (``hw.layout.csc_code_word``) and a filler's code is ``FILLER_CODE``.
 
 The bit layout of a word comes from :mod:`secateurs.hw.layout`; nothing here restates it.
 """
@@ -16,9 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import FormatError, InputError
-from ...hw.layout import csc_word, field_slices, filler_zeros
+from ...hw.layout import csc_code_word, csc_word, field_slices, filler_zeros
+from .base import Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer, expect_blobs
+from .payload import INT8, Payload
 
-__all__ = ["CSCLayer", "pack_csc", "unpack_csc"]
+__all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "word_layout", "INDEX_WIDTHS",
+           "FORMAT"]
+
+INDEX_WIDTHS = range(1, 9)  #: candidate relative index widths r
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,12 +35,24 @@ class CSCLayer:
     rows: int
     cols: int
     pes: int
+    #: Width of a word's value field (the code width when ``codebook`` is set).
     value_bits: int
     index_bits: int
-    #: Per PE, the raw words of its bank (``csc_word`` bits, as unsigned integers).
+    #: Per PE, the raw words of its bank (``word_layout`` bits, as unsigned integers).
     words: tuple[np.ndarray, ...]
     #: ``(pes, cols + 1)`` start of each column in each PE's bank.
     col_ptr: np.ndarray
+    #: The layer's ``2**value_bits`` int8 codebook entries when words hold codes, else None.
+    codebook: tuple[int, ...] | None = None
+
+    @property
+    def payload(self) -> Payload:
+        return Payload(self.value_bits, self.codebook)
+
+    @property
+    def word_layout(self):
+        """``csc_word`` (int values) or ``csc_code_word`` (codebook indices) of this layer."""
+        return word_layout(self.payload, self.index_bits)
 
     @property
     def word_bits(self) -> int:
@@ -43,6 +62,10 @@ class CSCLayer:
     def rows_per_pe(self) -> int:
         return -(-self.rows // self.pes)
 
+    def local_rows(self, pe: int) -> int:
+        """Rows PE ``pe`` holds: ``pe, pe + P, pe + 2P, …`` below ``rows``."""
+        return len(range(pe, self.rows, self.pes))
+
     def counts(self) -> np.ndarray:
         """``(pes, cols)`` words (nonzeros and fillers) each PE walks in each column."""
         return np.diff(self.col_ptr, axis=1)
@@ -50,77 +73,183 @@ class CSCLayer:
     def n_words(self) -> int:
         return int(self.col_ptr[:, -1].sum())
 
+    def fields(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(raw value fields, zeros)`` of PE ``pe``'s words, as unsigned integer arrays."""
+        (v_off, v_w), (z_off, z_w) = _slices(self.payload, self.index_bits)
+        raw = np.asarray(self.words[pe], dtype=np.int64)
+        return (raw >> v_off) & ((1 << v_w) - 1), (raw >> z_off) & ((1 << z_w) - 1)
+
     def decode(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, zeros)`` of PE ``pe``'s words, as signed / unsigned integer arrays."""
-        fields = field_slices(csc_word(self.value_bits, self.index_bits))
-        raw = self.words[pe].astype(np.int64)
-        v_off, v_w = fields["value"]
-        z_off, z_w = fields["zeros"]
-        values = (raw >> v_off) & ((1 << v_w) - 1)
-        values = np.where(values >= 1 << (v_w - 1), values - (1 << v_w), values)
-        zeros = (raw >> z_off) & ((1 << z_w) - 1)
-        return values, zeros
+        """``(values, zeros)`` of PE ``pe``'s words: signed values (codebook looked up)."""
+        raw, zeros = self.fields(pe)
+        return self.payload.decode(raw), zeros
+
+    def n_fillers(self) -> int:
+        return sum(int(np.count_nonzero(self.fields(p)[0] == 0)) for p in range(self.pes))
+
+    def entries(self, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row, col, value)`` of every weight word of PE ``pe``, walked as the PE walks them.
+
+        Raises FormatError if the pointers do not cover the bank, a word lands beyond the PE's
+        rows, or a zero-valued word is not a filler followed by a weight in its column.
+        """
+        raw, zeros = self.fields(pe)
+        ptr = np.asarray(self.col_ptr[pe], dtype=np.int64)
+        if ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] != len(raw):
+            raise FormatError(f"column pointers of PE {pe} are not a monotonic cover of its bank")
+        col = np.repeat(np.arange(self.cols), np.diff(ptr))
+        steps = np.cumsum(zeros + 1)
+        before = np.concatenate([[0], steps])[ptr[:-1]]  # rows advanced before each column
+        row = steps - np.repeat(before, np.diff(ptr)) - 1
+        bad = np.flatnonzero(row >= self.local_rows(pe))
+        if bad.size:
+            k = bad[0]
+            raise FormatError(f"PE {pe} column {col[k]}: row index {row[k]} beyond the PE's "
+                              f"{self.local_rows(pe)} rows")
+        filler = raw == 0
+        last_in_column = np.zeros(len(raw), dtype=bool)
+        last_in_column[ptr[1:][np.diff(ptr) > 0] - 1] = True
+        bad = np.flatnonzero(filler & ((zeros != filler_zeros(self.index_bits)) | last_in_column))
+        if bad.size:
+            raise FormatError(f"PE {pe} column {col[bad[0]]}: word {bad[0]} has no value but is "
+                              f"not a filler followed by a weight")
+        keep = ~filler
+        return pe + row[keep] * self.pes, col[keep], self.payload.decode(raw[keep])
+
+    @property
+    def nonzeros(self) -> int:
+        return self.n_words() - self.n_fillers()
 
 
-def _check_matrix(weights: np.ndarray, value_bits: int) -> np.ndarray:
-    w = np.asarray(weights)
-    if w.ndim != 2:
-        raise InputError(f"weights must be a 2-D matrix (rows x cols), not shape {w.shape}")
-    if not np.issubdtype(w.dtype, np.integer):
-        raise InputError(f"weights must be integers, not {w.dtype}")
-    lo, hi = -(1 << (value_bits - 1)), (1 << (value_bits - 1)) - 1
-    if w.size and (w.min() < lo or w.max() > hi):
-        raise InputError(f"weights must fit {value_bits}-bit signed integers ({lo}..{hi})")
-    return w.astype(np.int64)
+def word_layout(payload: Payload, index_bits: int):
+    """The hardware word of a CSC layer with this payload: ``csc_word`` or ``csc_code_word``."""
+    if payload.codebook is None:
+        return csc_word(payload.bits, index_bits)
+    return csc_code_word(payload.bits, index_bits)
 
 
-def pack_csc(weights: np.ndarray, *, pes: int, index_bits: int = 4, value_bits: int = 8) -> CSCLayer:
-    """Pack an integer matrix into per-PE CSC banks with relative indices and fillers."""
-    w = _check_matrix(weights, value_bits)
+def _slices(payload: Payload, index_bits: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(offset, width)`` of the value (or code) field and of the zeros field."""
+    layout = field_slices(word_layout(payload, index_bits))
+    return layout["value" if payload.codebook is None else "code"], layout["zeros"]
+
+
+def _column_gaps(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(col, row, gap)`` of each nonzero of a PE's rows, column-major; gap = zeros skipped."""
+    col, row = np.nonzero(local.T)
+    previous = np.concatenate([[-1], row[:-1]])
+    previous[np.concatenate([[True], col[1:] != col[:-1]])] = -1
+    return col, row, row - previous - 1
+
+
+def _word_counts(w: np.ndarray, pes: int, index_bits: int) -> np.ndarray:
+    """``(pes, cols)`` words a PE needs per column: its nonzeros plus the fillers of their gaps."""
+    counts = np.zeros((pes, w.shape[1]), dtype=np.int64)
+    for p in range(pes):
+        col, _, gap = _column_gaps(w[p::pes])
+        np.add.at(counts[p], col, 1 + (gap >> index_bits))
+    return counts
+
+
+def _size(counts: np.ndarray, nonzeros: int, payload: Payload, index_bits: int) -> SizeBits:
+    words = int(counts.sum())
+    return SizeBits(values=nonzeros * payload.bits, index=nonzeros * index_bits,
+                    fillers=(words - nonzeros) * (payload.bits + index_bits),
+                    metadata=counts.size * count_bits(counts.max(initial=0)) + payload.table_bits)
+
+
+def best_index_bits(weights: np.ndarray, *, pes: int, payload: Payload = INT8) -> int:
+    """The relative index width r with the fewest total bits (fillers and counts included)."""
+    w = check_matrix(weights, payload)
+    nonzeros = int(np.count_nonzero(w))
+    totals = [_size(_word_counts(w, pes, r), nonzeros, payload, r).total for r in INDEX_WIDTHS]
+    return INDEX_WIDTHS[int(np.argmin(totals))]  # ties go to the narrower word
+
+
+def pack_csc(weights: np.ndarray, *, pes: int, index_bits: int | None = 4, value_bits: int = 8,
+             payload: Payload | None = None) -> CSCLayer:
+    """Pack an integer matrix into per-PE CSC banks with relative indices and fillers.
+
+    ``payload`` (default: ``value_bits``-bit integers) says what a value field holds;
+    ``index_bits=None`` picks the best width (:func:`best_index_bits`).
+    """
+    payload = payload or Payload(value_bits)
+    w = check_matrix(weights, payload)
     if not isinstance(pes, int) or pes < 1:
         raise InputError(f"PE count must be a positive integer, not {pes!r}")
-    rows, cols = w.shape
-    fields = field_slices(csc_word(value_bits, index_bits))
-    v_off, v_w = fields["value"]
-    z_off, _ = fields["zeros"]
-    max_gap = filler_zeros(index_bits)
-    filler = max_gap << z_off
+    if index_bits is None:
+        index_bits = best_index_bits(w, pes=pes, payload=payload)
+    (v_off, _), (z_off, _) = _slices(payload, index_bits)
+    filler = filler_zeros(index_bits) << z_off
 
-    banks: list[list[int]] = [[] for _ in range(pes)]
-    col_ptr = np.zeros((pes, cols + 1), dtype=np.int64)
+    banks, col_ptr = [], np.zeros((pes, w.shape[1] + 1), dtype=np.int64)
     for p in range(pes):
-        local = w[p::pes]  # this PE's rows, in local order
-        bank = banks[p]
-        for j in range(cols):
-            col_ptr[p, j] = len(bank)
-            previous = -1
-            for r in np.flatnonzero(local[:, j]):
-                gap = int(r) - previous - 1
-                while gap > max_gap:
-                    bank.append(filler)
-                    gap -= max_gap + 1
-                bank.append(((int(local[r, j]) & ((1 << v_w) - 1)) << v_off) | (gap << z_off))
-                previous = int(r)
-        col_ptr[p, cols] = len(bank)
-    return CSCLayer(rows=rows, cols=cols, pes=pes, value_bits=value_bits, index_bits=index_bits,
-                    words=tuple(np.array(b, dtype=np.uint32) for b in banks), col_ptr=col_ptr)
+        local = w[p::pes]
+        col, row, gap = _column_gaps(local)
+        fillers = gap >> index_bits
+        run = fillers + 1  # each weight is preceded by its fillers
+        bank = np.full(int(run.sum()), filler, dtype=np.uint64)
+        value = payload.encode(local[row, col])
+        bank[np.cumsum(run) - 1] = (value << np.uint64(v_off)) | (
+            (gap - (fillers << index_bits)).astype(np.uint64) << np.uint64(z_off))
+        np.add.at(col_ptr[p], col + 1, run)
+        banks.append(bank.astype(np.uint32))
+    return CSCLayer(rows=w.shape[0], cols=w.shape[1], pes=pes, value_bits=payload.bits,
+                    index_bits=index_bits, words=tuple(banks), col_ptr=np.cumsum(col_ptr, axis=1),
+                    codebook=payload.codebook)
 
 
 def unpack_csc(layer: CSCLayer) -> np.ndarray:
-    """The dense int matrix a CSC layer encodes; raises FormatError if the words overrun a column."""
+    """The dense int matrix a CSC layer encodes; FormatError if its words are inconsistent."""
     w = np.zeros((layer.rows, layer.cols), dtype=np.int64)
     for p in range(layer.pes):
-        values, zeros = layer.decode(p)
-        local_rows = len(range(p, layer.rows, layer.pes))
-        ptr = layer.col_ptr[p]
-        if ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] != len(values):
-            raise FormatError(f"column pointers of PE {p} are not a monotonic cover of its bank")
-        for j in range(layer.cols):
-            row = -1
-            for k in range(ptr[j], ptr[j + 1]):
-                row += int(zeros[k]) + 1
-                if row >= local_rows:
-                    raise FormatError(
-                        f"PE {p} column {j}: row index {row} beyond the PE's {local_rows} rows")
-                w[p + row * layer.pes, j] = values[k]
+        row, col, value = layer.entries(p)
+        w[row, col] = value
     return w
+
+
+def pack(weights: np.ndarray, payload: Payload = INT8, options: Options = Options()) -> CSCLayer:
+    return pack_csc(weights, pes=options.pes, index_bits=options.index_bits, payload=payload)
+
+
+def size_bits(layer: CSCLayer) -> SizeBits:
+    return _size(layer.counts(), layer.nonzeros, layer.payload, layer.index_bits)
+
+
+def describe(layer: CSCLayer) -> dict:
+    return describe_layer("csc", layer, layer.nonzeros, size_bits(layer), pes=layer.pes,
+                          index_bits=layer.index_bits, words=layer.n_words(),
+                          fillers=layer.n_fillers())
+
+
+BLOBS = ("counts", "words")
+
+
+def blobs(layer: CSCLayer) -> list[Blob]:
+    counts = layer.counts()
+    return [Blob("counts", count_bits(counts.max(initial=0)), counts.ravel()),
+            Blob("words", layer.word_bits, np.concatenate([np.zeros(0, np.uint32), *layer.words]))]
+
+
+def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
+               data: dict[str, np.ndarray]) -> CSCLayer:
+    expect_blobs(data, BLOBS)
+    counts, words = data["counts"].astype(np.int64), data["words"]
+    if counts.size != options.pes * cols:
+        raise FormatError(f"counts: expected P·C = {options.pes * cols} fields, found {counts.size}")
+    counts = counts.reshape(options.pes, cols)
+    if int(counts.sum()) != words.size:
+        raise FormatError(f"words: the counts add up to {int(counts.sum())} words, found {words.size}")
+    col_ptr = np.concatenate([np.zeros((options.pes, 1), np.int64), np.cumsum(counts, axis=1)], axis=1)
+    banks = np.split(words.astype(np.uint32), np.cumsum(col_ptr[:, -1])[:-1])
+    return CSCLayer(rows, cols, options.pes, payload.bits, options.index_bits, tuple(banks), col_ptr,
+                    payload.codebook)
+
+
+def symbols(layer: CSCLayer) -> dict[str, np.ndarray]:
+    raw = [layer.fields(p) for p in range(layer.pes)]
+    return {"values": np.concatenate([np.zeros(0, np.int64), *(v for v, _ in raw)]),
+            "index": np.concatenate([np.zeros(0, np.int64), *(z for _, z in raw)])}
+
+
+FORMAT = Format("csc", 3, CSCLayer, pack, unpack_csc, size_bits, describe, blobs, from_blobs, symbols)

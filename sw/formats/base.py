@@ -1,0 +1,132 @@
+"""What every format shares: its registry entry, packing options, and the storage breakdown.
+
+A format is a handful of pure functions over its own layer class (:class:`Format`): ``pack`` an
+integer matrix, ``unpack`` it back exactly, count its ``size_bits``, ``describe`` it, and turn
+it into / back from the bit-packed ``blobs`` that ``model.bin`` stores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from ...errors import FormatError, InputError
+from ...hw.layout import MAX_GROUP
+from .payload import Payload
+
+__all__ = ["Format", "Options", "SizeBits", "Blob", "check_matrix", "count_bits", "describe_layer",
+           "expect_blobs"]
+
+MAX_PES = 64  #: PEs a layer may be interleaved over
+
+
+@dataclass(frozen=True)
+class Options:
+    """Format parameters; each format reads the ones it has."""
+
+    #: PEs the rows are interleaved over (row r in PE r mod pes): CSC and N:M.
+    pes: int = 1
+    #: Relative index width r of CSC; ``None`` picks the width with the fewest total bits.
+    index_bits: int | None = None
+    #: N of N:M: weights kept in every group of M consecutive inputs of a row.
+    n: int = 2
+    #: M of N:M.
+    m: int = 4
+
+    def __post_init__(self):
+        if not isinstance(self.pes, int) or not 1 <= self.pes <= MAX_PES:
+            raise InputError(f"PE count must be an integer in 1..{MAX_PES}, not {self.pes!r}")
+        if self.index_bits is not None and (not isinstance(self.index_bits, int)
+                                            or not 1 <= self.index_bits <= 8):
+            raise InputError(f"index width must be in 1..8 bits (or None for the best), "
+                             f"not {self.index_bits!r}")
+        if not (isinstance(self.n, int) and isinstance(self.m, int) and 2 <= self.m <= MAX_GROUP
+                and 1 <= self.n <= self.m):
+            raise InputError(f"N:M needs 1 <= N <= M and M in 2..{MAX_GROUP}, not {self.n}:{self.m}")
+
+
+@dataclass(frozen=True)
+class SizeBits:
+    """Storage of one layer's weights, split the way Deep Compression and EIE account for it."""
+
+    values: int  #: value (or codebook index) fields of the nonzero weights
+    index: int  #: position information of the nonzeros (relative/absolute indices, bitmap)
+    fillers: int  #: words that hold no nonzero: CSC fillers, N:M padding, dense zeros
+    metadata: int  #: pointers / counts and the codebook table
+
+    @property
+    def total(self) -> int:
+        return self.values + self.index + self.fillers + self.metadata
+
+    def per_nonzero(self, nonzeros: int) -> dict[str, float]:
+        """Each part and the total divided by the number of nonzeros (inf if there are none)."""
+        parts = {**asdict(self), "total": self.total}
+        return {k: (v / nonzeros if nonzeros else float("inf")) for k, v in parts.items()}
+
+    def __add__(self, other: SizeBits) -> SizeBits:
+        return SizeBits(self.values + other.values, self.index + other.index,
+                        self.fillers + other.fillers, self.metadata + other.metadata)
+
+
+class Blob(NamedTuple):
+    """One bit-packed array of a layer in ``model.bin``: ``count`` fields of ``width`` bits."""
+
+    name: str
+    width: int
+    fields: np.ndarray  #: unsigned integers, each below ``2**width``
+
+
+class Format(NamedTuple):
+    """The registry entry of one format."""
+
+    name: str
+    id: int  #: its number in model.bin
+    layer: type
+    pack: Callable[[np.ndarray, Payload, Options], Any]
+    unpack: Callable[[Any], np.ndarray]
+    size_bits: Callable[[Any], SizeBits]
+    describe: Callable[[Any], dict]
+    #: The blobs model.bin stores, in order (their names are fixed per format).
+    blobs: Callable[[Any], list[Blob]]
+    #: ``(rows, cols, payload, options, {name: fields}) -> layer``; FormatError if inconsistent.
+    from_blobs: Callable[..., Any]
+    #: Symbol streams an entropy coder would compress: ``{"values": ..., "index": ...}``.
+    symbols: Callable[[Any], dict[str, np.ndarray]]
+
+
+def check_matrix(weights: np.ndarray, payload: Payload) -> np.ndarray:
+    """``weights`` as an int64 matrix; InputError unless 2-D integers the payload can hold."""
+    w = np.asarray(weights)
+    if w.ndim != 2:
+        raise InputError(f"weights must be a 2-D matrix (rows x cols), not shape {w.shape}")
+    if 0 in w.shape:
+        raise InputError(f"weights must have at least one row and column, not shape {w.shape}")
+    if not np.issubdtype(w.dtype, np.integer):
+        raise InputError(f"weights must be integers, not {w.dtype}")
+    w = w.astype(np.int64)
+    payload.encode(w)  # raises if a value is not representable
+    return w
+
+
+def count_bits(maximum: int) -> int:
+    """Width of an unsigned field holding 0..maximum (at least 1)."""
+    return max(1, int(maximum).bit_length())
+
+
+def describe_layer(fmt: str, layer, weights_nonzero: int, size: SizeBits, **params) -> dict:
+    """The common description of a packed layer (what ``secateurs inspect`` prints)."""
+    cells = layer.rows * layer.cols
+    return {
+        "format": fmt, "payload": layer.payload.name, "shape": [layer.rows, layer.cols],
+        "nonzeros": weights_nonzero, "density": weights_nonzero / cells, **params,
+        "bits": {**asdict(size), "total": size.total},
+        "bits_per_nonzero": size.per_nonzero(weights_nonzero),
+    }
+
+
+def expect_blobs(blobs: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+    """FormatError unless exactly the blobs ``names`` are present."""
+    if tuple(blobs) != names:
+        raise FormatError(f"expected blobs {', '.join(names)}; found {', '.join(blobs) or 'none'}")
