@@ -46,6 +46,6 @@ def select_masks(scores: dict[str, torch.Tensor], *, density: float, structure: 
     for name, s in scores.items():
         mask = shape.expand(keep[name], s.shape, groups.get(name, 1), options)
         if shape.constrain is not None:
-            mask = shape.constrain(s, float(mask.float().mean()), options)
+            mask = shape.constrain(s, mask, options)
         masks[name] = mask & torch.isfinite(s)
     return masks

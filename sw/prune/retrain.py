@@ -112,6 +112,8 @@ def rewind_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 class PruneResult:
     #: Target density of each pruning step.
     densities: list[float] = field(default_factory=list)
+    #: Retraining epoch (counted over all retraining) at which each step pruned.
+    epochs: list[int] = field(default_factory=list)
     #: Best validation accuracy of the retraining after each step (AGP: one entry).
     val_accuracy: list[float] = field(default_factory=list)
 
@@ -164,6 +166,7 @@ def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe:
         def before_epoch(epoch: int) -> None:
             if epoch % every == 0 and epoch // every < cfg.steps:
                 prune_step(epoch // every)
+                result.epochs.append(epoch)
 
         trained = train(model, data, **run, batch_size=recipe.batch_size, seed=seed + 1,
                         before_epoch=before_epoch, select_from=every * (cfg.steps - 1))
@@ -171,6 +174,7 @@ def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe:
         return result
     for step in range(len(targets)):
         prune_step(step)
+        result.epochs.append(step * run["epochs"])
         trained = train(model, data, **run, batch_size=recipe.batch_size, seed=seed + 1 + step)
         result.val_accuracy.append(trained.best_val_accuracy)
     return result

@@ -142,7 +142,7 @@ def expand_blocks(keep, shape, groups, opts):
     return full[:rows_, :cols_].reshape(shape).clone()
 
 
-# --- constrained structures: (scores, density, options) -> mask --------------------------------
+# --- constrained structures: (scores, the scope's mask, options) -> mask ------------------------
 
 def _keep_ranked(values: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """Keep the ``k`` highest of each row of ``values`` (k broadcast over rows)."""
@@ -152,7 +152,7 @@ def _keep_ranked(values: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return rank < k
 
 
-def n_of_m(scores, density, opts):
+def n_of_m(scores, chosen, opts):
     """In every M consecutive inputs of a row keep the N best (a tail of r < M keeps min(N, r))."""
     m = _input_major(scores).float()
     fan_in = m.shape[1]
@@ -163,29 +163,41 @@ def n_of_m(scores, density, opts):
     return _from_input_major(keep.reshape(m.shape[0], width)[:, :fan_in], scores.shape)
 
 
-def pe_balanced(scores, density, opts):
+def _pe_cells(m: torch.Tensor, pes: int, cb: int, fill) -> torch.Tensor:
+    """``[pes, column blocks, rows per PE · cb]``: PE p holds rows p, p + P, …; ragged parts filled."""
+    out, fan_in = m.shape
+    rows_per_pe = -(-out // pes)
+    n_blocks = -(-fan_in // cb)
+    grid = torch.full((rows_per_pe * pes, n_blocks * cb), fill, dtype=m.dtype)
+    grid[:out, :fan_in] = m
+    # row r = i·P + p  →  [i, p]; columns [block, c]
+    cells = grid.reshape(rows_per_pe, pes, n_blocks, cb).permute(1, 2, 0, 3)
+    return cells.reshape(pes, n_blocks, rows_per_pe * cb)
+
+
+def _from_pe_cells(cells: torch.Tensor, shape: tuple[int, int], pes: int, cb: int) -> torch.Tensor:
+    out, fan_in = shape
+    n_blocks = cells.shape[1]
+    rows_per_pe = cells.shape[2] // cb
+    grid = cells.reshape(pes, n_blocks, rows_per_pe, cb).permute(2, 0, 1, 3)
+    return grid.reshape(rows_per_pe * pes, n_blocks * cb)[:out, :fan_in]
+
+
+def pe_balanced(scores, chosen, opts):
     """Rows r of PE r mod P: in each column block every PE keeps the same count, its best weights.
 
-    The count is ``round(density × smallest PE cell)``, so PEs holding a row more keep no more.
+    The count of a block is the PEs' mean count in the scope's mask (rounded), capped by the
+    smallest PE's share of the block, so the layer keeps about the density the scope chose.
     """
     m = _matrix(scores).float()
-    out, fan_in = m.shape
-    cb = opts.column_block
-    n_blocks = -(-fan_in // cb)
-    widths = torch.full((n_blocks,), cb)
-    widths[-1] = fan_in - (n_blocks - 1) * cb
-    pes_with_rows = min(opts.pes, out)
-    rows_min = out // opts.pes if out >= opts.pes else 1
-    k = torch.round(density * rows_min * widths).long()
-    mask = torch.zeros_like(m, dtype=torch.bool)
-    for p in range(pes_with_rows):
-        cell = torch.full((m[p::opts.pes].shape[0], n_blocks * cb), -torch.inf)
-        cell[:, :fan_in] = m[p::opts.pes]
-        per_block = cell.reshape(-1, n_blocks, cb).permute(1, 0, 2).reshape(n_blocks, -1)
-        keep = _keep_ranked(per_block, k[:, None])
-        keep = keep.reshape(n_blocks, -1, cb).permute(1, 0, 2).reshape(-1, n_blocks * cb)
-        mask[p::opts.pes] = keep[:, :fan_in]
-    return mask.reshape(scores.shape)
+    pes, cb = opts.pes, opts.column_block
+    real = _pe_cells(torch.ones_like(m), pes, cb, 0.0)
+    holding = real.sum((1, 2)) > 0                     # PEs that hold at least one row
+    counts = _pe_cells(_matrix(chosen).float(), pes, cb, 0.0).sum(-1)[holding]
+    capacity = real.sum(-1)[holding].min(0).values
+    k = torch.minimum(torch.round(counts.mean(0)), capacity).long()
+    keep = _keep_ranked(_pe_cells(m, pes, cb, -torch.inf), k[None, :, None])
+    return _from_pe_cells(keep, m.shape, pes, cb).reshape(scores.shape)
 
 
 @dataclass(frozen=True)
@@ -194,7 +206,7 @@ class Structure:
     expand: Callable
     description: str
     citation: str
-    #: Rewrites a layer's mask into the pattern at the density the scope chose; None for groups.
+    #: Rewrites the mask the scope chose for a layer into the pattern; None for group structures.
     constrain: Callable | None = None
     #: The only density the structure allows (N:M), or None.
     fixed_density: Callable[[StructureOptions], float] | None = None
