@@ -101,8 +101,6 @@ def check_matrix(weights: np.ndarray, payload: Payload) -> np.ndarray:
     w = np.asarray(weights)
     if w.ndim != 2:
         raise InputError(f"weights must be a 2-D matrix (rows x cols), not shape {w.shape}")
-    if 0 in w.shape:
-        raise InputError(f"weights must have at least one row and column, not shape {w.shape}")
     if not np.issubdtype(w.dtype, np.integer):
         raise InputError(f"weights must be integers, not {w.dtype}")
     w = w.astype(np.int64)
@@ -120,7 +118,7 @@ def describe_layer(fmt: str, layer, weights_nonzero: int, size: SizeBits, **para
     cells = layer.rows * layer.cols
     return {
         "format": fmt, "payload": layer.payload.name, "shape": [layer.rows, layer.cols],
-        "nonzeros": weights_nonzero, "density": weights_nonzero / cells, **params,
+        "nonzeros": weights_nonzero, "density": weights_nonzero / max(cells, 1), **params,
         "bits": {**asdict(size), "total": size.total},
         "bits_per_nonzero": size.per_nonzero(weights_nonzero),
     }
