@@ -104,7 +104,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-#: The four MNIST files by role; each may also be named with '.' for the last '-', or end in '.gz'.
+#: The four MNIST files by role; each may also be named "…-images.idx3-ubyte", or end in ".gz".
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
@@ -112,7 +112,7 @@ MNIST_FILES = {
 
 
 def _find(folder: Path, stem: str) -> Path:
-    dotted = stem[::-1].replace("-", ".", 1)[::-1]
+    dotted = stem.replace("-idx", ".idx")
     for name in (stem, dotted):
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
