@@ -9,25 +9,13 @@ leave no bubble.
 
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .pe import IssueSignature
+from .queue import MAX_QUEUE_DEPTH, QUEUE_LATENCY, ActivationQueue, check_queue_depth
 from .signature import ACT_BITS, check_positive
 
 __all__ = ["MAX_QUEUE_DEPTH", "QUEUE_LATENCY", "check_queue_depth", "column_entry", "ColumnWalker"]
-
-MAX_QUEUE_DEPTH = 16  # queues are registers; deeper ones buy nothing at these layer sizes
-QUEUE_LATENCY = 1  # an entry pushed on one edge is first issued in the cycle after it
-
-
-def check_queue_depth(queue_depth: object) -> int:
-    """Return ``queue_depth`` if it is an integer in 1..MAX_QUEUE_DEPTH, else raise."""
-    if (not isinstance(queue_depth, int) or isinstance(queue_depth, bool)
-            or not 1 <= queue_depth <= MAX_QUEUE_DEPTH):
-        raise ValueError(
-            f"Queue depth must be an integer in 1..{MAX_QUEUE_DEPTH}, not {queue_depth!r}")
-    return queue_depth
 
 
 def column_entry(pointer_bits: int) -> data.StructLayout:
@@ -59,19 +47,15 @@ class ColumnWalker(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.queue = queue = SyncFIFO(width=self._entry.size, depth=self._queue_depth)
-        m.d.comb += [
-            queue.w_data.eq(self.column.payload),
-            queue.w_en.eq(self.column.valid),
-            self.column.ready.eq(queue.w_rdy),
-        ]
-        head = data.View(self._entry, queue.r_data)
+        m.submodules.queue = queue = ActivationQueue(self._entry, depth=self._queue_depth)
+        wiring.connect(m, wiring.flipped(self.column), queue.push)
+        head = queue.pop.payload
 
         walking = Signal()  # a column is being walked; `addr` is its next word
         addr = Signal(self._entry["start"].shape)
         end = Signal(self._entry["end"].shape)
         x = Signal(signed(ACT_BITS))
-        m.d.comb += self.busy.eq(walking | queue.r_rdy)
+        m.d.comb += self.busy.eq(walking | queue.pop.valid)
 
         with m.If(walking):
             m.d.comb += [
@@ -82,9 +66,9 @@ class ColumnWalker(wiring.Component):
             m.d.sync += addr.eq(addr + 1)
             with m.If(addr + 1 == end):
                 m.d.sync += walking.eq(0)
-        with m.Elif(queue.r_rdy):
+        with m.Elif(queue.pop.valid):
             m.d.comb += [
-                queue.r_en.eq(1),
+                queue.pop.ready.eq(1),
                 self.issue.valid.eq(1),
                 self.issue.addr.eq(head.start),
                 self.issue.first.eq(1),

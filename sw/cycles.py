@@ -28,18 +28,29 @@ the last column of every PE, and ``cycles = L + MAC_LATENCY + 1``.
 
 The constants restate the RTL's (``hw/pe.py``, ``hw/scheduler.py``, ``hw/walker.py``,
 ``hw/run_control.py``); sw stays free of Amaranth, and the tests check that the two agree.
+
+Whole network (``hw/accelerator.py``): layer l launches in cycle ``T_l`` (``T_0 = 0``, the edge
+sampling ``start``) and computes for ``C_l`` cycles, the single-layer count above with the
+layer's own input activations; its ``R_l`` rows are then drained one a cycle, each written
+``DRAIN_LATENCY`` cycles after its read, and the next layer launches the cycle after the last
+write: ``T_{l+1} = T_l + C_l + R_l + DRAIN_LATENCY``. The argmax registers the class on the last
+logit's edge and ``done`` rises one edge later: ``cycles = T_L + ARGMAX_LATENCY``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
 from .formats.csc import CSCLayer
+from .reference import forward
 
 __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
-           "IDLE_CYCLES", "dense_cycles", "sparse_cycles", "expected_cycles"]
+           "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
+           "expected_cycles", "NetworkCycles", "network_cycles"]
 
 ARRAYS = ("sparse", "dense")
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first column
@@ -47,6 +58,10 @@ BROADCAST_LATENCY = 1  # a picked column's pointer words are read out a cycle la
 QUEUE_LATENCY = 1  # a column pushed on an edge can start its walk in the cycle after it
 MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
 IDLE_CYCLES = 2  # no work: the launch edge, then cycle 1 already finishes
+ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle after the read
+REQUANT_LATENCY = 3  # add bias; multiply; round, shift and clamp (hw/requantizer.py)
+DRAIN_LATENCY = ACC_READ_LATENCY + REQUANT_LATENCY
+ARGMAX_LATENCY = 1  # the class is registered on the last logit's edge, done one edge later
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
 
 
@@ -113,3 +128,37 @@ def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
     if array == "dense":
         return np.full(x.shape[0], dense_cycles(layer.rows, layer.cols, hw.pes), dtype=np.int64)
     return sparse_cycles(layer.counts(), x != 0, queue_depth=hw.queue_depth)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkCycles:
+    """Per-sample cycles of whole-network runs: ``total`` and its parts, ``(layers, batch)``."""
+
+    total: np.ndarray
+    compute: np.ndarray
+    drain: np.ndarray
+
+
+def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str) -> NetworkCycles:
+    """Cycles of whole inferences of the int8 ``inputs`` (batch x features) on the accelerator.
+
+    ``packed`` is a decoded ``model.bin`` (``container.PackedModel``); each layer's activations
+    come from the integer reference, so a zero activation is skipped wherever the model has one.
+    """
+    if array not in ARRAYS:
+        raise InputError(f"array must be one of {', '.join(ARRAYS)}, not {array!r}")
+    x = np.asarray(inputs)
+    layers = packed.model.layers
+    if x.ndim != 2 or x.shape[1] != layers[0].cols:
+        raise InputError(f"inputs must be (batch, {layers[0].cols}), not shape {x.shape}")
+    activations = [x, *forward(packed.model, x)[:-1]]
+    compute, drain = [], []
+    for q, csc, a in zip(layers, packed.layers, activations):
+        if array == "dense":
+            compute.append(np.full(len(x), dense_cycles(q.rows, q.cols, packed.pes), dtype=np.int64))
+        else:
+            compute.append(sparse_cycles(csc.counts(), a != 0, queue_depth=queue_depth))
+        drain.append(np.full(len(x), q.rows + DRAIN_LATENCY, dtype=np.int64))
+    compute, drain = np.array(compute), np.array(drain)
+    total = compute.sum(axis=0) + drain.sum(axis=0) + ARGMAX_LATENCY
+    return NetworkCycles(total=total, compute=compute, drain=drain)

@@ -1,0 +1,295 @@
+"""The whole-network accelerator: every Linear layer of an MLP, with no host between layers.
+
+The host streams one int8 input vector in, pulses ``start``, waits for ``done`` and reads the
+class, the logits and the event counters. In between, for each layer in turn, the compute
+engine (sparse, or its dense twin: same signature, memories and counters) accumulates ``W x``
+in the PEs, then the sequencer drains the accumulators one row a cycle through the requantizer
+(bias, multiply, round, shift, clamp, ReLU) into the other half of the ping-pong activation
+buffer, marking each nonzero output as pending work for the next layer. The last layer's
+outputs are the logits; a streaming argmax picks the class. Weights, pointers and
+requantization parameters are ROMs initialised from ``model.bin``: one build per model.
+
+Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
+cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles exactly as the single-layer arrays do,
+drains row r in cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY``
+cycles later, and the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it.
+"""
+
+from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .argmax import Argmax
+from .dense_engine import DenseEngine
+from .engine import EngineSignature, layer_config
+from .image import NetworkImage, check_accumulator
+from .layout import csc_word
+from .memories import layer_table, param_image, param_word
+from .queue import check_queue_depth
+from .requantizer import Requantizer
+from .signature import ACT_BITS
+from .sparse_engine import SparseEngine
+
+__all__ = ["KINDS", "COUNTERS", "COUNTER_BITS", "AcceleratorSignature", "Accelerator"]
+
+KINDS = ("sparse", "dense")
+#: Host-visible event counters, each the count over the last run (issue 7's energy events).
+COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pushes",
+            "acc_updates", "drains", "act_reads", "act_writes", "pointer_reads")
+COUNTER_BITS = 32  # ~40 s of cycles at 100 MHz before wrapping
+
+
+class AcceleratorSignature(wiring.Signature):
+    """Host interface of an accelerator for ``inputs`` features and ``outputs`` classes."""
+
+    def __init__(self, *, inputs, outputs):
+        self.inputs, self.outputs = inputs, outputs
+        super().__init__({
+            "input": In(stream.Signature(signed(ACT_BITS))),
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "predicted": Out(range(outputs)),
+            "logit_addr": In(range(outputs)),
+            "logit": Out(signed(ACT_BITS)),
+            "counters": Out(wiring.Signature({n: Out(COUNTER_BITS) for n in COUNTERS})),
+        })
+
+    def __eq__(self, other):
+        return (type(other) is AcceleratorSignature
+                and (self.inputs, self.outputs) == (other.inputs, other.outputs))
+
+    def __hash__(self):
+        return hash((self.inputs, self.outputs))
+
+    def __repr__(self):
+        return f"AcceleratorSignature(inputs={self.inputs}, outputs={self.outputs})"
+
+
+class Accelerator(wiring.Component):
+    """The ``kind`` ("sparse" or "dense") accelerator of ``image``.
+
+    Parameters
+    ----------
+    image : NetworkImage
+        The network (from :func:`~secateurs.hw.image.network_image`).
+    queue_depth : int
+        Activation queue depth D of each PE (1..16); the dense twin has no queues.
+    acc_bits : int
+        Accumulator width; rejected if any row of any layer could overflow it.
+    """
+
+    def __init__(self, image: NetworkImage, *, kind: str, queue_depth: int = 4,
+                 acc_bits: int = 32):
+        if kind not in KINDS:
+            raise ValueError(f"Accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if not isinstance(image, NetworkImage):
+            raise TypeError(f"Image must be a NetworkImage, not {image!r}")
+        csc_word(image.value_bits, image.index_bits)  # validates both widths
+        self.kind, self.image = kind, image
+        self.queue_depth = check_queue_depth(queue_depth)
+        self.acc_bits = check_accumulator(image, acc_bits)
+        self.table = layer_table(image)
+        self._params = param_image(image, acc_bits)
+        self._act_index_bits = max(1, (max(image.max_cols, image.max_rows) - 1).bit_length())
+        self.config_layout = layer_config(
+            len(image.layers), image.max_rows, image.max_cols,
+            pointer_depth=sum(l.cols + 1 for l in image.layers), param_depth=len(self._params),
+            dense_depth=sum(image.rows_per_pe(i) * l.cols for i, l in enumerate(image.layers)))
+        super().__init__(AcceleratorSignature(inputs=image.inputs, outputs=image.outputs))
+
+    def parameters(self) -> dict:
+        """What this design was generated from (JSON-able)."""
+        image = self.image
+        return {"kind": self.kind, "pes": image.pes, "queue_depth": self.queue_depth,
+                "acc_bits": self.acc_bits, "index_bits": image.index_bits,
+                "value_bits": image.value_bits, "codebook": image.codebook,
+                "layers": [[l.rows, l.cols] for l in image.layers]}
+
+    def _config(self, layer: int) -> dict:
+        t, image = self.table, self.image
+        dense_base = sum(image.rows_per_pe(i) * image.layers[i].cols for i in range(layer))
+        last = layer == len(t.rows) - 1
+        return {"rows": t.rows[layer], "cols": t.cols[layer], "rows_per_pe": t.rows_per_pe[layer],
+                "shift": t.shift[layer], "relu": int(t.relu[layer]), "last": int(last),
+                "ptr_base": t.ptr_base[layer], "param_base": t.param_base[layer],
+                "dense_base": dense_base, "next_nonempty": 0 if last else t.nonempty[layer + 1]}
+
+    def engine(self):
+        """The compute engine of this kind (a fresh component each call)."""
+        image = self.image
+        signature = EngineSignature(
+            pes=image.pes, layers=len(image.layers), config=self.config_layout,
+            max_cols=image.max_cols, acc_bits=self.acc_bits,
+            rows_per_pe=max(image.rows_per_pe(l) for l in range(len(image.layers))))
+        if self.kind == "sparse":
+            return SparseEngine(signature, image, queue_depth=self.queue_depth,
+                                acc_bits=self.acc_bits)
+        return DenseEngine(signature, image, acc_bits=self.acc_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        image, table = self.image, self.table
+        n_layers, pes = len(image.layers), image.pes
+        m.submodules.engine = engine = self.engine()
+        m.submodules.requantizer = requant = Requantizer(acc_bits=self.acc_bits,
+                                                         rows=image.max_rows)
+        m.submodules.argmax = argmax = Argmax(classes=image.outputs)
+
+        k = self._act_index_bits
+        m.submodules.activations = acts = memory.Memory(
+            shape=signed(ACT_BITS), depth=2 << k, init=[])
+        act_write, act_read = acts.write_port(), acts.read_port()
+        layout = param_word(self.acc_bits)
+        m.submodules.params = params = memory.Memory(
+            shape=unsigned(layout.size), depth=len(self._params), init=self._params)
+        param_read = params.read_port()
+        param = data.View(layout, param_read.data)
+
+        layer = Signal(range(n_layers))
+        cfg = Signal(self.config_layout, init=self._config(0))
+        configs = Array(Const.cast(self.config_layout.const(self._config(l)))
+                        for l in range(n_layers))
+
+        def set_layer(value):
+            m.d.sync += [layer.eq(value), cfg.eq(configs[value])]
+
+        parity = layer[0]  # layer l reads buffer l % 2 and writes the other one
+        m.d.comb += [
+            engine.layer.eq(layer),
+            engine.config.eq(cfg),
+            act_read.addr.eq(engine.act_addr | (parity << k)),
+            act_read.en.eq(engine.act_en),
+            engine.act_data.eq(act_read.data),
+        ]
+
+        # Input: the host streams the first layer's activations into buffer 0.
+        in_count = Signal(range(image.inputs + 1))
+        loaded = in_count == image.inputs
+        first_nonempty = Const(table.nonempty[0], image.inputs)
+        m.d.comb += self.input.ready.eq(~self.busy & ~loaded)
+        with m.If(self.input.valid & self.input.ready):
+            m.d.comb += [
+                act_write.en.eq(1),
+                act_write.addr.eq(in_count),
+                act_write.data.eq(self.input.payload),
+                engine.pend_en.eq((self.input.payload != 0)
+                                  & first_nonempty.bit_select(in_count, 1)),
+                engine.pend_index.eq(in_count),
+            ]
+            m.d.sync += in_count.eq(in_count + 1)
+
+        # Drain: read row r (PE r % P, local row r // P) and its parameters; requantize a cycle
+        # later, and clear the row on that same cycle.
+        row = Signal(range(image.max_rows))
+        drain_pe = Signal(range(pes))
+        drain_local = Signal(range(max(image.rows_per_pe(l) for l in range(n_layers))))
+        issued = Signal()
+        issued_row = Signal.like(row)
+        issued_last = Signal()
+        issued_pe = Signal.like(drain_pe)
+        issued_local = Signal.like(drain_local)
+        m.d.comb += [
+            requant.i.valid.eq(issued),
+            requant.i.payload.acc.eq(engine.acc),
+            requant.i.payload.bias.eq(param.bias),
+            requant.i.payload.multiplier.eq(param.multiplier),
+            requant.i.payload.shift.eq(cfg.shift),
+            requant.i.payload.relu.eq(cfg.relu),
+            requant.i.payload.index.eq(issued_row),
+            requant.i.payload.last.eq(issued_last),
+            engine.clear_en.eq(issued),
+            engine.clear_pe.eq(issued_pe),
+            engine.clear_addr.eq(issued_local),
+            engine.drain_pe.eq(drain_pe),
+            engine.drain_addr.eq(drain_local),
+            param_read.addr.eq(cfg.param_base + row),
+            requant.o.ready.eq(1),
+            argmax.o.ready.eq(1),
+        ]
+        m.d.sync += issued.eq(0)
+
+        # Requantized rows: hidden layers into the other buffer (and the work list), the last
+        # layer into the logits and the argmax.
+        logits = Signal(data.ArrayLayout(signed(ACT_BITS), image.outputs))
+        out = requant.o.payload
+        writes_hidden = requant.o.valid & ~cfg.last
+        with m.If(writes_hidden):
+            m.d.comb += [
+                act_write.en.eq(1),
+                act_write.addr.eq(out.index | (~parity << k)),
+                act_write.data.eq(out.value),
+                engine.pend_en.eq((out.value != 0) & cfg.next_nonempty.bit_select(out.index, 1)),
+                engine.pend_index.eq(out.index),
+            ]
+        m.d.comb += [argmax.i.valid.eq(requant.o.valid & cfg.last),
+                     argmax.i.payload.value.eq(out.value),
+                     argmax.i.payload.last.eq(out.last)]
+        with m.If(requant.o.valid & cfg.last):
+            m.d.sync += logits[out.index].eq(out.value)
+        m.d.comb += self.logit.eq(logits[self.logit_addr])
+
+        launch_run = Signal()
+        m.d.comb += launch_run.eq(~self.busy & self.start & loaded)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(launch_run):
+                    m.d.comb += engine.launch.eq(1)
+                    m.d.sync += in_count.eq(0)
+                    m.next = "COMPUTE"
+            with m.State("LAUNCH"):
+                m.d.comb += engine.launch.eq(1)
+                m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                m.d.comb += engine.run.eq(1)
+                with m.If(~engine.working):
+                    m.d.sync += [row.eq(0), drain_pe.eq(0), drain_local.eq(0)]
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += [engine.drain_en.eq(1), param_read.en.eq(1)]
+                m.d.sync += [
+                    issued.eq(1), issued_row.eq(row), issued_last.eq(row + 1 == cfg.rows),
+                    issued_pe.eq(drain_pe), issued_local.eq(drain_local),
+                    row.eq(row + 1), drain_pe.eq(drain_pe + 1),
+                ]
+                with m.If(drain_pe == pes - 1):
+                    m.d.sync += [drain_pe.eq(0), drain_local.eq(drain_local + 1)]
+                with m.If(row + 1 == cfg.rows):
+                    m.next = "WRITEBACK"
+            with m.State("WRITEBACK"):
+                with m.If(requant.o.valid & out.last):
+                    with m.If(cfg.last):
+                        m.next = "ARGMAX"
+                    with m.Else():
+                        set_layer(layer + 1)
+                        m.next = "LAUNCH"
+            with m.State("ARGMAX"):
+                with m.If(argmax.o.valid):
+                    m.d.sync += [self.predicted.eq(argmax.o.payload), self.busy.eq(0),
+                                 self.done.eq(1)]
+                    set_layer(0)
+                    m.next = "IDLE"
+
+        events = {
+            "cycles": 1,
+            "macs": engine.events.macs,
+            "weight_reads": engine.events.weight_reads,
+            "broadcasts": engine.events.broadcasts,
+            "stalls": engine.events.stalls,
+            "queue_pushes": engine.events.queue_pushes,
+            "acc_updates": engine.events.acc_updates,
+            "drains": engine.drain_en,
+            "act_reads": engine.act_en,
+            "act_writes": writes_hidden,
+            "pointer_reads": engine.events.pointer_reads,
+        }
+        with m.If(launch_run):
+            m.d.sync += [self.busy.eq(1), self.done.eq(0)]
+            for name, event in events.items():
+                initial = image.inputs if name == "act_writes" else 0
+                m.d.sync += getattr(self.counters, name).eq(event + initial)
+        with m.Elif(self.busy):
+            for name, event in events.items():
+                counter = getattr(self.counters, name)
+                m.d.sync += counter.eq(counter + event)
+        return m

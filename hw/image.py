@@ -1,0 +1,143 @@
+"""What a whole-network accelerator holds: every layer's weights, pointers and requantization.
+
+A :class:`NetworkImage` is read from a decoded ``model.bin`` (:func:`network_image`) and becomes
+the initial contents of the accelerator's memories (:mod:`.memories`). It also carries the
+proof that the accumulators are wide enough: the largest ``|W x|`` any int8 input can reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .signature import ACT_BITS, check_positive
+
+__all__ = ["MAX_PES", "PARAM_MULTIPLIER_BITS", "NetworkLayer", "NetworkImage", "network_image",
+           "check_pes", "accumulator_bound"]
+
+MAX_PES = 64  # the pointer word carries one bank address per PE; wider is impractical
+PARAM_MULTIPLIER_BITS = 16  # model.bin stores requantization multipliers as u16
+ACT_MAGNITUDE = 1 << (ACT_BITS - 1)  # the largest |x| of an int8 activation
+
+
+def check_pes(pes: object) -> int:
+    """Return ``pes`` if it is an integer in 1..MAX_PES, else raise."""
+    if not isinstance(pes, int) or isinstance(pes, bool) or not 1 <= pes <= MAX_PES:
+        raise ValueError(f"PE count must be an integer in 1..{MAX_PES}, not {pes!r}")
+    return pes
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkLayer:
+    """One Linear layer as the hardware stores it."""
+
+    weight: np.ndarray  #: int (rows, cols), the decoded weights (dense twin's banks, reference)
+    bias: np.ndarray  #: int (rows,), accumulator units
+    multiplier: np.ndarray  #: int (rows,), unsigned requantization multiplier M
+    shift: int  #: requantization right shift s
+    relu: bool
+    words: tuple[np.ndarray, ...]  #: per PE, raw ``csc_word`` bits of this layer's CSC words
+    col_ptr: np.ndarray  #: (pes, cols + 1) start of each column in each PE's words
+    #: Weight of each code for codebook layers (the word's value field is an index), else None.
+    codebook: tuple[int, ...] | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def cols(self) -> int:
+        return self.weight.shape[1]
+
+    def counts(self) -> np.ndarray:
+        """``(pes, cols)`` words each PE walks in each column."""
+        return np.diff(self.col_ptr, axis=1)
+
+    def nonempty(self) -> np.ndarray:
+        """``(cols,)`` whether any PE has a word in each column."""
+        return self.counts().any(axis=0)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkImage:
+    """Every layer of an MLP, packed for ``pes`` PEs with ``index_bits``-bit relative indices."""
+
+    pes: int
+    index_bits: int
+    value_bits: int
+    layers: tuple[NetworkLayer, ...]
+
+    def __post_init__(self):
+        check_pes(self.pes)
+        if not self.layers:
+            raise ValueError("A network needs at least one layer")
+        for i, (a, b) in enumerate(zip(self.layers, self.layers[1:])):
+            if a.rows != b.cols:
+                raise ValueError(f"Layer {i} has {a.rows} outputs but layer {i + 1} has "
+                                 f"{b.cols} inputs")
+        for i, layer in enumerate(self.layers):
+            if layer.col_ptr.shape != (self.pes, layer.cols + 1):
+                raise ValueError(f"Layer {i} is packed for {layer.col_ptr.shape[0]} PEs, "
+                                 f"not {self.pes}")
+            if np.any(layer.multiplier < 0) or np.any(layer.multiplier >> PARAM_MULTIPLIER_BITS):
+                raise ValueError(f"Layer {i} has a multiplier outside 0..2^16 - 1")
+
+    @property
+    def inputs(self) -> int:
+        return self.layers[0].cols
+
+    @property
+    def outputs(self) -> int:
+        return self.layers[-1].rows
+
+    @property
+    def max_rows(self) -> int:
+        return max(layer.rows for layer in self.layers)
+
+    @property
+    def max_cols(self) -> int:
+        return max(layer.cols for layer in self.layers)
+
+    @property
+    def codebook(self) -> bool:
+        return any(layer.codebook is not None for layer in self.layers)
+
+    def rows_per_pe(self, layer: int) -> int:
+        return -(-self.layers[layer].rows // self.pes)
+
+
+def accumulator_bound(layer: NetworkLayer) -> int:
+    """The largest ``|acc + bias|`` an int8 input can produce in any row of ``layer``."""
+    fan_in = np.abs(layer.weight.astype(np.int64)).sum(axis=1) * ACT_MAGNITUDE
+    return int((fan_in + np.abs(layer.bias.astype(np.int64))).max())
+
+
+def check_accumulator(image: NetworkImage, acc_bits: int) -> int:
+    """Return ``acc_bits`` if every layer's worst-case ``acc + bias`` fits, else raise."""
+    check_positive("Accumulator width", acc_bits)
+    for i, layer in enumerate(image.layers):
+        bound = accumulator_bound(layer)
+        if bound >= 1 << (acc_bits - 1):
+            raise ValueError(
+                f"Accumulator width {acc_bits} can overflow in layer {i}: its largest row sum of "
+                f"|weight| x 128 plus |bias| is {bound}, which needs {bound.bit_length() + 1} bits")
+    return acc_bits
+
+
+def network_image(packed) -> NetworkImage:
+    """The image of a decoded ``model.bin`` (:class:`~secateurs.sw.formats.container.PackedModel`).
+
+    Layers that carry a ``codebook`` attribute (a sequence of int8 weights) are stored as codes.
+    """
+    layers = []
+    for q, csc in zip(packed.model.layers, packed.layers):
+        codebook = getattr(csc, "codebook", None)
+        layers.append(NetworkLayer(
+            weight=np.asarray(q.weight, dtype=np.int64), bias=np.asarray(q.bias, dtype=np.int64),
+            multiplier=np.asarray(q.multiplier, dtype=np.int64), shift=int(q.shift),
+            relu=bool(q.relu), words=tuple(np.asarray(w, dtype=np.int64) for w in csc.words),
+            col_ptr=np.asarray(csc.col_ptr, dtype=np.int64),
+            codebook=None if codebook is None else tuple(int(v) for v in codebook)))
+    return NetworkImage(pes=packed.pes, index_bits=packed.index_bits,
+                        value_bits=getattr(packed, "value_bits", 8), layers=tuple(layers))
