@@ -3,6 +3,9 @@
 Per layer: ``acc = W x`` (int8 × int8 summed in int32), ``y = ((acc + bias) · M + 2^(s-1)) >> s``
 (round half up, arithmetic shift), clamped to int8, then ReLU on hidden layers. The last layer's
 int8 outputs are the logits; the class is the first index of their maximum.
+
+Every packed format means the same ``W``: :func:`accumulate_packed` computes ``W x`` by walking a
+packed layer's words the way its hardware bank is walked, as a second oracle beside the matrix.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class QuantLayer:
     weight_scale: np.ndarray | None  #: float (rows,) one weight step, per output channel (not stored in model.bin)
     in_scale: float  #: real value of one input step
     out_scale: float  #: real value of one output step
+    weight_bits: int = 8  #: width of a stored weight (8 or 4); the MAC is int8 either way
+    #: int8 (2**b,) shared values of a weight-shared layer (entry 0 is 0); weights are entries.
+    codebook: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -52,6 +58,24 @@ def quantize_input(x: np.ndarray, scale: float) -> np.ndarray:
 def accumulate(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``x @ W.T`` in exact integers (int64), one row per sample."""
     return np.asarray(x, dtype=np.int64) @ np.asarray(weight, dtype=np.int64).T
+
+
+def accumulate_packed(layer, x: np.ndarray) -> np.ndarray:
+    """``x @ W.T`` (int64) from a packed layer, walking each PE's words as its bank holds them.
+
+    CSC and N:M layers are walked word by word (codebook codes looked up, fillers and padding
+    skipped); formats the hardware does not read are unpacked to ``W`` first.
+    """
+    from .formats import format_of
+
+    x = np.asarray(x, dtype=np.int64)
+    if not hasattr(layer, "entries"):
+        return accumulate(format_of(layer).unpack(layer), x)
+    acc = np.zeros((x.shape[0], layer.rows), dtype=np.int64)
+    for pe in range(layer.pes):
+        row, col, value = layer.entries(pe)
+        np.add.at(acc, (slice(None), row), x[:, col] * value)
+    return acc
 
 
 def requantize(acc: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: int,

@@ -84,11 +84,13 @@ class Format(NamedTuple):
     name: str
     id: int  #: its number in model.bin
     layer: type
+    #: Names of the blobs model.bin stores for a layer, in order.
+    blob_names: tuple[str, ...]
     pack: Callable[[np.ndarray, Payload, Options], Any]
     unpack: Callable[[Any], np.ndarray]
     size_bits: Callable[[Any], SizeBits]
     describe: Callable[[Any], dict]
-    #: The blobs model.bin stores, in order (their names are fixed per format).
+    #: The blobs model.bin stores, in ``blob_names`` order.
     blobs: Callable[[Any], list[Blob]]
     #: ``(rows, cols, payload, options, {name: fields}) -> layer``; FormatError if inconsistent.
     from_blobs: Callable[..., Any]

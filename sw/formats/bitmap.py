@@ -63,6 +63,9 @@ def describe(layer: BitmapLayer) -> dict:
     return describe_layer("bitmap", layer, layer.nonzeros, size_bits(layer))
 
 
+BLOBS = ("bitmap", "values")
+
+
 def blobs(layer: BitmapLayer) -> list[Blob]:
     return [Blob("bitmap", 1, layer.bitmap.ravel().astype(np.uint64)),
             Blob("values", layer.payload.bits, layer.values)]
@@ -70,7 +73,7 @@ def blobs(layer: BitmapLayer) -> list[Blob]:
 
 def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
                data: dict[str, np.ndarray]) -> BitmapLayer:
-    expect_blobs(data, ("bitmap", "values"))
+    expect_blobs(data, BLOBS)
     bits = data["bitmap"]
     if bits.size != rows * cols:
         raise FormatError(f"bitmap: expected {rows * cols} bits, found {bits.size}")
@@ -84,4 +87,5 @@ def symbols(layer: BitmapLayer) -> dict[str, np.ndarray]:
             "index": layer.bitmap.ravel().astype(np.int64)}
 
 
-FORMAT = Format("bitmap", 2, BitmapLayer, pack, unpack, size_bits, describe, blobs, from_blobs, symbols)
+FORMAT = Format("bitmap", 2, BitmapLayer, BLOBS,
+                pack, unpack, size_bits, describe, blobs, from_blobs, symbols)

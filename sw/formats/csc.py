@@ -252,4 +252,5 @@ def symbols(layer: CSCLayer) -> dict[str, np.ndarray]:
             "index": np.concatenate([np.zeros(0, np.int64), *(z for _, z in raw)])}
 
 
-FORMAT = Format("csc", 3, CSCLayer, pack, unpack_csc, size_bits, describe, blobs, from_blobs, symbols)
+FORMAT = Format("csc", 3, CSCLayer, BLOBS,
+                pack, unpack_csc, size_bits, describe, blobs, from_blobs, symbols)

@@ -76,6 +76,9 @@ def describe(layer: CSRLayer) -> dict:
                           index_bits=column_bits(layer.cols))
 
 
+BLOBS = ("counts", "columns", "values")
+
+
 def blobs(layer: CSRLayer) -> list[Blob]:
     return [Blob("counts", count_bits(np.max(layer.counts, initial=0)), layer.counts),
             Blob("columns", column_bits(layer.cols), layer.columns),
@@ -84,7 +87,7 @@ def blobs(layer: CSRLayer) -> list[Blob]:
 
 def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
                data: dict[str, np.ndarray]) -> CSRLayer:
-    expect_blobs(data, ("counts", "columns", "values"))
+    expect_blobs(data, BLOBS)
     layer = CSRLayer(rows, cols, payload, data["counts"].astype(np.int64),
                      data["columns"].astype(np.int64), data["values"])
     unpack(layer)
@@ -96,4 +99,5 @@ def symbols(layer: CSRLayer) -> dict[str, np.ndarray]:
             "index": np.asarray(layer.columns, dtype=np.int64)}
 
 
-FORMAT = Format("csr", 4, CSRLayer, pack, unpack, size_bits, describe, blobs, from_blobs, symbols)
+FORMAT = Format("csr", 4, CSRLayer, BLOBS,
+                pack, unpack, size_bits, describe, blobs, from_blobs, symbols)

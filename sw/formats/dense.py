@@ -48,13 +48,16 @@ def describe(layer: DenseLayer) -> dict:
     return describe_layer("dense", layer, layer.nonzeros, size_bits(layer))
 
 
+BLOBS = ("values",)
+
+
 def blobs(layer: DenseLayer) -> list[Blob]:
     return [Blob("values", layer.payload.bits, layer.values)]
 
 
 def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
                data: dict[str, np.ndarray]) -> DenseLayer:
-    expect_blobs(data, ("values",))
+    expect_blobs(data, BLOBS)
     layer = DenseLayer(rows, cols, payload, data["values"])
     unpack(layer)  # checks the count
     return layer
@@ -64,4 +67,5 @@ def symbols(layer: DenseLayer) -> dict[str, np.ndarray]:
     return {"values": np.asarray(layer.values, dtype=np.int64), "index": np.zeros(0, np.int64)}
 
 
-FORMAT = Format("dense", 1, DenseLayer, pack, unpack, size_bits, describe, blobs, from_blobs, symbols)
+FORMAT = Format("dense", 1, DenseLayer, BLOBS,
+                pack, unpack, size_bits, describe, blobs, from_blobs, symbols)

@@ -207,4 +207,5 @@ def symbols(layer: NMLayer) -> dict[str, np.ndarray]:
             "index": np.concatenate([np.zeros(0, np.int64), *(q for _, q in raw)])}
 
 
-FORMAT = Format("nm", 5, NMLayer, pack, unpack_nm, size_bits, describe, blobs, from_blobs, symbols)
+FORMAT = Format("nm", 5, NMLayer, BLOBS,
+                pack, unpack_nm, size_bits, describe, blobs, from_blobs, symbols)
