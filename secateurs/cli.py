@@ -202,31 +202,49 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @user_errors
 def inspect(model_path, as_json) -> None:
-    """Per-layer shape, density and packed size of a model.bin."""
+    """Per layer: shape, density, format, bits per nonzero, bytes and compression vs fp32."""
     import json
 
     from .sw.formats import container
+    from .sw.formats.accounting import model_storage
 
-    packed = container.load(model_path)
-    size = model_path.stat().st_size
-    rows = []
-    for i, (q, csc) in enumerate(zip(packed.model.layers, packed.layers)):
-        nonzero = int(np.count_nonzero(q.weight))
-        rows.append({"layer": i, "shape": [q.rows, q.cols], "density": nonzero / q.weight.size,
-                     "nonzeros": nonzero, "words": csc.n_words(),
-                     "fillers": csc.n_words() - nonzero, "word_bits": csc.word_bits})
+    storage = model_storage(container.load(model_path))
     if as_json:
-        click.echo(json.dumps({"pes": packed.pes, "index_bits": packed.index_bits,
-                               "bytes": size, "layers": rows}, indent=2))
+        click.echo(json.dumps({"file": str(model_path), **storage}, indent=2))
         return
-    table = Table(title=f"{model_path} — {size} bytes, P={packed.pes}, r={packed.index_bits}")
-    for column in ("layer", "shape", "density", "nonzeros", "words", "fillers"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(str(r["layer"]), "×".join(map(str, r["shape"])), f"{r['density']:.3f}",
-                      str(r["nonzeros"]), str(r["words"]), str(r["fillers"]))
-    Console().print(table)
+    print_storage(str(model_path), storage)
 
+
+INSPECT_WIDTH = 124  # the inspect table's natural width: narrower consoles would squash it
+
+
+def _format_label(layer: dict) -> str:
+    params = [f"r={layer['index_bits']}" if "index_bits" in layer else "",
+              f"{layer['n']}:{layer['m']}" if "n" in layer else "",
+              f"P={layer['pes']}" if "pes" in layer else ""]
+    return " ".join([layer["format"], layer["payload"], *filter(None, params)])
+
+
+def print_storage(title: str, s: dict) -> None:
+    """The table ``secateurs inspect`` prints: one row per layer, then the whole file."""
+    table = Table(title=f"{title} — {s['bytes']} bytes, {s['compression']:.1f}× smaller than "
+                        f"fp32 ({s['huffman_compression']:.1f}× Huffman-coded)")
+    columns = ("layer", "shape", "density", "format", "value", "index", "filler", "meta",
+               "bits/nz", "bytes", "× fp32", "× Huffman")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "format" else "right")
+    for i, l in enumerate(s["layers"]):
+        per = l["bits_per_nonzero"]
+        parts = [f"{per[k]:.2f}" if per[k] is not None else "—"
+                 for k in ("values", "index", "fillers", "metadata", "total")]
+        table.add_row(str(i), "×".join(map(str, l["shape"])), f"{l['density']:.3f}",
+                      _format_label(l), *parts, str(l["bytes"]), f"{l['compression']:.1f}",
+                      f"{l['huffman_compression']:.1f}")
+    total = s["bits_per_nonzero"]
+    table.add_row("all", "", f"{s['density']:.3f}", "", "", "", "", "",
+                  f"{total:.2f}" if total is not None else "—", str(s["bytes"]),
+                  f"{s['compression']:.1f}", f"{s['huffman_compression']:.1f}")
+    Console(width=max(Console().width, INSPECT_WIDTH)).print(table)
 
 if __name__ == "__main__":
     main()

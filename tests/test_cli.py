@@ -66,12 +66,34 @@ def test_inspect_corrupt_model(tmp_path):
     flipped = bytearray(data)
     flipped[40] ^= 0x10
     (tmp_path / "flipped.bin").write_bytes(bytes(flipped))
-    assert_one_line_error(secateurs("inspect", tmp_path / "short.bin"), "checksum")
-    assert_one_line_error(secateurs("inspect", tmp_path / "flipped.bin"), "checksum")
+    assert_one_line_error(secateurs("inspect", tmp_path / "short.bin"), "truncated", "layer 0 header")
+    assert_one_line_error(secateurs("inspect", tmp_path / "flipped.bin"), "checksum", "layer 0 header")
     assert_one_line_error(secateurs("inspect", tmp_path / "none.bin"), "does not exist")
-    ok = secateurs("inspect", "--json", tmp_path / "ok.bin")
-    assert ok.returncode == 0, ok.stderr
-    assert '"pes": 2' in ok.stdout
+
+
+def test_inspect_reports_every_layer(tmp_path):
+    """--json per layer: shape, density, format, bits per nonzero adding up to the file, compression."""
+    import json
+
+    model = random_model(widths=(40, 30, 7), codebook=True)
+    size = container.save(tmp_path / "m.bin", model, pes=2, index_bits=None)
+    result = secateurs("inspect", "--json", tmp_path / "m.bin")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["bytes"] == size and len(report["layers"]) == 2
+    for q, layer in zip(model.layers, report["layers"]):
+        nonzeros = int(np.count_nonzero(q.weight))
+        assert layer["shape"] == [q.rows, q.cols] and layer["nonzeros"] == nonzeros
+        assert layer["format"] == "csc" and layer["payload"] == "codebook3" and layer["pes"] == 2
+        per = layer["bits_per_nonzero"]
+        assert per["values"] == 3.0 and per["index"] == layer["index_bits"]
+        parts = sum(per[k] for k in ("values", "index", "fillers", "metadata"))
+        assert parts == pytest.approx(per["total"]) == pytest.approx(8 * layer["bytes"] / nonzeros)
+        assert layer["compression"] == pytest.approx(32 * (q.rows * q.cols + q.rows) / (8 * layer["bytes"]))
+    dense = 32 * sum(q.rows * q.cols + q.rows for q in model.layers)
+    assert report["compression"] == pytest.approx(dense / (8 * size))
+    table = secateurs("inspect", tmp_path / "m.bin")
+    assert table.returncode == 0 and "csc codebook3" in table.stdout and "bits/nz" in table.stdout
 
 
 def test_flow_bad_config(tmp_path):

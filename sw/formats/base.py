@@ -94,8 +94,8 @@ class Format(NamedTuple):
     blobs: Callable[[Any], list[Blob]]
     #: ``(rows, cols, payload, options, {name: fields}) -> layer``; FormatError if inconsistent.
     from_blobs: Callable[..., Any]
-    #: Symbol streams an entropy coder would compress: ``{"values": ..., "index": ...}``.
-    symbols: Callable[[Any], dict[str, np.ndarray]]
+    #: Field streams an entropy coder would compress: ``{"values": (fields, width), "index": …}``.
+    symbols: Callable[[Any], dict[str, tuple[np.ndarray, int]]]
 
 
 def check_matrix(weights: np.ndarray, payload: Payload) -> np.ndarray:

@@ -82,9 +82,9 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
     return layer
 
 
-def symbols(layer: BitmapLayer) -> dict[str, np.ndarray]:
-    return {"values": np.asarray(layer.values, dtype=np.int64),
-            "index": layer.bitmap.ravel().astype(np.int64)}
+def symbols(layer: BitmapLayer) -> dict[str, tuple[np.ndarray, int]]:
+    return {"values": (np.asarray(layer.values, dtype=np.int64), layer.payload.bits),
+            "index": (layer.bitmap.ravel().astype(np.int64), 1)}
 
 
 FORMAT = Format("bitmap", 2, BitmapLayer, BLOBS,

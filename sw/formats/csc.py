@@ -246,10 +246,10 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
                     payload.codebook)
 
 
-def symbols(layer: CSCLayer) -> dict[str, np.ndarray]:
-    raw = [layer.fields(p) for p in range(layer.pes)]
-    return {"values": np.concatenate([np.zeros(0, np.int64), *(v for v, _ in raw)]),
-            "index": np.concatenate([np.zeros(0, np.int64), *(z for _, z in raw)])}
+def symbols(layer: CSCLayer) -> dict[str, tuple[np.ndarray, int]]:
+    values, index = zip(*(layer.fields(p) for p in range(layer.pes)))
+    return {"values": (np.concatenate(values), layer.value_bits),
+            "index": (np.concatenate(index), layer.index_bits)}
 
 
 FORMAT = Format("csc", 3, CSCLayer, BLOBS,

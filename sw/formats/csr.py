@@ -94,9 +94,9 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
     return layer
 
 
-def symbols(layer: CSRLayer) -> dict[str, np.ndarray]:
-    return {"values": np.asarray(layer.values, dtype=np.int64),
-            "index": np.asarray(layer.columns, dtype=np.int64)}
+def symbols(layer: CSRLayer) -> dict[str, tuple[np.ndarray, int]]:
+    return {"values": (np.asarray(layer.values, dtype=np.int64), layer.payload.bits),
+            "index": (np.asarray(layer.columns, dtype=np.int64), column_bits(layer.cols))}
 
 
 FORMAT = Format("csr", 4, CSRLayer, BLOBS,

@@ -63,8 +63,8 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
     return layer
 
 
-def symbols(layer: DenseLayer) -> dict[str, np.ndarray]:
-    return {"values": np.asarray(layer.values, dtype=np.int64), "index": np.zeros(0, np.int64)}
+def symbols(layer: DenseLayer) -> dict[str, tuple[np.ndarray, int]]:
+    return {"values": (np.asarray(layer.values, dtype=np.int64), layer.payload.bits)}
 
 
 FORMAT = Format("dense", 1, DenseLayer, BLOBS,
