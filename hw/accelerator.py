@@ -23,7 +23,6 @@ from .argmax import Argmax
 from .dense_engine import DenseEngine
 from .engine import EngineSignature, layer_config
 from .image import NetworkImage, check_accumulator
-from .layout import csc_word
 from .memories import layer_table, param_image, param_word
 from .queue import check_queue_depth
 from .requantizer import Requantizer
@@ -85,7 +84,7 @@ class Accelerator(wiring.Component):
             raise ValueError(f"Accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if not isinstance(image, NetworkImage):
             raise TypeError(f"Image must be a NetworkImage, not {image!r}")
-        csc_word(image.value_bits, image.index_bits)  # validates both widths
+        image.word_layout()  # validates both widths
         self.kind, self.image = kind, image
         self.queue_depth = check_queue_depth(queue_depth)
         self.acc_bits = check_accumulator(image, acc_bits)

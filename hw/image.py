@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .layout import csc_code_word, csc_word
 from .signature import ACT_BITS, check_positive
 
 __all__ = ["MAX_PES", "PARAM_MULTIPLIER_BITS", "NetworkLayer", "NetworkImage", "network_image",
@@ -103,6 +104,12 @@ class NetworkImage:
     def codebook(self) -> bool:
         return any(layer.codebook is not None for layer in self.layers)
 
+    def word_layout(self):
+        """The sparse banks' word: ``csc_code_word`` for codebook layers, else ``csc_word``."""
+        if self.codebook:
+            return csc_code_word(self.value_bits, self.index_bits)
+        return csc_word(self.value_bits, self.index_bits)
+
     def rows_per_pe(self, layer: int) -> int:
         return -(-self.layers[layer].rows // self.pes)
 
@@ -128,16 +135,25 @@ def check_accumulator(image: NetworkImage, acc_bits: int) -> int:
 def network_image(packed) -> NetworkImage:
     """The image of a decoded ``model.bin`` (:class:`~secateurs.sw.formats.container.PackedModel`).
 
-    Layers that carry a ``codebook`` attribute (a sequence of int8 weights) are stored as codes.
+    Every layer must be CSC with the same payload (int8, int4 or codebook codes of one width)
+    and the same relative index width, since the PEs' banks have one word layout.
     """
-    layers = []
-    for q, csc in zip(packed.model.layers, packed.layers):
+    layers, kinds = [], set()
+    for i, (q, csc) in enumerate(zip(packed.model.layers, packed.layers)):
+        if not hasattr(csc, "col_ptr"):
+            raise ValueError(f"Layer {i} is stored as {type(csc).__name__}; the accelerator reads "
+                             f"CSC layers (pack the model with fmt='csc')")
         codebook = getattr(csc, "codebook", None)
+        kinds.add((csc.pes, csc.value_bits, csc.index_bits, codebook is not None))
         layers.append(NetworkLayer(
             weight=np.asarray(q.weight, dtype=np.int64), bias=np.asarray(q.bias, dtype=np.int64),
             multiplier=np.asarray(q.multiplier, dtype=np.int64), shift=int(q.shift),
             relu=bool(q.relu), words=tuple(np.asarray(w, dtype=np.int64) for w in csc.words),
             col_ptr=np.asarray(csc.col_ptr, dtype=np.int64),
             codebook=None if codebook is None else tuple(int(v) for v in codebook)))
-    return NetworkImage(pes=packed.pes, index_bits=packed.index_bits,
-                        value_bits=getattr(packed, "value_bits", 8), layers=tuple(layers))
+    if len(kinds) != 1:
+        raise ValueError("All layers must share one word layout (PEs, value width, index width, "
+                         f"codebook or not); this model has {sorted(kinds)}")
+    pes, value_bits, index_bits, _ = kinds.pop()
+    return NetworkImage(pes=pes, index_bits=index_bits, value_bits=value_bits,
+                        layers=tuple(layers))

@@ -31,8 +31,8 @@ class NetworkPE(wiring.Component):
     Parameters
     ----------
     word : data.StructLayout
-        Bank word: a ``value`` field and, for CSC, a ``zeros`` field (absent: every word lands on
-        the next local row, as the dense twin's do).
+        Bank word: a ``value`` field (``code`` with codebooks) and, for CSC, a ``zeros`` field
+        (absent: every word lands on the next local row, as the dense twin's do).
     bank : list of int
         Raw words of the ROM (at least one).
     codebooks : tuple of tuple of int, or None
@@ -46,8 +46,9 @@ class NetworkPE(wiring.Component):
         self._word, self._bank = word, list(bank) or [0]
         self._local_rows, self._acc_bits = local_rows, acc_bits
         self._codebooks = codebooks
+        self._value_field = "code" if codebooks is not None else "value"
         if codebooks is not None:
-            codes = 1 << word["value"].width
+            codes = 1 << word["code"].width
             if len(codebooks) != layers or any(len(c) != codes for c in codebooks):
                 raise ValueError(f"A codebook network needs {codes} codes for each of its "
                                  f"{layers} layers")
@@ -107,7 +108,7 @@ class NetworkPE(wiring.Component):
         m.d.comb += this_row.eq(row + skipped + 1)
         with m.If(first):
             m.d.comb += this_row.eq(skipped)
-        weight = self._weight(m, word.value)
+        weight = self._weight(m, word[self._value_field])
 
         product = Signal(signed(WEIGHT_BITS + ACT_BITS))
         product_row = Signal(range(rows))

@@ -10,7 +10,6 @@ from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 
 from .engine import EngineSignature, connect_drain, count
-from .layout import csc_word
 from .memories import address_width, pointer_image, sparse_banks
 from .network_pe import NetworkPE
 from .network_scheduler import NetworkScheduler
@@ -37,7 +36,7 @@ class SparseEngine(wiring.Component):
         m = Module()
         image, bus = self._image, self
         codebooks = (tuple(l.codebook for l in image.layers) if image.codebook else None)
-        word = csc_word(image.value_bits, image.index_bits)
+        word = image.word_layout()
         m.submodules.scheduler = scheduler = NetworkScheduler(
             pes=image.pes, cols=image.max_cols, pointer_bits=self.pointer_bits,
             pointers=self._pointers)
