@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= configs/digits_mlp.toml
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install flow test lint bench bitstream clean
+.PHONY: install browser flow test lint bench bitstream clean
 
 install: $(STAMP)
 
@@ -18,8 +19,15 @@ $(STAMP): pyproject.toml
 flow: install
 	$(BIN)/secateurs flow --config $(CONFIG)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# The report is tested in a real headless browser: Debian's chromium and its driver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian chromium and chromium-driver for the report test"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 lint: install
 	$(BIN)/python -m compileall -q secateurs sw hw sim tests

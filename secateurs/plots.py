@@ -1,0 +1,109 @@
+"""The report's figures: each function takes plain data and returns PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+DPI = 110
+COLORS = {"sparse": "tab:green", "dense": "tab:gray", "model": "tab:blue"}
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def accuracy_vs(points: Sequence[Mapping], x_key: str, x_label: str, *, chosen: float | None = None,
+                title: str = "") -> bytes:
+    """Accuracy of each pruning stage against compression ratio or theoretical speedup.
+
+    ``points`` carry ``x_key`` and accuracies ``pruned_accuracy`` and ``quantized_accuracy``;
+    ``chosen`` marks the flow's operating point on the x axis.
+    """
+    ordered = sorted(points, key=lambda p: p[x_key])
+    xs = [p[x_key] for p in ordered]
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for key, label, style in (("pruned_accuracy", "pruned (float)", "o-"),
+                              ("quantized_accuracy", "int8 (integer reference)", "s--")):
+        if all(key in p for p in ordered):
+            ax.plot(xs, [p[key] for p in ordered], style, label=label)
+    if chosen is not None:
+        ax.axvline(chosen, color="tab:red", lw=1, ls=":", label="this run")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("top-1 accuracy (test)")
+    ax.set_title(title or f"Accuracy vs {x_label}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def realised_vs_theoretical(points: Sequence[Mapping]) -> bytes:
+    """RTL speedup over the dense twin against dense MACs / nonzero MACs, beside the ideal."""
+    ordered = sorted(points, key=lambda p: p["theoretical_speedup"])
+    xs = [p["theoretical_speedup"] for p in ordered]
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    top = max(xs + [p["realised_speedup"] for p in ordered])
+    ax.plot([1, top], [1, top], color="black", lw=1, ls="--", label="ideal: 1 / density")
+    ax.plot(xs, [p["realised_speedup"] for p in ordered], "o-", color=COLORS["sparse"],
+            label="realised on the RTL (cycles dense / sparse)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("theoretical speedup (dense MACs / nonzero MACs)")
+    ax.set_ylabel("realised speedup")
+    ax.set_title("What pruning buys on the hardware")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float]]) -> None:
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        offsets = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(offsets, values, width, label=name, color=COLORS.get(name.split()[0]))
+    ax.set_xticks(range(len(groups)), groups)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def layer_cycles(layers: Sequence[Mapping]) -> bytes:
+    """Cycles per layer (summed over the simulated images), sparse vs dense vs model."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    groups = [f"layer {l['layer']}\n{l['rows']}×{l['cols']}" for l in layers]
+    _grouped_bars(ax, groups, {
+        "dense (RTL)": [l["cycles_dense"] for l in layers],
+        "sparse (RTL)": [l["cycles_sparse"] for l in layers],
+        "model (sparse)": [l["expected_cycles_sparse"] for l in layers],
+    })
+    ax.set_yscale("log")
+    ax.set_ylabel("cycles")
+    ax.set_title("Cycles per layer")
+    return _png(fig)
+
+
+def stacked_by_design(breakdown: Mapping[str, Mapping[str, float]], *, ylabel: str,
+                      title: str) -> bytes:
+    """One stacked bar per design (sparse, dense), split by category (event type or block)."""
+    designs = list(breakdown)
+    categories = sorted({c for parts in breakdown.values() for c in parts})
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    bottom = [0.0] * len(designs)
+    for category in categories:
+        values = [breakdown[d].get(category, 0.0) for d in designs]
+        ax.bar(designs, values, bottom=bottom, label=category)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
