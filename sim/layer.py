@@ -22,11 +22,13 @@ from ..hw.export import ARRAY_KINDS as KINDS
 from ..hw.export import export_verilog, layer_array
 from ..sw.formats.csc import CSCLayer, pack_csc, unpack_csc
 from . import runner
+from .clock import self_clocked
 from .tb.checker import check_cycles, check_outputs
 from .tb.images import JOB_ENV, LayerImage, dense_image, load_results, save_job, sparse_image
 from .tb.model import reference_cycles, reference_outputs
 
-__all__ = ["Array", "LayerResult", "MatmulResult", "build_array", "run_layer", "run_matmul"]
+__all__ = ["Array", "LayerResult", "MatmulResult", "SimulatorRun", "build_array", "run_layer",
+           "run_matmul"]
 
 #: The cocotb test module every run executes.
 TEST_MODULE = "secateurs.sim.tb.layer_test"
@@ -34,10 +36,21 @@ TEST_MODULE = "secateurs.sim.tb.layer_test"
 
 @dataclass(frozen=True, eq=False)
 class LayerResult:
-    """What the array computed for a batch: ``(batch, rows)`` int32 outputs, ``(batch,)`` cycles."""
+    """What the array computed for a batch: ``(batch, rows)`` int32 outputs, ``(batch,)`` cycles,
+    and the wall seconds each run took from start to done."""
 
     outputs: np.ndarray
     cycles: np.ndarray
+    seconds: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatorRun:
+    """The layers of one simulator process, and its clock cycles and wall time in all."""
+
+    layers: list[LayerResult]
+    cycles: int
+    seconds: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,12 +120,20 @@ class Array:
         return image
 
     def run_many(self, jobs: Sequence[tuple[CSCLayer | np.ndarray, np.ndarray]], *,
-                 idle_seed: int | None = None, run_dir: str | Path | None = None) -> list[LayerResult]:
+                 idle_seed: int | None = None, run_dir: str | Path | None = None,
+                 per_cycle: bool = False) -> list[LayerResult]:
+        """Run each ``(layer, inputs)`` in order in one simulator process (see :meth:`simulate`)."""
+        return self.simulate(jobs, idle_seed=idle_seed, run_dir=run_dir, per_cycle=per_cycle).layers
+
+    def simulate(self, jobs: Sequence[tuple[CSCLayer | np.ndarray, np.ndarray]], *,
+                 idle_seed: int | None = None, run_dir: str | Path | None = None,
+                 per_cycle: bool = False) -> SimulatorRun:
         """Run each ``(layer, inputs)`` in order in one simulator process.
 
         ``idle_seed`` slips seeded random idle cycles and junk between host writes. ``run_dir``
-        keeps the job, results, log (and ``dump.vcd`` of an array built with waves) there;
-        otherwise the run happens in a temporary folder, removed unless the run fails.
+        keeps the job, results, log (and the trace of an array built with one) there; otherwise
+        the run happens in a temporary folder, removed unless the run fails. ``per_cycle`` makes
+        the monitor step every clock edge in Python (the slow baseline the benchmark measures).
         """
         images = [self._image(self.pack(layer), inputs) for layer, inputs in jobs]
         if run_dir is None:
@@ -123,12 +144,14 @@ class Array:
             folder = Path(run_dir)
             folder.mkdir(parents=True, exist_ok=True)
         job, results = folder / "job.npz", folder / "results.npz"
-        save_job(job, images, results=results, idle_seed=idle_seed)
+        save_job(job, images, results=results, idle_seed=idle_seed, per_cycle=per_cycle)
         runner.run_test(self.built, TEST_MODULE, test_dir=folder, extra_env={JOB_ENV: str(job)})
-        out = [LayerResult(o, c) for o, c in load_results(results, len(images))]
+        measured = load_results(results)
+        out = [LayerResult(o, c, s)
+               for o, c, s in zip(measured.outputs, measured.cycles, measured.seconds, strict=True)]
         if run_dir is None:
             shutil.rmtree(folder, ignore_errors=True)
-        return out
+        return SimulatorRun(out, measured.total_cycles, measured.total_seconds)
 
     def run(self, layer: CSCLayer | np.ndarray, inputs: np.ndarray, *,
             idle_seed: int | None = None) -> LayerResult:
@@ -141,10 +164,13 @@ class Array:
 
 
 def build_array(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bits: int,
-                build_root: str | Path, bank_depth: int | None = None, waves: bool = False) -> Array:
+                build_root: str | Path, bank_depth: int | None = None,
+                trace: str | None = None) -> Array:
     """Generate the ``kind`` array for layers up to ``rows`` x ``cols`` and compile it (cached).
 
-    ``bank_depth`` defaults to what a fully dense layer of that size needs.
+    ``bank_depth`` defaults to what a fully dense layer of that size needs. The array is wrapped
+    in a module that makes its clock (:mod:`.clock`); ``trace`` ("fst", "vcd" or "saif") compiles
+    in tracing of that format.
     """
     if kind not in KINDS:
         raise InputError(f"array kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -158,8 +184,9 @@ def build_array(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bi
     parameters = {"kind": kind, "pes": hw.pes, "queue_depth": hw.queue_depth, "acc_bits": hw.acc_bits,
                   "rows": rows, "cols": cols, "index_bits": index_bits,
                   "bank_depth": signature.bank_depth}
-    built = runner.build(export_verilog(component, name=name), toplevel=name, parameters=parameters,
-                         build_root=build_root, waves=waves)
+    verilog, top = self_clocked(export_verilog(component, name=name), name)
+    built = runner.build(verilog, toplevel=top, parameters=parameters, build_root=build_root,
+                         trace=trace, timing=True)
     return Array(kind, component, built, hw, index_bits)
 
 

