@@ -117,6 +117,17 @@ def sweep(config_path, overrides, out, workers, data_dir) -> None:
         console.print(f"wrote {path}")
 
 
+@main.command("config")
+@config_option
+@set_option
+@click.option("--show", is_flag=True, required=True, help="Print the effective config as TOML.")
+@user_errors
+def show_config(config_path, overrides, show) -> None:
+    """Print the effective config (file + overrides), every field with its documentation."""
+    cfg = config_mod.load(config_path, overrides)
+    click.echo(config_mod.to_toml(cfg), nl=False)
+
+
 @main.command("list")
 def list_registered() -> None:
     """Every registered score, structure, scope, schedule and retraining method, with citations."""

@@ -326,3 +326,58 @@ def validate_prune(p: PruneConfig) -> None:
     if not p.finetune_lr > 0:
         raise ConfigError(f"prune.finetune_lr must be positive, not {p.finetune_lr!r}")
     check_config(p)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The ``#:`` comment above each field of a config dataclass, by field name."""
+    import inspect
+    import re
+
+    docs, pending = {}, []
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+        elif (m := re.match(r"(\w+)\s*:", stripped)) and pending:
+            docs[m.group(1)] = " ".join(pending)
+            pending = []
+        elif not stripped.startswith("#"):
+            pending = []
+    return docs
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def to_toml(config: object, *, comments: bool = True) -> str:
+    """The config as TOML that :func:`load` reads back to an equal config; fields documented."""
+    lines: list[str] = []
+
+    def emit(obj: object, section: str) -> None:
+        docs = field_docs(type(obj))
+        nested = []
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                nested.append((f.name, value))
+                continue
+            if value is None:
+                continue
+            if comments and f.name in docs:
+                lines.append(f"# {docs[f.name]}")
+            lines.append(f"{f.name} = {_toml_value(value)}")
+        for name, value in nested:
+            lines.extend(["", f"[{section + '.' if section else ''}{name}]"])
+            emit(value, f"{section + '.' if section else ''}{name}")
+
+    emit(config, "")
+    return "\n".join(lines) + "\n"

@@ -52,3 +52,17 @@ def test_missing_and_invalid_files(tmp_path):
 def test_to_dict_round_trips():
     cfg = config.load(None, ["seed=7"])
     assert config.from_dict(config.FlowConfig, config.to_dict(cfg)) == cfg
+
+
+def test_show_prints_toml_that_loads_back_with_every_field_documented(tmp_path):
+    cfg = config.load(None, ["prune.density=0.3", "hardware.pes=8"])
+    text = config.to_toml(cfg)
+    path = tmp_path / "shown.toml"
+    path.write_text(text)
+    assert config.load(path) == cfg
+    for cls in (config.FlowConfig, config.PruneConfig, config.HardwareConfig, config.SimConfig):
+        docs = config.field_docs(cls)
+        assert {f.name for f in dataclasses.fields(cls)
+                if not dataclasses.is_dataclass(f.default_factory if f.default_factory is not
+                                                dataclasses.MISSING else None)} <= set(docs) | {
+                   f.name for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING}
