@@ -15,10 +15,12 @@ from ..config import HardwareConfig
 from .dense_array import DenseArray
 from .sparse_array import SparseArray
 
-__all__ = ["ARRAY_KINDS", "export_verilog", "layer_array", "write_atomic", "write_verilog"]
+__all__ = ["ARRAY_KINDS", "export_verilog", "layer_array", "write_atomic", "write_verilog",
+           "write_accelerators"]
 
 ARRAY_KINDS = ("sparse", "dense")
 VALUE_BITS = 8  # the arrays multiply int8 weights by int8 activations
+LINT_WAIVERS = "lint_waivers.vlt"  # Verilator control file written beside the accelerators' RTL
 FILE_MODE = 0o644  # temp files are created private; the written RTL is an ordinary artifact
 
 
@@ -63,3 +65,24 @@ def write_verilog(path: str | os.PathLike, *, kind: str, hw: HardwareConfig, row
     component = layer_array(kind, hw=hw, rows=rows, cols=cols, index_bits=index_bits,
                             bank_depth=bank_depth)
     return write_atomic(path, export_verilog(component, name=f"{kind}_array"))
+
+
+def write_accelerators(out: str | os.PathLike, image, *, hw: HardwareConfig) -> dict:
+    """Write ``sparse_accelerator.v``, ``dense_accelerator.v``, ``accelerators.json`` (what each
+    was generated from) and the lint waivers (:mod:`.lint`) into ``out``; returns the JSON."""
+    import json
+
+    from .accelerator import KINDS, Accelerator
+
+    from .lint import waiver_text
+
+    out = Path(out)
+    write_atomic(out / LINT_WAIVERS, waiver_text())
+    described = {"lint_waivers": LINT_WAIVERS}
+    for kind in KINDS:
+        design = Accelerator(image, kind=kind, queue_depth=hw.queue_depth, acc_bits=hw.acc_bits)
+        name = f"{kind}_accelerator"
+        write_atomic(out / f"{name}.v", export_verilog(design, name=name))
+        described[kind] = {"file": f"{name}.v", "top": name, **design.parameters()}
+    write_atomic(out / "accelerators.json", json.dumps(described, indent=2) + "\n")
+    return described
