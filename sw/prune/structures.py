@@ -1,8 +1,8 @@
 """Structure: which weights are pruned together, and which patterns a layer's mask must follow.
 
 A *group* structure rates units (rows, channels, blocks …) by a norm of their weights' scores;
-the scope then keeps whole units. A *constrained* structure (N:M, PE-balanced) instead rewrites a
-layer's mask so it follows a fixed pattern at the density the scope chose for that layer.
+the scope then keeps whole units. A *constrained* structure (N:M, PE-balanced) instead rewrites
+the mask the scope chose for a layer into a fixed pattern that keeps about as many weights.
 
 Scores arrive with pruned weights at ``-inf``. Layouts: a Linear weight is ``[out, in]``, a Conv2d
 weight ``[out, in / groups, kh, kw]``; the "input dimension" of a Conv2d is ``(kh, kw, in)``
