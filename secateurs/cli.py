@@ -208,6 +208,106 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
 
 
+model_option = click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+                            help="model.bin to build (default runs/<name>/model.bin of the config).")
+
+
+def _network(cfg, model_path: Path | None):
+    """The hardware image of the config's model.bin, checked against its hardware section."""
+    from .hw.image import network_image
+    from .sw.formats import container
+
+    path = model_path or Path("runs") / cfg.name / "model.bin"
+    if not path.exists():
+        raise InputError(f"model file {str(path)!r} does not exist; run `secateurs flow` first "
+                         f"or pass --model")
+    packed = container.load(path)
+    if packed.pes != cfg.hardware.pes:
+        raise InputError(f"{path} is packed for {packed.pes} PEs but hardware.pes is "
+                         f"{cfg.hardware.pes}")
+    try:
+        return network_image(packed)
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+@main.command()
+@config_option
+@set_option
+@model_option
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@user_errors
+def rtl(config_path, overrides, model_path, out) -> None:
+    """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
+    cfg = config_mod.load(config_path, overrides)
+    image = _network(cfg, model_path)
+    from .hw.export import write_accelerators
+    from .hw.lint import lint_verilog, parse_verilog
+
+    with atomic.staged_dir(out) as stage:
+        try:
+            described = write_accelerators(stage, image, hw=cfg.hardware)
+        except ValueError as e:
+            raise InputError(f"cannot generate the accelerators: {e}") from None
+        for kind in ("sparse", "dense"):
+            try:
+                lint_verilog(stage / described[kind]["file"], stage / described["lint_waivers"])
+                parse_verilog(stage / described[kind]["file"], described[kind]["top"])
+            except ValueError as e:
+                raise SecateursError(f"generated Verilog failed its checks: {e}") from None
+    console.print(f"wrote {out / 'sparse_accelerator.v'}, {out / 'dense_accelerator.v'} and "
+                  f"{out / 'accelerators.json'} (Verilator -Wall clean with "
+                  f"{out / 'lint_waivers.vlt'}, read by Yosys)")
+
+
+@main.command()
+@config_option
+@set_option
+@model_option
+@click.option("--target", type=click.Choice(["ice40-up5k", "ecp5-25k"]), default="ice40-up5k",
+              show_default=True, help="FPGA and package.")
+@click.option("--kind", type=click.Choice(["sparse", "dense"]), default="sparse",
+              show_default=True, help="The accelerator or its dense twin.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Build folder (default runs/<name>/bitstream-<target>).")
+@user_errors
+def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
+    """Synthesise, place, route and pack the accelerator behind a UART shell (YoWASP tools)."""
+    import json
+
+    cfg = config_mod.load(config_path, overrides)
+    image = _network(cfg, model_path)
+    from .hw.accelerator import Accelerator
+    from .hw.fpga import build_bitstream
+
+    out = out or Path("runs") / cfg.name / f"bitstream-{target}"
+    try:
+        design = Accelerator(image, kind=kind, queue_depth=cfg.hardware.queue_depth,
+                             acc_bits=cfg.hardware.acc_bits)
+    except ValueError as e:
+        raise InputError(f"cannot generate the {kind} accelerator: {e}") from None
+    with atomic.staged_dir(out) as stage:
+        try:
+            report = build_bitstream(design, target=target, build_dir=stage)
+        except (RuntimeError, FileNotFoundError) as e:
+            raise InputError(str(e)) from None
+        summary = {"target": target, "kind": kind, "pes": image.pes,
+                   "queue_depth": cfg.hardware.queue_depth, "fmax_mhz": report.fmax_mhz,
+                   "luts": report.luts, "flip_flops": report.flip_flops,
+                   "dsp": report.used("dsp"), "bram": report.used("bram"),
+                   "cells": {k: list(v) for k, v in report.cells.items()},
+                   "bitstream": report.bitstream.name, "seconds": round(report.seconds, 1)}
+        atomic.write_json(stage / "report.json", summary)
+    table = Table(title=f"{kind} accelerator on {target}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("luts", "flip_flops", "dsp", "bram", "fmax_mhz", "seconds"):
+        table.add_row(key, str(summary[key]))
+    table.add_row("bitstream", str(out / report.bitstream.name))
+    Console().print(table)
+    click.echo(json.dumps({"bitstream": str(out / report.bitstream.name)}))
+
+
 @main.command()
 @click.argument("model_path", metavar="MODEL.BIN", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
