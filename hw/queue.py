@@ -5,7 +5,7 @@ walking, which is what balances the load (EIE: ~0.5 efficiency at D = 1, ~0.9 at
 Registers, not block RAM: D is at most 16 and both ends are used every cycle.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -42,7 +42,7 @@ class ActivationQueue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width = self.push.payload.as_value().shape().width
+        width = Shape.cast(self._shape).width
         m.submodules.fifo = fifo = SyncFIFO(width=width, depth=self._depth)
         m.d.comb += [
             fifo.w_data.eq(self.push.payload),
