@@ -109,17 +109,38 @@ class PruneConfig:
 
 @dataclass(frozen=True)
 class QuantConfig:
-    #: Bits of the weights (symmetric, per output channel).
+    #: Bits of the weights (symmetric): 8 or 4. Ignored with a codebook (its entries are int8).
     weight_bits: int = 8
+    #: One weight scale per output channel ("channel") or per layer ("tensor").
+    granularity: str = "channel"
     #: Bits of the activations between layers (ReLU outputs are non-negative).
     act_bits: int = 8
+    #: Activation ranges from the training split: "minmax" (largest magnitude) or "percentile".
+    calibration: str = "minmax"
+    #: Percentile of |activation| taken as the range by the "percentile" calibration.
+    percentile: float = 99.99
     #: Bits of the unsigned requantization multiplier; the shift is chosen per layer.
     multiplier_bits: int = 15
+    #: Weight sharing (Deep Compression): codes of b bits into a per-layer k-means codebook of
+    #: 2**b int8 entries (entry 0 is the pruned zero), b in 2..8; 0 means no sharing.
+    codebook_bits: int = 0
+    #: Epochs of centroid fine-tuning after k-means (codes and pruning mask fixed); 0 for none.
+    centroid_epochs: int = 0
+    #: Learning rate of the centroid fine-tuning.
+    centroid_lr: float = 1e-3
+    #: Epochs of quantization-aware fine-tuning (straight-through estimator, mask kept); 0 for none.
+    qat_epochs: int = 0
+    #: Learning rate of the quantization-aware fine-tuning.
+    qat_lr: float = 1e-4
 
 
 @dataclass(frozen=True)
 class PackConfig:
+    #: Weight format of model.bin: "csc" (EIE) or "nm" (needs prune.structure = "nm"; uses
+    #: prune.n and prune.m); the storage-only formats "dense", "bitmap", "csr" are for benchmarks.
+    format: str = "csc"
     #: Width of the relative row index of a CSC word (EIE uses 4); longer gaps need filler words.
+    #: 0 picks, per layer, the width with the fewest total bits.
     index_bits: int = 4
 
 
@@ -271,12 +292,8 @@ def validate(config: FlowConfig) -> None:
         raise ConfigError(f"the flow's hardware runs MLPs: model.arch must be 'mlp', not "
                           f"{config.model.arch!r} (the CNN is for `secateurs sweep`)")
     validate_prune(config.prune)
-    if config.quant.weight_bits != 8 or config.quant.act_bits != 8:
-        raise ConfigError("quant.weight_bits and quant.act_bits must be 8 for the hardware")
-    if not 2 <= config.quant.multiplier_bits <= 16:
-        raise ConfigError(f"quant.multiplier_bits must be in 2..16, not {config.quant.multiplier_bits}")
-    if not 1 <= config.pack.index_bits <= 8:
-        raise ConfigError(f"pack.index_bits must be in 1..8, not {config.pack.index_bits}")
+    validate_quant(config.quant)
+    validate_pack(config.pack, config.quant, config.prune)
     h = config.hardware
     if not 1 <= h.pes <= 64:
         raise ConfigError(f"hardware.pes must be in 1..64, not {h.pes}")
@@ -326,6 +343,55 @@ def validate_prune(p: PruneConfig) -> None:
     if not p.finetune_lr > 0:
         raise ConfigError(f"prune.finetune_lr must be positive, not {p.finetune_lr!r}")
     check_config(p)
+
+
+def validate_quant(q: QuantConfig) -> None:
+    """Ranges here; names against the registries of :mod:`secateurs.sw.scales`."""
+    from .sw.scales import CALIBRATIONS, GRANULARITIES
+
+    if q.weight_bits not in (4, 8) or q.act_bits != 8:
+        raise ConfigError(f"quant.weight_bits must be 8 or 4 and quant.act_bits 8, not "
+                          f"{q.weight_bits} and {q.act_bits}")
+    if q.granularity not in GRANULARITIES:
+        raise ConfigError(f"quant.granularity must be one of {', '.join(GRANULARITIES)}, not {q.granularity!r}")
+    if q.calibration not in CALIBRATIONS:
+        raise ConfigError(f"quant.calibration must be one of {', '.join(CALIBRATIONS)}, not {q.calibration!r}")
+    if not 50 <= q.percentile <= 100:
+        raise ConfigError(f"quant.percentile must be in [50, 100], not {q.percentile!r}")
+    if not 2 <= q.multiplier_bits <= 16:
+        raise ConfigError(f"quant.multiplier_bits must be in 2..16, not {q.multiplier_bits}")
+    if q.codebook_bits != 0 and not 2 <= q.codebook_bits <= 8:
+        raise ConfigError(f"quant.codebook_bits must be 0 (no sharing) or in 2..8, not {q.codebook_bits}")
+    for key in ("centroid_epochs", "qat_epochs"):
+        if getattr(q, key) < 0:
+            raise ConfigError(f"quant.{key} must be >= 0, not {getattr(q, key)}")
+    for key in ("centroid_lr", "qat_lr"):
+        if not getattr(q, key) > 0:
+            raise ConfigError(f"quant.{key} must be positive, not {getattr(q, key)!r}")
+    if q.codebook_bits and q.qat_epochs:
+        raise ConfigError("quant.qat_epochs fine-tunes integer weights; with quant.codebook_bits "
+                          "use quant.centroid_epochs instead")
+    if q.centroid_epochs and not q.codebook_bits:
+        raise ConfigError("quant.centroid_epochs needs weight sharing (quant.codebook_bits > 0)")
+
+
+def validate_pack(p: PackConfig, q: QuantConfig, prune: PruneConfig) -> None:
+    """The flow runs model.bin on the accelerator: only formats and payloads its banks read."""
+    from .sw.formats import FORMATS, HARDWARE_FORMATS
+
+    if p.format not in FORMATS:
+        raise ConfigError(f"pack.format must be one of {', '.join(FORMATS)}, not {p.format!r}")
+    if p.format not in HARDWARE_FORMATS:
+        raise ConfigError(f"pack.format {p.format!r} is storage-only; the accelerator reads "
+                          f"{', '.join(HARDWARE_FORMATS)}")
+    kind = "codebook" if q.codebook_bits else "int"
+    if kind not in HARDWARE_FORMATS[p.format]:
+        raise ConfigError(f"the accelerator reads {p.format} with {' or '.join(HARDWARE_FORMATS[p.format])} "
+                          f"values, not {kind} (quant.codebook_bits = {q.codebook_bits})")
+    if p.format == "nm" and prune.structure != "nm":
+        raise ConfigError("pack.format = 'nm' needs N:M weights: set prune.structure = 'nm'")
+    if not 0 <= p.index_bits <= 8:
+        raise ConfigError(f"pack.index_bits must be in 1..8, or 0 for the best per layer, not {p.index_bits}")
 
 
 def field_docs(cls: type) -> dict[str, str]:

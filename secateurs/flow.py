@@ -24,7 +24,7 @@ from .sw import metrics, prune
 from .sw.data import Dataset, load_dataset
 from .sw.formats import container
 from .sw.models import build_model
-from .sw.quantize import quantize_model
+from .sw.quantize import quantize
 from .sw.reference import accumulate, classify, quantize_input, requantize
 from .sw.train import accuracy, train
 
@@ -92,14 +92,17 @@ def _state_dict_bytes(model: torch.nn.Module) -> bytes:
 
 def step_quantize_pack(run: Run) -> None:
     cfg = run.cfg
-    qmodel = quantize_model(run.model, run.data.train.x, cfg.quant)
-    size = container.save(run.out / "model.bin", qmodel, pes=cfg.hardware.pes,
-                          index_bits=cfg.pack.index_bits)
+    quantized = quantize(run.model, run.data, cfg.quant, seed=cfg.seed,
+                         batch_size=cfg.train.batch_size)
+    size = container.save(run.out / "model.bin", quantized.model, pes=cfg.hardware.pes,
+                          index_bits=cfg.pack.index_bits or None, fmt=cfg.pack.format,
+                          n=cfg.prune.n, m=cfg.prune.m)
     # Everything downstream reads the file back, exactly as hw/ and sim/ would.
     run.packed = container.load(run.out / "model.bin")
     layers = run.packed.model.layers
     test = run.data.test
     predictions = classify(_reference_logits(run.packed, test.x))
+    run.summary.update(quantized.steps)
     run.summary["quantized_accuracy"] = float((predictions == test.y).mean())
     run.summary["model_bytes"] = size
     run.summary["compression_ratio"] = metrics.compression_ratio(layers, size)

@@ -1,11 +1,16 @@
-"""Post-training quantization: symmetric per-output-channel int8 weights, int8 activations.
+"""Quantization: a trained (pruned, squashed) MLP to the integer model the hardware runs.
 
-Activation scales are calibrated on the training split (max of each layer's float output);
-the real requantization multiplier ``w_scale · in_scale / out_scale`` of each output channel
-becomes an integer ``M`` and a per-layer shift ``s`` so that ``M / 2^s`` approximates it.
+Weights become symmetric int8 or int4, per output channel or per tensor; with weight sharing
+they become codes into a per-layer codebook whose entries are int8 on one per-layer scale.
+Activations are int8 with ranges calibrated on the training split (min/max or a percentile).
+The real requantization factor ``w_scale · in_scale / out_scale`` of each output channel becomes
+an integer multiplier ``M`` and a per-layer shift ``s`` with ``M / 2^s`` close to it, and the
+reference (:mod:`.reference`) applies them exactly as the hardware does.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -13,30 +18,19 @@ from torch import nn
 
 from ..config import QuantConfig
 from ..errors import ConfigError
+from .data import Dataset
 from .models import linear_layers
-from .reference import ACC_BITS, INT8_MAX, QuantLayer, QuantModel
+from .qat import qat_finetune
+from .reference import ACC_BITS, QuantLayer, QuantModel
+from .scales import activation_ranges, qmax, scale_of, weight_scales
+from .share import SharedLayer, finetune_centroids, share_weights
+from .train import accuracy
 
-WEIGHT_QMAX = INT8_MAX  #: symmetric range ±127: -128 is never used, so negation is exact
+__all__ = ["quantize_model", "quantize", "Quantized", "WEIGHT_QMAX", "MAX_SHIFT"]
+
+WEIGHT_QMAX = qmax(8)  #: symmetric range ±127: -128 is never used, so negation is exact
 MAX_SHIFT = 40  #: keeps (acc + bias) · M within 48-bit products in the requantizer
-
-
-@torch.no_grad()
-def _calibrate(model: nn.Module, x: np.ndarray) -> tuple[float, list[float]]:
-    """Largest magnitude of the input and of each Linear layer's (post-ReLU) output."""
-    layers = linear_layers(model)
-    maxima: list[float] = [0.0] * len(layers)
-    a = torch.from_numpy(x).flatten(1)
-    in_max = float(a.abs().max())
-    for i, layer in enumerate(layers):
-        a = layer(a)
-        if i < len(layers) - 1:
-            a = torch.relu(a)
-        maxima[i] = float(a.abs().max())
-    return in_max, maxima
-
-
-def _scale(maximum: float) -> float:
-    return maximum / INT8_MAX if maximum > 0 else 1.0
+CODEBOOK_ENTRY_BITS = 8  #: codebook entries are int8 on one per-layer scale
 
 
 def _multiplier(real: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
@@ -51,25 +45,77 @@ def _multiplier(real: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
     return np.floor(real * (1 << shift) + 0.5).astype(np.int64), shift
 
 
-def quantize_model(model: nn.Module, calibration_x: np.ndarray, cfg: QuantConfig) -> QuantModel:
-    """Integer model of a trained (pruned, squashed) MLP; pruned weights stay exactly zero."""
-    in_max, out_max = _calibrate(model, calibration_x)
-    in_scale = _scale(in_max)
-    layers = []
+def _codebook_weights(shared: SharedLayer, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(int weights, int8 codebook, per-row scale)`` of a shared layer: one scale per layer."""
+    peak = float(np.abs(shared.centroids).max())
+    scale = scale_of(peak, CODEBOOK_ENTRY_BITS)
+    table = np.clip(np.floor(shared.centroids / scale + 0.5), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+    return table[shared.codes].astype(np.int8), table, np.full(rows, scale)
+
+
+def quantize_model(model: nn.Module, calibration_x: np.ndarray, cfg: QuantConfig,
+                   shared: list[SharedLayer] | None = None) -> QuantModel:
+    """Integer model of a trained MLP; pruned weights stay exactly zero.
+
+    ``shared`` (from :mod:`.share`) gives each layer's codebook and codes; without it weights
+    are ``cfg.weight_bits`` integers at ``cfg.granularity``.
+    """
+    in_range, out_ranges = activation_ranges(model, calibration_x, cfg.calibration, cfg.percentile)
+    in_scale = input_scale = scale_of(in_range, cfg.act_bits)
     linears = linear_layers(model)
+    layers = []
     for i, linear in enumerate(linears):
         w = linear.weight.detach().double().numpy()
         b = linear.bias.detach().double().numpy()
-        w_scale = np.abs(w).max(axis=1) / WEIGHT_QMAX
-        w_scale[w_scale == 0] = 1.0
-        wq = np.clip(np.floor(w / w_scale[:, None] + 0.5), -WEIGHT_QMAX, WEIGHT_QMAX).astype(np.int8)
+        codebook = None
+        if shared is not None:
+            wq, codebook, w_scale = _codebook_weights(shared[i], w.shape[0])
+            bits = CODEBOOK_ENTRY_BITS
+        else:
+            bits = cfg.weight_bits
+            w_scale = weight_scales(w, bits, cfg.granularity)
+            wq = np.clip(np.floor(w / w_scale[:, None] + 0.5), -qmax(bits), qmax(bits)).astype(np.int8)
         acc_scale = w_scale * in_scale
         bias_limit = (1 << (ACC_BITS - 1)) - 1
         bq = np.clip(np.floor(b / acc_scale + 0.5), -bias_limit, bias_limit).astype(np.int32)
-        out_scale = _scale(out_max[i])
+        out_scale = scale_of(out_ranges[i], cfg.act_bits)
         multiplier, shift = _multiplier(acc_scale / out_scale, cfg.multiplier_bits)
         layers.append(QuantLayer(weight=wq, bias=bq, multiplier=multiplier, shift=shift,
                                  relu=i < len(linears) - 1, weight_scale=w_scale,
-                                 in_scale=in_scale, out_scale=out_scale))
+                                 in_scale=in_scale, out_scale=out_scale, weight_bits=bits,
+                                 codebook=codebook))
         in_scale = out_scale
-    return QuantModel(input_scale=_scale(in_max), layers=tuple(layers))
+    return QuantModel(input_scale=input_scale, layers=tuple(layers))
+
+
+@dataclass
+class Quantized:
+    """The integer model, and the float model's test accuracy after each optional step."""
+
+    model: QuantModel
+    #: ``shared_accuracy`` (after k-means, and centroid fine-tuning if any), ``qat_accuracy``.
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def quantize(model: nn.Module, data: Dataset, cfg: QuantConfig, *, seed: int = 0,
+             batch_size: int = 64) -> Quantized:
+    """Weight sharing (+ centroid fine-tuning) or QAT as configured, then :func:`quantize_model`.
+
+    ``model`` is changed in place: it ends holding the shared or fine-tuned float weights.
+    """
+    steps: dict[str, float] = {}
+    shared = None
+    if cfg.codebook_bits:
+        shared = share_weights(model, cfg.codebook_bits, seed=seed)
+        if cfg.centroid_epochs:
+            shared = finetune_centroids(model, shared, data, epochs=cfg.centroid_epochs,
+                                        lr=cfg.centroid_lr, batch_size=batch_size, seed=seed)
+        steps["shared_accuracy"] = accuracy(model, data.test)
+    elif cfg.qat_epochs:
+        qat_finetune(model, data, bits=cfg.weight_bits, granularity=cfg.granularity,
+                     epochs=cfg.qat_epochs, lr=cfg.qat_lr, act_bits=cfg.act_bits,
+                     calibration=cfg.calibration, percentile=cfg.percentile,
+                     batch_size=batch_size, seed=seed)
+        steps["qat_accuracy"] = accuracy(model, data.test)
+    with torch.no_grad():
+        return Quantized(quantize_model(model, data.train.x, cfg, shared), steps)
