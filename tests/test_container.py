@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from secateurs.errors import FormatError
-from secateurs.sw.formats import FORMATS, container, csc, nm
+from secateurs.sw.formats import FORMATS, codebook, container, csc, nm
 from secateurs.sw.reference import QuantLayer, QuantModel, forward
 
 PREFIX = 6  # magic + version
@@ -330,3 +330,21 @@ def test_resealed_damage_never_crashes(data_strategy):
 def test_random_bytes_are_rejected(blob):
     with pytest.raises(FormatError):
         container.decode(b"SCTR" + struct.pack("<H", 2) + blob)
+
+
+def test_spec_worked_example_bytes():
+    w = np.array([[0], [5], [0], [0], [0], [0], [-3]], dtype=np.int8)
+    q = QuantLayer(w, np.array([1, -2, 0, 0, 0, 0, 70], np.int32), np.full(7, 3), 1, False, None,
+                   1.0, 0.5)
+    data = container.encode(QuantModel(1.0, (q,)), pes=2, index_bits=2)
+    header, layer_header, layer_data = split(data)
+    assert data[:PREFIX] == b"SCTR\x02\x00" and header == struct.pack("<Hf", 1, 1.0)
+    assert layer_header.hex(" ") == (
+        "03 00 08 02 00 00 02 00 07 00 00 00 01 00 00 00 01 00 05 00 00 00 3f "
+        "08 07 00 00 00 02 01 00 00 00 08 00 00 00 00 01 02 00 00 00 0a 02 00 00 00")
+    assert layer_data.hex(" ") == "01 fe 00 00 00 00 46 03 03 fd 17 00"
+    narrow = csc.pack_csc(w, pes=2, index_bits=1)
+    assert [b.tolist() for b in narrow.words] == [[0x100, 0x1FD], [0x005]]
+    shared = csc.pack_csc(w, pes=2, index_bits=2, payload=codebook([0, 5, -3, 9]))
+    assert [b.tolist() for b in shared.words] == [[0x0E], [0x1]]
+    assert nm.pack_nm(np.array([[0, 0, 7, 0, 0, -1]]), n=1, m=4).words[0].tolist() == [0x207, 0x1FF]
