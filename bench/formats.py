@@ -26,7 +26,6 @@ from secateurs.sw.models import build_model, linear_layers
 from secateurs.sw.prune.retrain import Recipe, prune_and_retrain
 from secateurs.sw.quantize import quantize
 from secateurs.sw.reference import predict
-from secateurs.sw.share import share_weights
 from secateurs.sw.train import accuracy, train
 
 from .sections import write_section

@@ -7,24 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from secateurs.config import DataConfig, ModelConfig, QuantConfig
-from secateurs.sw.data import load_dataset
-from secateurs.sw.models import build_model, linear_layers
+from secateurs.config import QuantConfig
+from secateurs.sw.models import linear_layers
 from secateurs.sw.qat import fake_quantize, qat_finetune
 from secateurs.sw.quantize import quantize
 from secateurs.sw.reference import predict
-from secateurs.sw.train import train
+from tests.quantize_model import trained_mlp
 
 
 @pytest.fixture(scope="module")
 def trained():
-    data = load_dataset(DataConfig(), seed=5)
-    model = build_model(ModelConfig(hidden=(32,)), data.features, data.classes, seed=5)
-    train(model, data, epochs=8, lr=3e-3, seed=5)
-    with torch.no_grad():
-        for layer in linear_layers(model):
-            layer.weight[layer.weight.abs() < layer.weight.abs().quantile(0.5)] = 0
-    return data, model
+    return trained_mlp()
 
 
 def test_fake_quantize_rounds_half_up_clamps_and_passes_gradients_straight_through():

@@ -4,26 +4,20 @@ import numpy as np
 import pytest
 import torch
 
-from secateurs.config import DataConfig, ModelConfig, QuantConfig
+from secateurs.config import QuantConfig
 from secateurs.errors import ConfigError
-from secateurs.sw.data import load_dataset
 from secateurs.sw.formats import container
-from secateurs.sw.models import build_model, linear_layers
+from secateurs.sw.models import linear_layers
 from secateurs.sw.quantize import quantize_model
 from secateurs.sw.reference import forward, predict, quantize_input
 from secateurs.sw.scales import activation_ranges, qmax, weight_scales
-from secateurs.sw.train import accuracy, train
+from secateurs.sw.train import accuracy
+from tests.quantize_model import trained_mlp
 
 
 @pytest.fixture(scope="module")
 def trained():
-    data = load_dataset(DataConfig(), seed=5)
-    model = build_model(ModelConfig(hidden=(32,)), data.features, data.classes, seed=5)
-    train(model, data, epochs=8, lr=3e-3, seed=5)
-    with torch.no_grad():
-        for layer in linear_layers(model):
-            layer.weight[layer.weight.abs() < layer.weight.abs().quantile(0.5)] = 0
-    return data, model
+    return trained_mlp()
 
 
 def test_weight_scales_by_hand():

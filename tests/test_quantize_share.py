@@ -7,26 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from secateurs.config import DataConfig, ModelConfig, QuantConfig
+from secateurs.config import QuantConfig
 from secateurs.errors import ConfigError
-from secateurs.sw.data import load_dataset
 from secateurs.sw.formats import container
-from secateurs.sw.models import build_model, linear_layers
-from secateurs.sw.quantize import quantize
+from secateurs.sw.models import linear_layers
+from secateurs.sw.quantize import quantize, quantize_model
 from secateurs.sw.reference import forward, predict, quantize_input
 from secateurs.sw.share import cluster, finetune_centroids, share_weights
-from secateurs.sw.train import train
+from tests.quantize_model import trained_mlp
 
 
 @pytest.fixture(scope="module")
 def trained():
-    data = load_dataset(DataConfig(), seed=5)
-    model = build_model(ModelConfig(hidden=(32,)), data.features, data.classes, seed=5)
-    train(model, data, epochs=8, lr=3e-3, seed=5)
-    with torch.no_grad():
-        for layer in linear_layers(model):
-            layer.weight[layer.weight.abs() < layer.weight.abs().quantile(0.5)] = 0
-    return data, model
+    return trained_mlp()
 
 
 def test_cluster_finds_separated_groups_and_keeps_zeros():
@@ -94,21 +87,19 @@ def test_codebook_model_packs_codes_and_matches_the_shared_float_model(trained):
 
 def test_centroid_finetuning_keeps_codes_and_recovers_accuracy(trained):
     data, model = trained
-    m = copy.deepcopy(model)
-    shared = share_weights(m, 2)
+    plain_model = copy.deepcopy(model)
+    shared = share_weights(plain_model, 2)
+    tuned_model = copy.deepcopy(plain_model)
     loss = torch.nn.CrossEntropyLoss()
     x, y = torch.from_numpy(data.train.x), torch.from_numpy(data.train.y)
+    tuned = finetune_centroids(tuned_model, shared, data, epochs=5, lr=1e-3, seed=0)
     with torch.no_grad():
-        before = float(loss(m(x), y))
-    tuned = finetune_centroids(m, shared, data, epochs=5, lr=1e-3, seed=0)
-    with torch.no_grad():
-        after = float(loss(m(x), y))
-    assert after < before
-    for layer, s, t in zip(linear_layers(m), shared, tuned):
+        assert float(loss(tuned_model(x), y)) < float(loss(plain_model(x), y))
+    for layer, s, t in zip(linear_layers(tuned_model), shared, tuned):
         assert np.array_equal(s.codes, t.codes) and t.centroids[0] == 0
         assert not torch.nn.utils.parametrize.is_parametrized(layer)
         assert np.allclose(layer.weight.detach().numpy(), t.weight(), atol=1e-6)
-    plain = quantize(copy.deepcopy(model), data, QuantConfig(codebook_bits=2), seed=0)
-    tuned_q = quantize(copy.deepcopy(model), data, QuantConfig(codebook_bits=2, centroid_epochs=5), seed=0)
-    accuracy = [(predict(q.model, data.test.x) == data.test.y).mean() for q in (plain, tuned_q)]
+    cfg = QuantConfig(codebook_bits=2)
+    accuracy = [(predict(quantize_model(m, data.train.x, cfg, s), data.test.x) == data.test.y).mean()
+                for m, s in ((plain_model, shared), (tuned_model, tuned))]
     assert accuracy[1] > accuracy[0]  # Deep Compression: fine-tuned centroids recover accuracy
