@@ -357,5 +357,58 @@ def print_storage(title: str, s: dict) -> None:
                   f"{s['compression']:.1f}", f"{s['huffman_compression']:.1f}")
     Console(width=max(Console().width, INSPECT_WIDTH)).print(table)
 
+def _samples(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(f"--samples must be a positive number or 'all', not {value!r}") from None
+    if n < 1:
+        raise InputError(f"--samples must be a positive number or 'all', not {value!r}")
+    return n
+
+
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True,
+              help="Run folder written by 'secateurs flow' (config.json, model.bin).")
+@click.option("--samples", default="all", show_default=True, help="Test images to run, or 'all'.")
+@click.option("--waves", is_flag=True, help="Also write FST waveforms to RUN/sim/waves/.")
+@click.option("--energy-table", type=click.Path(path_type=Path), default=None,
+              help="TOML of picojoules per event (default: the shipped 45 nm table).")
+@user_errors
+def simulate(run_dir, samples, waves, energy_table) -> None:
+    """The test split on the sparse and dense RTL: exact outputs, cycles and power proxies."""
+    from .sim.inference import SUMMARY, simulate as run_simulation
+
+    summary = run_simulation(run_dir, samples=_samples(samples), waves=waves,
+                             energy_table=energy_table,
+                             log=lambda m: console.print(m, style="dim", markup=False))
+    print_simulation(summary)
+    console.print(f"wrote {run_dir / SUMMARY}")
+
+
+def print_simulation(s: dict) -> None:
+    table = Table(title=f"secateurs simulate: {s['samples']} inferences, bit-exact", show_header=True)
+    for column in ("", "sparse", "dense"):
+        table.add_column(column, justify="right")
+    rows = [
+        ("accuracy", lambda d: f"{d['accuracy']:.4f}"),
+        ("cycles / inference (mean)", lambda d: f"{d['cycles']['mean']:.1f}"),
+        ("cycles min / max", lambda d: f"{d['cycles']['min']} / {d['cycles']['max']}"),
+        ("model cycles (mean)", lambda d: f"{d['expected_cycles']['mean']:.1f}"),
+        ("MACs / inference", lambda d: f"{d['events']['macs']:.0f}"),
+        ("energy / inference (pJ)", lambda d: f"{d['energy_pj']['total']:.0f}"),
+        ("toggles / inference", lambda d: f"{d['toggles']['per_inference']:.0f}"),
+        ("activity factor", lambda d: f"{d['toggles']['alpha']:.4f}"),
+        ("simulated cycles / s", lambda d: f"{d['cycles_per_second']:.0f}"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, cell(s["sparse"]), cell(s["dense"]))
+    table.add_row("speedup realised / theoretical",
+                  f"{s['realised_speedup']:.2f}× / {s['theoretical_speedup']:.2f}×", "1×")
+    Console().print(table)
+
+
 if __name__ == "__main__":
     main()

@@ -1,9 +1,11 @@
-"""Drives the array's host ports: reset, memory writes, layer size, start.
+"""Drives the host ports: a layer array's memory writes and layer size, the whole-network
+accelerator's input stream; reset and start for both.
 
-The clock is made inside the simulator (:mod:`secateurs.sim.clock`); writes go one per edge. With an idle seed, random idle cycles are slipped between writes
-(as a slow or bursty host would) and random junk is driven on the address and data lines whenever
-their write strobe is low, including during a run. Neither may change the results or the cycles
-of a run: loading happens outside it, and the array must look at a port only when told to.
+The clock is made inside the simulator (:mod:`secateurs.sim.clock`); writes go one per edge.
+With an idle seed, random idle cycles are slipped between writes (as a slow or bursty host
+would) and random junk is driven on address and data lines that are not being written, including
+during a run. Neither may change the results or the cycles of a run: loading happens outside it,
+and the design must look at a port only when told to.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from ..clock import CLOCK_PERIOD_NS
 from .images import LayerImage
 
-__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS"]
+__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver"]
 
 #: Cycles the synchronous reset is held at the beginning.
 RESET_CYCLES = 2
@@ -90,4 +92,56 @@ class ArrayDriver:
         await self._edge
         self.dut.start.value = 0
         self._junk()
+        return get_sim_time("step")
+
+
+class NetworkDriver:
+    """Host side of the whole-network accelerator: its input stream and ``start``.
+
+    With an idle seed, ``valid`` drops for random idle cycles between input values (with junk on
+    the payload), as a slow producer would; the values still arrive in order.
+    """
+
+    def __init__(self, dut, *, idle_seed: int | None = None):
+        self.dut = dut
+        self._rng = None if idle_seed is None else np.random.default_rng(idle_seed)
+        self._edge = RisingEdge(dut.clk)
+        #: Idle cycles slipped into the input stream so far.
+        self.idle_cycles = 0
+
+    async def reset(self) -> None:
+        dut = self.dut
+        dut.start.value = 0
+        dut.input__valid.value = 0
+        dut.logit_addr.value = 0
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, RESET_CYCLES)
+        dut.rst.value = 0
+        await self._edge
+
+    async def send(self, x: np.ndarray) -> None:
+        """Stream one input vector in, one value per edge on which the accelerator is ready."""
+        dut, rng = self.dut, self._rng
+        width = len(dut.input__payload)
+        for value in x.tolist():
+            if rng is not None and rng.random() < IDLE_PROBABILITY:
+                idle = int(rng.integers(1, MAX_IDLE_CYCLES + 1))
+                dut.input__valid.value = 0
+                dut.input__payload.value = int(rng.integers(0, 1 << width))
+                self.idle_cycles += idle
+                await ClockCycles(dut.clk, idle)
+            dut.input__payload.value = value
+            dut.input__valid.value = 1
+            while True:  # ready does not depend on valid: it says what the next edge does
+                accepted = bool(dut.input__ready.value)
+                await self._edge
+                if accepted:
+                    break
+        dut.input__valid.value = 0
+
+    async def start(self) -> int:
+        """Pulse ``start`` for one edge; returns the simulation time (steps) of that edge."""
+        self.dut.start.value = 1
+        await self._edge
+        self.dut.start.value = 0
         return get_sim_time("step")

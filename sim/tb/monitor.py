@@ -1,9 +1,10 @@
-"""Watches a run of the array: waits for ``done``, reads the accumulators and the cycle counter.
+"""Watches a run: waits for ``done``, reads results (accumulators, or class and logits) and counters.
 
 The wait is one trigger on ``done`` rather than a Python step per cycle, so a run costs what the
-simulator costs; the per-cycle wait is kept as the baseline that shows what that saves. The cycles between the start edge and the done edge are measured independently
-from simulation time and must equal the array's own ``cycles`` counter, which counts the launch
-edge (the one sampling ``start``) and the edge on which ``done`` rises, both included.
+simulator costs; the per-cycle wait is kept as the baseline that shows what that saves. The
+cycles between the start edge and the done edge are measured independently from simulation time
+and must equal the design's own ``cycles`` counter, which counts the launch edge (the one
+sampling ``start``) and the edge on which ``done`` rises, both included.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
 
 from ...errors import SimulationError
 
-__all__ = ["ArrayMonitor"]
+__all__ = ["ArrayMonitor", "NetworkMonitor"]
 
 #: The launch edge is counted too: a run whose ``done`` rises one edge after launch takes 2 cycles.
 LAUNCH_EDGE = 1
@@ -75,4 +76,29 @@ class ArrayMonitor:
             dut.out_addr.value = r
             await settle
             values[r] = dut.out_data.value.to_signed()
+        return values
+
+
+class NetworkMonitor(ArrayMonitor):
+    """Observer side of the whole-network accelerator: ``done``, counters, class and logits."""
+
+    def counters(self, names: tuple[str, ...]) -> dict[str, int]:
+        """Every event counter of the last run, by name."""
+        return {name: getattr(self.dut, f"counters__{name}").value.to_unsigned() for name in names}
+
+    def counter(self) -> int:
+        return self.dut.counters__cycles.value.to_unsigned()
+
+    def predicted(self) -> int:
+        return self.dut.predicted.value.to_unsigned()
+
+    async def read_logits(self, outputs: int) -> np.ndarray:
+        """Read logits ``0..outputs-1`` through the combinational ``logit_addr`` port."""
+        dut = self.dut
+        values = np.zeros(outputs, dtype=np.int64)
+        settle = Timer(1, "step")
+        for i in range(outputs):
+            dut.logit_addr.value = i
+            await settle
+            values[i] = dut.logit.value.to_signed()
         return values

@@ -1,0 +1,164 @@
+"""``secateurs simulate``: a run's test split through the sparse and the dense RTL, judged.
+
+For each design (the whole-network accelerator, sparse and its dense twin) the test split of the
+run is regenerated from its config, quantized and streamed through the generated RTL under
+Verilator. The scoreboard demands bit-exact logits and classes, cycles equal to the analytic
+model, and event counters equal to the counts the reference predicts. Each layer also runs on the
+single-layer arrays, where its accumulators and cycles are checked on their own. Then the two
+power proxies are measured: toggles from a SAIF-traced build, and counters x the energy table.
+Everything lands in ``RUN/sim/summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import atomic, config
+from ..errors import InputError
+from ..sw import metrics
+from ..sw.cycles import network_cycles
+from ..sw.data import load_dataset
+from ..sw.formats import container
+from ..sw.reference import quantize_input
+from .designs import KINDS, build_design
+from .energy import energy, load_table
+from .events import PREDICTED, network_events
+from .layer import build_array
+from .power import event_energy, switching_activity
+from .tb.model import reference_cycles
+from .tb.scoreboard import Scoreboard, cycle_stats
+
+__all__ = ["SUMMARY", "load_run", "simulate"]
+
+#: Where the summary lands, relative to the run folder.
+SUMMARY = Path("sim") / "summary.json"
+#: Waveform files, per design, relative to the run folder (FST: GTKWave and Surfer read it).
+WAVES = Path("sim") / "waves"
+
+
+def load_run(run_dir: str | Path):
+    """``(FlowConfig, PackedModel)`` of a run folder written by ``secateurs flow``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"run folder {str(run_dir)!r} does not exist")
+    try:
+        values = json.loads((run_dir / "config.json").read_text())
+    except FileNotFoundError:
+        raise InputError(f"{str(run_dir)!r} has no config.json: is it a run folder of "
+                         f"'secateurs flow'?") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{str(run_dir / 'config.json')!r} is not valid JSON: {e}") from None
+    cfg = config.from_dict(config.FlowConfig, values)
+    if not (run_dir / "model.bin").exists():
+        raise InputError(f"{str(run_dir)!r} has no model.bin: the flow did not reach packing")
+    return cfg, container.load(run_dir / "model.bin")
+
+
+def _layer_arrays(packed, board: Scoreboard, hw, build_root: Path) -> list[dict]:
+    """Every layer on the single-layer arrays: accumulators and cycles checked per layer."""
+    rows = max(q.rows for q in packed.model.layers)
+    cols = max(q.cols for q in packed.model.layers)
+    per_layer = [{"layer": i, "rows": q.rows, "cols": q.cols}
+                 for i, q in enumerate(packed.model.layers)]
+    for kind in KINDS:
+        array = build_array(kind, rows=rows, cols=cols, hw=hw, index_bits=packed.index_bits,
+                            build_root=build_root)
+        jobs = [(csc, board.activations[i]) for i, csc in enumerate(packed.layers)]
+        for i, (result, (csc, x)) in enumerate(zip(array.run_many(jobs), jobs)):
+            board.check_layer(f"{kind} layer-array", i, result.outputs)
+            expected = reference_cycles(kind, hw, csc, x)
+            board.check_cycles(f"{kind} layer-array (layer {i})", result.cycles, expected)
+            per_layer[i][kind] = {"array_cycles": cycle_stats(result.cycles)}
+    return per_layer
+
+
+def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = False,
+             energy_table: str | Path | None = None, build_root: str | Path | None = None,
+             log: Callable[[str], None] = print) -> dict:
+    """Simulate ``samples`` test images (None: all) of the run; writes and returns the summary."""
+    run_dir = Path(run_dir)
+    cfg, packed = load_run(run_dir)
+    table = load_table(energy_table)
+    if samples is not None and samples < 1:
+        raise InputError(f"samples must be a positive number or 'all', not {samples}")
+    build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
+    hw = cfg.hardware
+    test = load_dataset(cfg.data, cfg.seed).test
+    n = len(test) if samples is None else min(samples, len(test))
+    x = quantize_input(test.x[:n], packed.model.input_scale).astype(np.int64)
+    board = Scoreboard(packed, x, test.y[:n])
+
+    summary: dict = {
+        "samples": n, "pes": hw.pes, "queue_depth": hw.queue_depth,
+        "reference_accuracy": board.accuracy(board.classes),
+        "theoretical_speedup": metrics.theoretical_speedup(packed.model.layers),
+        "energy_table": {"citation": table.citation, "process": table.process, "pj": table.pj},
+    }
+    modelled = {}
+    for kind in KINDS:
+        log(f"[simulate] {kind}: build")
+        design = build_design(packed, kind=kind, hw=hw, build_root=build_root)
+        log(f"[simulate] {kind}: {n} inferences")
+        began = time.perf_counter()
+        ran = design.run(x)
+        wall = time.perf_counter() - began
+        board.check_logits(kind, ran.logits, ran.predicted)
+        model = network_cycles(packed, x, queue_depth=hw.queue_depth, array=kind)
+        board.check_cycles(kind, ran.counters["cycles"], model.total)
+        events = network_events(packed, x, kind=kind)
+        board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
+        modelled[kind] = (model, events)
+        summary[kind] = {
+            "accuracy": board.accuracy(ran.predicted),
+            "cycles": cycle_stats(ran.counters["cycles"]),
+            "expected_cycles": cycle_stats(model.total),
+            "events": {k: float(v.mean()) for k, v in ran.counters.items()},
+            "energy_pj": event_energy(ran.counters, table),
+            "wall_seconds": wall,
+            "simulated_cycles": ran.total_cycles,
+            "cycles_per_second": ran.total_cycles / max(ran.total_seconds, 1e-9),
+        }
+    summary["hardware_accuracy"] = summary["sparse"]["accuracy"]
+    summary["bit_exact"] = True
+    summary["realised_speedup"] = (summary["dense"]["cycles"]["total"]
+                                   / max(summary["sparse"]["cycles"]["total"], 1))
+
+    log("[simulate] layers on the single-layer arrays")
+    layers = _layer_arrays(packed, board, hw, build_root)
+    for kind, (model, events) in modelled.items():
+        for i, entry in enumerate(layers):
+            per_event = energy(events[i], table)
+            entry[kind].update({
+                "cycles": cycle_stats(model.compute[i] + model.drain[i]),
+                "compute_cycles": cycle_stats(model.compute[i]),
+                "events": {k: float(v.mean()) for k, v in events[i].items()},
+                "energy_pj": {"by_event": {k: float(v.mean()) for k, v in per_event.items()},
+                              "total": float(sum(v.mean() for v in per_event.values()))},
+            })
+    summary["layers"] = layers
+
+    for kind in KINDS:
+        log(f"[simulate] {kind}: switching activity (SAIF)")
+        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
+        summary[kind]["toggles"] = switching_activity(traced, x, work_dir=build_root).as_dict()
+
+    if waves:
+        for kind in KINDS:
+            log(f"[simulate] {kind}: waves")
+            traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="fst")
+            work = build_root / f"waves-{kind}"
+            traced.run(x, run_dir=work)
+            target = run_dir / WAVES / f"{kind}.fst"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(work / traced.built.trace_file, target)
+            shutil.rmtree(work, ignore_errors=True)
+        summary["waves"] = {kind: str(WAVES / f"{kind}.fst") for kind in KINDS}
+
+    atomic.write_json(run_dir / SUMMARY, summary)
+    return summary

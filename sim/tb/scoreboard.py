@@ -1,0 +1,102 @@
+"""The scoreboard: what each design reported for each sample, judged against the references.
+
+It holds the integer reference of a batch (every layer's activations, the logits, the classes)
+and the analytic models (cycles, events), and checks the hardware's logits, classes, per-layer
+accumulators, cycle counts and event counters against them. The first disagreement becomes a
+:class:`SimulationError` naming the design, sample, layer and neuron (or counter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import SimulationError
+from ...sw.reference import accumulate, classify, forward
+
+__all__ = ["Scoreboard", "cycle_stats"]
+
+
+def cycle_stats(cycles: np.ndarray) -> dict[str, float]:
+    """Mean, min, max and total cycles of a batch of inferences."""
+    c = np.asarray(cycles, dtype=np.int64)
+    if not c.size:
+        return {"mean": 0.0, "min": 0, "max": 0, "total": 0}
+    return {"mean": float(c.mean()), "min": int(c.min()), "max": int(c.max()), "total": int(c.sum())}
+
+
+class Scoreboard:
+    """The reference of one batch and the judge of every design run on it."""
+
+    def __init__(self, packed, inputs: np.ndarray, labels: np.ndarray | None = None):
+        self.packed = packed
+        self.inputs = np.asarray(inputs)
+        self.labels = None if labels is None else np.asarray(labels)
+        outputs = forward(packed.model, self.inputs)
+        #: Input activations of each layer, then the logits.
+        self.activations = [self.inputs, *outputs]
+        self.logits = outputs[-1].astype(np.int64)
+        self.classes = classify(self.logits)
+
+    @property
+    def layers(self) -> int:
+        return len(self.packed.model.layers)
+
+    def accumulators(self, layer: int) -> np.ndarray:
+        """``W x`` of ``layer`` for every sample (before bias and requantization)."""
+        return accumulate(self.packed.model.layers[layer].weight, self.activations[layer])
+
+    def check_layer(self, design: str, layer: int, outputs: np.ndarray) -> None:
+        """A layer array's accumulators, bit-exact."""
+        _first_difference(f"{design} design", layer, np.asarray(outputs), self.accumulators(layer),
+                          what="neuron")
+
+    def check_logits(self, design: str, logits: np.ndarray, predicted: np.ndarray) -> None:
+        """A whole inference's int8 logits (the last layer's outputs) and its class."""
+        _first_difference(f"{design} design", self.layers - 1, np.asarray(logits), self.logits,
+                          what="neuron")
+        wrong = np.flatnonzero(np.asarray(predicted) != self.classes)
+        if wrong.size:
+            s = int(wrong[0])
+            raise SimulationError(f"{design} design: sample {s} classified {int(predicted[s])}, "
+                                  f"the reference says {int(self.classes[s])}")
+
+    def check_cycles(self, design: str, cycles: np.ndarray, expected: np.ndarray,
+                     stalls: np.ndarray | int = 0) -> None:
+        """Cycles of each run == the model's + the stall cycles injected into that run."""
+        want = np.asarray(expected) + np.asarray(stalls)
+        off = np.flatnonzero(np.asarray(cycles) != want)
+        if off.size:
+            s = int(off[0])
+            raise SimulationError(f"{design} design: sample {s} took {int(cycles[s])} cycles, the "
+                                  f"model says {int(want[s])} ({off.size} of {len(want)} differ)")
+
+    def check_events(self, design: str, counters: dict[str, np.ndarray],
+                     expected: dict[str, np.ndarray]) -> None:
+        """Every predicted event counter, per sample, exactly."""
+        for name, want in expected.items():
+            got = np.asarray(counters[name])
+            off = np.flatnonzero(got != want)
+            if off.size:
+                s = int(off[0])
+                raise SimulationError(f"{design} design: sample {s} counted {int(got[s])} {name}, "
+                                      f"the reference predicts {int(want[s])}")
+
+    def accuracy(self, predicted: np.ndarray) -> float:
+        """Fraction of samples whose class matches the label."""
+        if self.labels is None or not len(self.labels):
+            return 0.0
+        return float((np.asarray(predicted) == self.labels).mean())
+
+
+def _first_difference(design: str, layer: int, got: np.ndarray, want: np.ndarray, *,
+                      what: str) -> None:
+    if got.shape != want.shape:
+        raise SimulationError(f"{design}: layer {layer} outputs have shape {got.shape}, the "
+                              f"reference {want.shape}")
+    bad = np.argwhere(got != want)
+    if len(bad):
+        sample, index = (int(v) for v in bad[0])
+        raise SimulationError(
+            f"{design} differs from the reference at sample {sample}, layer {layer}, {what} "
+            f"{index}: {int(got[sample, index])}, the reference says {int(want[sample, index])} "
+            f"({len(bad)} of {got.size} outputs differ)")
