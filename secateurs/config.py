@@ -140,7 +140,8 @@ class PackConfig:
     #: prune.n and prune.m); the storage-only formats "dense", "bitmap", "csr" are for benchmarks.
     format: str = "csc"
     #: Width of the relative row index of a CSC word (EIE uses 4); longer gaps need filler words.
-    #: 0 picks, per layer, the width with the fewest total bits.
+    #: 0 picks the width with the fewest total bits over the model (one width: the
+    #: accelerator's banks have one word layout).
     index_bits: int = 4
 
 

@@ -94,9 +94,10 @@ def step_quantize_pack(run: Run) -> None:
     cfg = run.cfg
     quantized = quantize(run.model, run.data, cfg.quant, seed=cfg.seed,
                          batch_size=cfg.train.batch_size)
+    index_bits = cfg.pack.index_bits or container.common_index_bits(quantized.model,
+                                                                    pes=cfg.hardware.pes)
     size = container.save(run.out / "model.bin", quantized.model, pes=cfg.hardware.pes,
-                          index_bits=cfg.pack.index_bits or None, fmt=cfg.pack.format,
-                          n=cfg.prune.n, m=cfg.prune.m)
+                          index_bits=index_bits, fmt=cfg.pack.format, n=cfg.prune.n, m=cfg.prune.m)
     # Everything downstream reads the file back, exactly as hw/ and sim/ would.
     run.packed = container.load(run.out / "model.bin")
     layers = run.packed.model.layers

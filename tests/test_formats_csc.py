@@ -141,3 +141,13 @@ def test_unpack_rejects_pointers_that_do_not_cover_the_bank():
     bad = type(layer)(2, 1, 1, 8, 4, layer.words, np.array([[0, 1]]))
     with pytest.raises(FormatError, match="monotonic cover"):
         unpack_csc(bad)
+
+
+def test_common_index_width_minimises_the_sum_over_layers():
+    from secateurs.sw.formats import INT8, csc
+
+    rng = np.random.default_rng(2)
+    layers = [(((rng.random((120, 20)) < d) * 3).astype(np.int8), INT8) for d in (0.4, 0.02)]
+    totals = {r: sum(csc.size_bits(pack_csc(w, pes=2, index_bits=r)).total for w, _ in layers)
+              for r in range(1, 9)}
+    assert totals[csc.best_common_index_bits(layers, pes=2)] == min(totals.values())

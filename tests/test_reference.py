@@ -37,3 +37,23 @@ def test_quantize_input_rounds_half_up_and_clamps():
 
 def test_classify_breaks_ties_to_the_first_index():
     assert classify(np.array([[3, 7, 7, 1], [0, 0, 0, 0]])).tolist() == [1, 0]
+
+
+def test_walking_packed_banks_matches_torch():
+    """CSC (int8 and codebook codes, with fillers) and N:M banks walked word by word give W·x."""
+    from secateurs.sw.formats import codebook
+    from secateurs.sw.formats.csc import pack_csc
+    from secateurs.sw.formats.nm import pack_nm
+    from secateurs.sw.reference import accumulate_packed
+
+    rng = np.random.default_rng(3)
+    table = codebook([0, 90, -17, 4, -128, 33, 1, -2])
+    w = rng.choice(table.codebook, (50, 24)) * (rng.random((50, 24)) < 0.15)
+    w_nm = w * np.tile([1, 0, 0, 1], 6)  # at most 2 of every 4 inputs
+    x = rng.integers(-128, 128, (7, 24))
+    want = (torch.from_numpy(x) @ torch.from_numpy(w).T).numpy()
+    for layer in (pack_csc(w, pes=3, index_bits=2), pack_csc(w, pes=4, index_bits=3, payload=table)):
+        assert layer.n_fillers() > 0
+        assert np.array_equal(accumulate_packed(layer, x), want)
+    want_nm = (torch.from_numpy(x) @ torch.from_numpy(w_nm).T).numpy()
+    assert np.array_equal(accumulate_packed(pack_nm(w_nm, n=2, m=4, pes=3, payload=table), x), want_nm)

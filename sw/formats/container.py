@@ -22,10 +22,11 @@ from ..reference import ACC_BITS, QuantLayer, QuantModel
 from . import FORMAT_IDS, Options, format_of, get_format
 from .base import MAX_PES, Blob, count_bits
 from .bits import pack_bits, packed_size, signed_width, unpack_bits
+from .csc import best_common_index_bits
 from .payload import CODEBOOK_VALUE_BITS, PAYLOAD_KINDS, Payload, to_signed
 
 __all__ = ["MAGIC", "VERSION", "PackedModel", "encode", "encode_layers", "pack_layers", "decode",
-           "save", "load", "payload_of"]
+           "save", "load", "payload_of", "common_index_bits"]
 
 MAGIC = b"SCTR"
 VERSION = 2
@@ -78,6 +79,12 @@ def pack_layers(model: QuantModel, *, fmt: str = "csc", pes: int = 1, index_bits
     """Each layer of ``model`` packed in format ``fmt`` (``index_bits=None``: best per layer)."""
     f, options = get_format(fmt), Options(pes=pes, index_bits=index_bits, n=n, m=m)
     return tuple(f.pack(q.weight, payload_of(q), options) for q in model.layers)
+
+
+def common_index_bits(model: QuantModel, *, pes: int) -> int:
+    """The one CSC index width with the fewest bits over the whole model (the accelerator's banks
+    have one word layout)."""
+    return best_common_index_bits([(q.weight, payload_of(q)) for q in model.layers], pes=pes)
 
 
 def _section(payload: bytes) -> bytes:

@@ -22,7 +22,8 @@ from ...hw.layout import csc_code_word, csc_word, field_slices, filler_zeros
 from .base import Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer, expect_blobs
 from .payload import INT8, Payload
 
-__all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "word_layout", "INDEX_WIDTHS",
+__all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "best_common_index_bits",
+           "word_layout", "INDEX_WIDTHS",
            "FORMAT"]
 
 INDEX_WIDTHS = range(1, 9)  #: candidate relative index widths r
@@ -160,9 +161,16 @@ def _size(counts: np.ndarray, nonzeros: int, payload: Payload, index_bits: int) 
 
 def best_index_bits(weights: np.ndarray, *, pes: int, payload: Payload = INT8) -> int:
     """The relative index width r with the fewest total bits (fillers and counts included)."""
-    w = check_matrix(weights, payload)
-    nonzeros = int(np.count_nonzero(w))
-    totals = [_size(_word_counts(w, pes, r), nonzeros, payload, r).total for r in INDEX_WIDTHS]
+    return best_common_index_bits([(weights, payload)], pes=pes)
+
+
+def best_common_index_bits(layers: list[tuple[np.ndarray, Payload]], *, pes: int) -> int:
+    """The one width r with the fewest total bits over several layers (one word layout for all)."""
+    totals = np.zeros(len(INDEX_WIDTHS), dtype=np.int64)
+    for weights, payload in layers:
+        w = check_matrix(weights, payload)
+        nonzeros = int(np.count_nonzero(w))
+        totals += [_size(_word_counts(w, pes, r), nonzeros, payload, r).total for r in INDEX_WIDTHS]
     return INDEX_WIDTHS[int(np.argmin(totals))]  # ties go to the narrower word
 
 
