@@ -348,3 +348,15 @@ def test_spec_worked_example_bytes():
     shared = csc.pack_csc(w, pes=2, index_bits=2, payload=codebook([0, 5, -3, 9]))
     assert [b.tolist() for b in shared.words] == [[0x0E], [0x1]]
     assert nm.pack_nm(np.array([[0, 0, 7, 0, 0, -1]]), n=1, m=4).words[0].tolist() == [0x207, 0x1FF]
+
+
+def test_encode_refuses_what_it_could_not_read_back(model):
+    from secateurs.errors import InputError
+
+    layer = model.layers[0]
+    for bad, message in ((dict(multiplier=np.full(layer.rows, 1 << 16)), "multipliers"),
+                         (dict(shift=64), "shift")):
+        fields = {**layer.__dict__, **bad}
+        broken = QuantModel(model.input_scale, (QuantLayer(**fields), *model.layers[1:]))
+        with pytest.raises(InputError, match=message):
+            container.encode(broken, pes=2)

@@ -96,8 +96,10 @@ def _common_blobs(q: QuantLayer, payload: Payload) -> list[Blob]:
     bias = np.asarray(q.bias, dtype=np.int64)
     width = signed_width(bias)
     mult = np.asarray(q.multiplier, dtype=np.int64)
-    if mult.size and mult.min() < 0:
-        raise InputError("requantization multipliers must be non-negative")
+    if mult.size and (mult.min() < 0 or mult.max() >> MULTIPLIER_BITS):
+        raise InputError(f"requantization multipliers must be in 0..2^{MULTIPLIER_BITS} - 1")
+    if not 0 <= q.shift <= MAX_SHIFT:
+        raise InputError(f"requantization shift must be in 0..{MAX_SHIFT}, not {q.shift}")
     shared = mult.size > 0 and bool(np.all(mult == mult[0]))
     mult = mult[:1] if shared else mult
     return [Blob("bias", width, (bias & ((1 << width) - 1)).astype(np.uint64)),
