@@ -77,3 +77,9 @@ def test_unpack_rejects_disordered_slots():
     padded_first = np.array([0, layer.words[0][0]], dtype=np.uint32)
     with pytest.raises(FormatError, match="kept weight after a padding slot"):
         nm.unpack_nm(nm.NMLayer(1, 4, 1, 2, 4, 8, (padded_first,)))
+
+
+def test_active_groups():
+    layer = nm.pack_nm(np.zeros((2, 6), np.int8), n=1, m=4)
+    x = np.array([[0, 0, 0, 0, 0, 3], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    assert layer.active_groups(x).tolist() == [[False, True], [True, False], [False, False]]

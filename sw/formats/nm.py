@@ -88,6 +88,13 @@ class NMLayer:
     def n_words(self) -> int:
         return self.groups * self.rows * self.n
 
+    def active_groups(self, inputs: np.ndarray) -> np.ndarray:
+        """``(batch, groups)``: which groups hold a nonzero activation (a group of zeros can be skipped)."""
+        x = np.asarray(inputs) != 0
+        padded = np.zeros((x.shape[0], self.groups * self.m), dtype=bool)
+        padded[:, :self.cols] = x
+        return padded.reshape(x.shape[0], self.groups, self.m).any(axis=2)
+
     def fields(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
         """``(raw value fields, positions)`` of PE ``pe``'s words."""
         (v_off, v_w), (p_off, p_w) = _slices(self.payload, self.m)
