@@ -12,6 +12,7 @@ Measures, on the digits MLP (64-128-64-10, 10 % density, int8):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -75,13 +76,24 @@ def _useful_macs(packed, x) -> np.ndarray:
 
 def _fpga(args):
     """One place-and-route run (in a worker process): its report as a dict, or the error."""
-    from secateurs.hw.fpga import build_bitstream
+    from secateurs.hw.fpga import build_bitstream, read_report
 
     qmodel_bytes, kind, pes, target, build_dir = args
     packed = container.decode(qmodel_bytes)
     design = Accelerator(network_image(packed), kind=kind, queue_depth=DEFAULT_QUEUE_DEPTH)
+    stamp = Path(build_dir) / "model.sha256"
+    digest = hashlib.sha256(qmodel_bytes).hexdigest()
     try:
-        r = build_bitstream(design, target=target, build_dir=build_dir)
+        finished = (Path(build_dir) / "top.tim").exists() and any(Path(build_dir).glob("top.bi[tn]"))
+        if finished and (not stamp.exists() or stamp.read_text() == digest):
+            # Built by an earlier run of this benchmark: same seeded training, same model.
+            seconds = Path(build_dir) / "seconds"
+            r = read_report(target, build_dir,
+                            seconds=float(seconds.read_text()) if seconds.exists() else 0.0)
+        else:
+            r = build_bitstream(design, target=target, build_dir=build_dir)
+            (Path(build_dir) / "seconds").write_text(f"{r.seconds:.1f}")
+            stamp.write_text(digest)
     except (RuntimeError, ValueError) as e:
         return {"kind": kind, "pes": pes, "target": target, "error": str(e)[:300]}
     return {"kind": kind, "pes": pes, "target": target, "fmax": r.fmax_mhz, "luts": r.luts,

@@ -25,7 +25,8 @@ from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
 
 from .shell import UARTShell
 
-__all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "parse_report"]
+__all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "read_report",
+           "parse_report"]
 
 BAUD = 115_200  # the shell's UART rate; any host serial port does it
 
@@ -188,7 +189,13 @@ def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
             log = build_dir / f"{name}.tim"
             tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
             raise RuntimeError(f"{target} build failed: {e}; {' | '.join(tail)}") from None
-    seconds = time.perf_counter() - start
+    return read_report(target, build_dir, name=name, seconds=time.perf_counter() - start)
+
+
+def read_report(target: str, build_dir: str | Path, *, name: str = "top",
+                seconds: float = 0.0) -> BitstreamReport:
+    """The report of a finished build in ``build_dir`` (its logs and bitstream)."""
+    build_dir = Path(build_dir)
     suffix = ".bin" if target.startswith("ice40") else ".bit"
     fmax, cells, luts, ffs = parse_report((build_dir / f"{name}.tim").read_text(),
                                           (build_dir / f"{name}.rpt").read_text())

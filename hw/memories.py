@@ -61,7 +61,7 @@ def layer_table(image: NetworkImage) -> LayerTable:
         rows_per_pe=tuple(image.rows_per_pe(i) for i in range(len(layers))),
         shift=tuple(l.shift for l in layers), relu=tuple(l.relu for l in layers),
         ptr_base=tuple(int(b) for b in ptr_base), param_base=tuple(int(b) for b in param_base),
-        nonempty=tuple(int(sum(1 << j for j in np.flatnonzero(l.nonempty()))) for l in layers))
+        nonempty=tuple(sum(1 << int(j) for j in np.flatnonzero(l.nonempty())) for l in layers))
 
 
 def sparse_banks(image: NetworkImage) -> tuple[list[list[int]], np.ndarray]:

