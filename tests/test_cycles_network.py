@@ -1,0 +1,43 @@
+"""The whole-network cycle model is the composition of the per-layer models plus drain and argmax."""
+
+import numpy as np
+
+from secateurs.sw.cycles import (ARGMAX_LATENCY, DRAIN_LATENCY, IDLE_CYCLES, dense_cycles,
+                                 network_cycles, sparse_cycles)
+from secateurs.sw.reference import forward
+
+from .hw_models import packed, random_inputs, random_model
+
+
+def test_sum_of_layers_drains_and_argmax():
+    rng = np.random.default_rng(0)
+    p = packed(random_model(rng, [16, 24, 10], 0.3), pes=4)
+    x = random_inputs(rng, 7, 16)
+    acts = [x, *forward(p.model, x)[:-1]]
+    for depth in (1, 4):
+        got = network_cycles(p, x, queue_depth=depth, array="sparse")
+        want = sum(sparse_cycles(c.counts(), a != 0, queue_depth=depth) + q.rows + DRAIN_LATENCY
+                   for q, c, a in zip(p.model.layers, p.layers, acts)) + ARGMAX_LATENCY
+        np.testing.assert_array_equal(got.total, want)
+    dense = network_cycles(p, x, queue_depth=1, array="dense").total
+    assert (dense == dense_cycles(24, 16, 4) + dense_cycles(10, 24, 4) + 24 + 10
+            + 2 * DRAIN_LATENCY + ARGMAX_LATENCY).all()
+
+
+def test_zero_input_costs_idle_layers():
+    rng = np.random.default_rng(1)
+    model = random_model(rng, [8, 6, 3], 0.5)
+    for layer in model.layers:
+        layer.bias[:] = -5000  # every hidden output is 0 after ReLU
+    p = packed(model, pes=2)
+    got = network_cycles(p, np.zeros((1, 8), dtype=int), queue_depth=2, array="sparse").total
+    assert got[0] == 2 * IDLE_CYCLES + 6 + 3 + 2 * DRAIN_LATENCY + ARGMAX_LATENCY
+
+
+def test_deeper_queues_never_cost_cycles():
+    rng = np.random.default_rng(2)
+    p = packed(random_model(rng, [40, 64, 10], 0.15), pes=8)
+    x = random_inputs(rng, 20, 40)
+    totals = [network_cycles(p, x, queue_depth=d, array="sparse").total for d in (1, 2, 4, 8, 16)]
+    for shallow, deep in zip(totals, totals[1:]):
+        assert (deep <= shallow).all()
