@@ -24,6 +24,7 @@ from .dense_engine import DenseEngine
 from .engine import EngineSignature, layer_config
 from .image import NetworkImage, check_accumulator
 from .memories import layer_table, param_image, param_word
+from .nm_engine import NMEngine
 from .queue import check_queue_depth
 from .requantizer import Requantizer
 from .signature import ACT_BITS
@@ -102,6 +103,7 @@ class Accelerator(wiring.Component):
         image = self.image
         return {"kind": self.kind, "pes": image.pes, "queue_depth": self.queue_depth,
                 "acc_bits": self.acc_bits, "index_bits": image.index_bits,
+                "nm": None if image.nm is None else list(image.nm),
                 "value_bits": image.value_bits, "codebook": image.codebook,
                 "layers": [[l.rows, l.cols] for l in image.layers]}
 
@@ -112,7 +114,8 @@ class Accelerator(wiring.Component):
         return {"rows": t.rows[layer], "cols": t.cols[layer], "rows_per_pe": t.rows_per_pe[layer],
                 "shift": t.shift[layer], "relu": int(t.relu[layer]), "last": int(last),
                 "ptr_base": t.ptr_base[layer], "param_base": t.param_base[layer],
-                "dense_base": dense_base, "next_nonempty": 0 if last else t.nonempty[layer + 1]}
+                "dense_base": dense_base, "next_nonempty": 0 if last else t.nonempty[layer + 1],
+                "groups": image.layers[layer].groups if image.nm else 0}
 
     def engine(self):
         """The compute engine of this kind (a fresh component each call)."""
@@ -121,6 +124,8 @@ class Accelerator(wiring.Component):
             pes=image.pes, layers=len(image.layers), config=self.config_layout,
             max_cols=image.max_cols, acc_bits=self.acc_bits,
             rows_per_pe=max(image.rows_per_pe(l) for l in range(len(image.layers))))
+        if self.kind == "sparse" and image.nm is not None:
+            return NMEngine(signature, image, acc_bits=self.acc_bits)
         if self.kind == "sparse":
             return SparseEngine(signature, image, queue_depth=self.queue_depth,
                                 acc_bits=self.acc_bits)

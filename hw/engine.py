@@ -30,6 +30,7 @@ def layer_config(layers: int, max_rows: int, max_cols: int, pointer_depth: int,
         "ptr_base": range(pointer_depth + 1),
         "param_base": range(param_depth + 1),
         "dense_base": range(dense_depth + 1),
+        "groups": range(max_cols + 1),
         "next_nonempty": unsigned(max(max_cols, max_rows)),
     })
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import csc_code_word, csc_word
+from .layout import csc_code_word, csc_word, nm_code_word, nm_word
 from .signature import ACT_BITS, check_positive
 
 __all__ = ["MAX_PES", "PARAM_MULTIPLIER_BITS", "NetworkLayer", "NetworkImage", "network_image",
@@ -39,9 +39,11 @@ class NetworkLayer:
     shift: int  #: requantization right shift s
     relu: bool
     words: tuple[np.ndarray, ...]  #: per PE, raw ``csc_word`` bits of this layer's CSC words
-    col_ptr: np.ndarray  #: (pes, cols + 1) start of each column in each PE's words
+    col_ptr: np.ndarray | None  #: (pes, cols + 1) start of each CSC column in each PE's words
     #: Weight of each code for codebook layers (the word's value field is an index), else None.
     codebook: tuple[int, ...] | None = None
+    #: ``(n, m)`` of an N:M layer (its words are group-major, no pointers), else None.
+    nm: tuple[int, int] | None = None
 
     @property
     def rows(self) -> int:
@@ -56,8 +58,15 @@ class NetworkLayer:
         return np.diff(self.col_ptr, axis=1)
 
     def nonempty(self) -> np.ndarray:
-        """``(cols,)`` whether any PE has a word in each column."""
+        """``(cols,)`` whether any PE has a word in each column (N:M: every column)."""
+        if self.nm is not None:
+            return np.ones(self.cols, dtype=bool)
         return self.counts().any(axis=0)
+
+    @property
+    def groups(self) -> int:
+        """Groups of M inputs of an N:M layer."""
+        return -(-self.cols // self.nm[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +87,7 @@ class NetworkImage:
                 raise ValueError(f"Layer {i} has {a.rows} outputs but layer {i + 1} has "
                                  f"{b.cols} inputs")
         for i, layer in enumerate(self.layers):
-            if layer.col_ptr.shape != (self.pes, layer.cols + 1):
+            if layer.nm is None and layer.col_ptr.shape != (self.pes, layer.cols + 1):
                 raise ValueError(f"Layer {i} is packed for {layer.col_ptr.shape[0]} PEs, "
                                  f"not {self.pes}")
             if np.any(layer.multiplier < 0) or np.any(layer.multiplier >> PARAM_MULTIPLIER_BITS):
@@ -104,8 +113,17 @@ class NetworkImage:
     def codebook(self) -> bool:
         return any(layer.codebook is not None for layer in self.layers)
 
+    @property
+    def nm(self) -> tuple[int, int] | None:
+        """``(n, m)`` if the layers are N:M (all of them are, then), else None."""
+        return self.layers[0].nm
+
     def word_layout(self):
-        """The sparse banks' word: ``csc_code_word`` for codebook layers, else ``csc_word``."""
+        """The sparse banks' word: CSC (``zeros`` index) or N:M (``position``), holding a value
+        or, with codebooks, a ``code``."""
+        if self.nm is not None:
+            make = nm_code_word if self.codebook else nm_word
+            return make(self.value_bits, self.nm[1])
         if self.codebook:
             return csc_code_word(self.value_bits, self.index_bits)
         return csc_word(self.value_bits, self.index_bits)
@@ -135,25 +153,29 @@ def check_accumulator(image: NetworkImage, acc_bits: int) -> int:
 def network_image(packed) -> NetworkImage:
     """The image of a decoded ``model.bin`` (:class:`~secateurs.sw.formats.container.PackedModel`).
 
-    Every layer must be CSC with the same payload (int8, int4 or codebook codes of one width)
-    and the same relative index width, since the PEs' banks have one word layout.
+    Every layer must have the same word layout, since the PEs' banks have one: CSC with one
+    relative index width, or N:M with one N and M; values int8, int4 or codebook codes of one
+    width.
     """
     layers, kinds = [], set()
-    for i, (q, csc) in enumerate(zip(packed.model.layers, packed.layers)):
-        if not hasattr(csc, "col_ptr"):
-            raise ValueError(f"Layer {i} is stored as {type(csc).__name__}; the accelerator reads "
-                             f"CSC layers (pack the model with fmt='csc')")
-        codebook = getattr(csc, "codebook", None)
-        kinds.add((csc.pes, csc.value_bits, csc.index_bits, codebook is not None))
+    for i, (q, packed_layer) in enumerate(zip(packed.model.layers, packed.layers)):
+        nm = (packed_layer.n, packed_layer.m) if hasattr(packed_layer, "m") else None
+        if nm is None and not hasattr(packed_layer, "col_ptr"):
+            raise ValueError(f"Layer {i} is stored as {type(packed_layer).__name__}; the "
+                             f"accelerator reads CSC or N:M layers")
+        codebook = getattr(packed_layer, "codebook", None)
+        index_bits = None if nm else packed_layer.index_bits
+        kinds.add((packed_layer.pes, packed_layer.value_bits, index_bits, nm,
+                   codebook is not None))
         layers.append(NetworkLayer(
             weight=np.asarray(q.weight, dtype=np.int64), bias=np.asarray(q.bias, dtype=np.int64),
             multiplier=np.asarray(q.multiplier, dtype=np.int64), shift=int(q.shift),
-            relu=bool(q.relu), words=tuple(np.asarray(w, dtype=np.int64) for w in csc.words),
-            col_ptr=np.asarray(csc.col_ptr, dtype=np.int64),
-            codebook=None if codebook is None else tuple(int(v) for v in codebook)))
+            relu=bool(q.relu), words=tuple(np.asarray(w, dtype=np.int64) for w in packed_layer.words),
+            col_ptr=None if nm else np.asarray(packed_layer.col_ptr, dtype=np.int64),
+            codebook=None if codebook is None else tuple(int(v) for v in codebook), nm=nm))
     if len(kinds) != 1:
-        raise ValueError("All layers must share one word layout (PEs, value width, index width, "
-                         f"codebook or not); this model has {sorted(kinds)}")
-    pes, value_bits, index_bits, _ = kinds.pop()
-    return NetworkImage(pes=pes, index_bits=index_bits, value_bits=value_bits,
+        raise ValueError("All layers must share one word layout (PEs, value width, index width "
+                         f"or N:M, codebook or not); this model has {sorted(kinds, key=str)}")
+    pes, value_bits, index_bits, _, _ = kinds.pop()
+    return NetworkImage(pes=pes, index_bits=index_bits or 0, value_bits=value_bits,
                         layers=tuple(layers))

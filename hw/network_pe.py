@@ -37,15 +37,19 @@ class NetworkPE(wiring.Component):
         Raw words of the ROM (at least one).
     codebooks : tuple of tuple of int, or None
         Per layer, the int8 weight of each code; ``None`` for int8 values.
+    group : int or None
+        N:M words (a ``position`` field): the M activations of the group come on ``xs`` and the
+        local row on ``row`` with each issue; the word's position picks the activation.
     """
 
-    def __init__(self, *, word, bank, local_rows, acc_bits, layers=1, codebooks=None):
+    def __init__(self, *, word, bank, local_rows, acc_bits, layers=1, codebooks=None, group=None):
         check_positive("Local row count", local_rows)
         check_positive("Accumulator width", acc_bits)
         check_positive("Layer count", layers)
         self._word, self._bank = word, list(bank) or [0]
         self._local_rows, self._acc_bits = local_rows, acc_bits
         self._codebooks = codebooks
+        self._group = group
         self._value_field = "code" if codebooks is not None else "value"
         if codebooks is not None:
             codes = 1 << word["code"].width
@@ -59,6 +63,10 @@ class NetworkPE(wiring.Component):
             "drain_addr": In(range(local_rows)),
             "clear_en": In(1),
             "clear_addr": In(range(local_rows)),
+            **({} if group is None else {
+                "xs": In(data.ArrayLayout(signed(ACT_BITS), group)),
+                "row": In(range(local_rows)),
+            }),
             "acc": Out(signed(acc_bits)),
             "settling": Out(1),
             "read": Out(1),
@@ -101,13 +109,22 @@ class NetworkPE(wiring.Component):
         fetched = Signal()
         first = Signal()
         x = Signal(signed(ACT_BITS))
-        m.d.sync += [fetched.eq(self.issue.valid), first.eq(self.issue.first), x.eq(self.issue.x)]
+        m.d.sync += [fetched.eq(self.issue.valid), first.eq(self.issue.first)]
+        if self._group is None:
+            m.d.sync += x.eq(self.issue.x)
         row = Signal(row_shape)  # local row of the last decoded word of the current column
         this_row = Signal(row_shape)
-        skipped = word.zeros if has_zeros else 0
-        m.d.comb += this_row.eq(row + skipped + 1)
-        with m.If(first):
-            m.d.comb += this_row.eq(skipped)
+        if self._group is None:
+            skipped = word.zeros if has_zeros else 0
+            m.d.comb += this_row.eq(row + skipped + 1)
+            with m.If(first):
+                m.d.comb += this_row.eq(skipped)
+        else:  # N:M: the row comes with the issue, the activation is picked by position
+            group_x = Signal(data.ArrayLayout(signed(ACT_BITS), self._group))
+            issued_row = Signal(range(rows))
+            with m.If(self.issue.valid):
+                m.d.sync += [group_x.eq(self.xs), issued_row.eq(self.row)]
+            m.d.comb += [this_row.eq(issued_row), x.eq(group_x[word.position])]
         weight = self._weight(m, word[self._value_field])
 
         product = Signal(signed(WEIGHT_BITS + ACT_BITS))

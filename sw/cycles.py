@@ -50,7 +50,7 @@ from .reference import forward
 
 __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
            "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
-           "expected_cycles", "NetworkCycles", "network_cycles"]
+           "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles"]
 
 ARRAYS = ("sparse", "dense")
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first column
@@ -62,6 +62,8 @@ ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle
 REQUANT_LATENCY = 3  # add bias; multiply; round, shift and clamp (hw/requantizer.py)
 DRAIN_LATENCY = ACC_READ_LATENCY + REQUANT_LATENCY
 ARGMAX_LATENCY = 1  # the class is registered on the last logit's edge, done one edge later
+NM_FIRST_GROUP = 3  # N:M: group 0 is read from the cycle after launch and swapped in 2 later
+NM_GROUP_LOAD = 2  # N:M: a group's last read, then its capture, before the swap edge
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
 
 
@@ -130,6 +132,20 @@ def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
     return sparse_cycles(layer.counts(), x != 0, queue_depth=hw.queue_depth)
 
 
+def nm_cycles(rows: int, cols: int, pes: int, n: int, m: int) -> int:
+    """Compute cycles of an N:M layer on the N:M engine (``hw/nm_engine.py``).
+
+    Group g of the ``G = ceil(cols / m)`` groups is walked in ``W = n * ceil(rows / pes)``
+    cycles from ``S_g``; ``S_0 = NM_FIRST_GROUP + m`` after the launch cycle and
+    ``S_{g+1} = S_g + max(W, m + NM_GROUP_LOAD)`` (the next group's activations are read one a
+    cycle meanwhile), so ``cycles = S_{G-1} + W - 1 + MAC_LATENCY + 1``.
+    """
+    walk = n * -(-rows // pes)
+    groups = -(-cols // m)
+    return (NM_FIRST_GROUP + m + (groups - 1) * max(walk, m + NM_GROUP_LOAD) + walk - 1
+            + MAC_LATENCY + 1)
+
+
 @dataclass(frozen=True, eq=False)
 class NetworkCycles:
     """Per-sample cycles of whole-network runs: ``total`` and its parts, ``(layers, batch)``."""
@@ -156,6 +172,9 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str) 
     for q, csc, a in zip(layers, packed.layers, activations):
         if array == "dense":
             compute.append(np.full(len(x), dense_cycles(q.rows, q.cols, packed.pes), dtype=np.int64))
+        elif hasattr(csc, "m"):
+            compute.append(np.full(len(x), nm_cycles(q.rows, q.cols, packed.pes, csc.n, csc.m),
+                                   dtype=np.int64))
         else:
             compute.append(sparse_cycles(csc.counts(), a != 0, queue_depth=queue_depth))
         drain.append(np.full(len(x), q.rows + DRAIN_LATENCY, dtype=np.int64))

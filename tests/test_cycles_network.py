@@ -3,7 +3,7 @@
 import numpy as np
 
 from secateurs.sw.cycles import (ARGMAX_LATENCY, DRAIN_LATENCY, IDLE_CYCLES, dense_cycles,
-                                 network_cycles, sparse_cycles)
+                                 network_cycles, nm_cycles, sparse_cycles)
 from secateurs.sw.reference import forward
 
 from .hw_models import packed, random_inputs, random_model
@@ -41,3 +41,13 @@ def test_deeper_queues_never_cost_cycles():
     totals = [network_cycles(p, x, queue_depth=d, array="sparse").total for d in (1, 2, 4, 8, 16)]
     for shallow, deep in zip(totals, totals[1:]):
         assert (deep <= shallow).all()
+
+
+def test_nm_layers_cost_n_of_m_of_the_dense_walk():
+    # 64 x 128 at P = 4: 32 groups of 4, 32 local rows; a group of 2:4 takes 64 cycles, 1:4 32.
+    dense = dense_cycles(64, 128, 4)
+    assert nm_cycles(64, 128, 4, 2, 4) == 3 + 4 + 31 * 64 + 64 + 2
+    assert nm_cycles(64, 128, 4, 1, 4) == 3 + 4 + 31 * 32 + 32 + 2
+    assert abs(dense / nm_cycles(64, 128, 4, 2, 4) - 2) < 0.01
+    # Short groups wait for the next group's activations: max(W, M + 2) per group.
+    assert nm_cycles(8, 16, 8, 1, 4) == 3 + 4 + 3 * 6 + 1 + 2

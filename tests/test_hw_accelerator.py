@@ -39,8 +39,14 @@ def _expected_events(p, x, kind):
     events["act_writes"] += x.shape[1] + sum(q.rows for q in p.model.layers[:-1])
     events["drains"] += sum(q.rows for q in p.model.layers)
     for q, csc, a in zip(p.model.layers, p.layers, acts):
-        counts = csc.counts()
         events["macs"] += ((a != 0).astype(np.int64) @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
+        if kind == "sparse" and hasattr(csc, "m"):  # N:M: every group, N words a row
+            rpp = -(-q.rows // p.pes)
+            events["weight_reads"] += csc.groups * csc.n * q.rows
+            events["acc_updates"] += csc.groups * csc.n * q.rows
+            events["broadcasts"] += csc.groups
+            events["act_reads"] += csc.groups * csc.m
+            continue
         if kind == "dense":
             rpp = -(-q.rows // p.pes)
             events["weight_reads"] += p.pes * rpp * q.cols
@@ -48,6 +54,7 @@ def _expected_events(p, x, kind):
             events["broadcasts"] += q.cols
             events["act_reads"] += q.cols
             continue
+        counts = csc.counts()
         sent = (a != 0) & counts.any(axis=0)
         events["weight_reads"] += sent @ counts.sum(axis=0)
         events["acc_updates"] += sent @ counts.sum(axis=0)
@@ -167,10 +174,33 @@ def test_rejects_bad_images():
         NetworkImage(pes=65, index_bits=4, value_bits=8, layers=image.layers)
     with pytest.raises(ValueError, match="Layer 0 is packed for 2 PEs, not 3"):
         NetworkImage(pes=3, index_bits=4, value_bits=8, layers=image.layers)
-    nm_model = QuantModel(1.0, tuple(
-        QuantLayer(weight=np.tile(np.array([3, 0, 0, -2], dtype=np.int8), (q.rows, q.cols // 4)),
-                   bias=q.bias, multiplier=q.multiplier, shift=q.shift, relu=q.relu,
-                   weight_scale=None, in_scale=1.0, out_scale=1.0) for q in model.layers))
-    nm = container.decode(container.encode(nm_model, pes=2, fmt="nm"))
-    with pytest.raises(ValueError, match="the accelerator reads CSC layers"):
-        network_image(nm)
+    csr = container.decode(container.encode(model, pes=2, fmt="csr"))
+    with pytest.raises(ValueError, match="the accelerator reads CSC or N:M layers"):
+        network_image(csr)
+
+
+def _nm_model(rng, sizes, n, m):
+    """A random model whose every row keeps at most ``n`` weights in each group of ``m`` inputs."""
+    model = random_model(rng, sizes, 1.0)
+    for q in model.layers:
+        for r in range(q.rows):
+            for g in range(0, q.cols, m):
+                group = np.arange(g, min(g + m, q.cols))
+                q.weight[r, rng.permutation(group)[n:]] = 0
+    return model
+
+
+@pytest.mark.parametrize("n,m,pes", [(2, 4, 1), (2, 4, 3), (1, 4, 4), (1, 4, 8), (1, 2, 2)])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_nm_structure(n, m, pes, kind):
+    """N:M layers: the sparse design walks N words per row and group (no index), the dense twin
+    every weight; both exact."""
+    rng = np.random.default_rng(n * 100 + m * 10 + pes)
+    model = _nm_model(rng, [14, 20, 9, 5], n, m)  # 14 inputs: a narrower last group
+    x = random_inputs(rng, 4, 14)
+    p = container.decode(container.encode(model, pes=pes, fmt="nm", n=n, m=m))
+    runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
+    _check(p, x, runs, queue_depth=1, kind=kind)
+    for name, values in _expected_events(p, x, kind).items():
+        if name != "stalls":
+            assert [run.counters[name] for run in runs] == values.tolist(), name
