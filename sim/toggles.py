@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import SimulationError
 
-__all__ = ["BLOCKS", "BLOCK_RULES", "Toggles", "read_saif", "subtract", "block_of", "by_block",
+__all__ = ["BLOCKS", "BLOCK_RULES", "CLOCK", "Toggles", "read_saif", "subtract", "block_of", "by_block",
            "activity"]
 
 _TOKEN = re.compile(r'\(|\)|"[^"]*"|[^\s()]+')
@@ -25,15 +25,18 @@ _ESCAPE = re.compile(r"\\(.)")
 #: The blocks toggles are reported by.
 BLOCKS = ("pes", "weight_memories", "activation_buffers", "accumulators", "control")
 #: ``(regex on the net's path below the design's top, block)``, first match wins. The names are
-#: those Amaranth gives the submodules and signals of ``hw/`` (PE ``pe3``, its ``bank`` and
-#: ``acc``; the activation ``queue`` of a walker; the ``activations`` buffer of the accelerator).
+#: those Amaranth gives the submodules and signals of ``hw/`` (PE ``pe3`` with its ``weight`` bank
+#: read port and ``acc`` RAM; a walker's activation ``queue``; the ``activations`` buffer). A net
+#: Verilator traces under several names (a port and the parent's wire on it) counts under each.
 BLOCK_RULES: tuple[tuple[str, str], ...] = (
-    (r"(^|/)(acc\w*|accumulators?\w*)(/|\[|$)", "accumulators"),
-    (r"(^|/)(bank|weights?|rom|pointers|ptr\w*)(/|\[|$)", "weight_memories"),
-    (r"(^|/)(read__data|fetched_word)\b", "weight_memories"),
-    (r"(^|/)(acts|activations|queue|act_\w*)(/|\[|$)", "activation_buffers"),
-    (r"(^|/)(pe|walker)\d+/", "pes"),
+    (r"(^|/)acc(umulators?)?(_(read|write)__\w+)?(\$\d+)?($|[.\[/])", "accumulators"),
+    (r"(^|/)(bank|weight|read__\w+|this_\w+|next_\w+)(\$\d+)?($|[.\[/])", "weight_memories"),
+    (r"(^|/)(acts|activations|queue|act_\w+)(\$\d+)?($|[.\[/])", "activation_buffers"),
+    (r"(^|/)((pe|walker)\d+/|(issue|column|columns__\d+)__)", "pes"),
 )
+#: The clock toggles twice a cycle in every module whatever the design does: it is clock-tree
+#: power, the same per cycle for both designs, and is left out of the blocks.
+CLOCK = re.compile(r"(^|/)clk$")
 _RULES = tuple((re.compile(pattern), block) for pattern, block in BLOCK_RULES)
 
 
@@ -84,7 +87,8 @@ def read_saif(path: str | Path, *, top: int = 2) -> Toggles:
     """Per-net toggle counts of a SAIF file, with the first ``top`` instance levels dropped.
 
     The default drops the clock wrapper and the design instance (:mod:`.clock`), so paths start
-    at the design's own submodules and nets.
+    at the design's own submodules and nets; nets above that (the simulator's own view of the
+    top ports, the wrapper's clock) are left out.
     """
     try:
         tokens = _TOKEN.findall(Path(path).read_text())
@@ -93,12 +97,14 @@ def read_saif(path: str | Path, *, top: int = 2) -> Toggles:
     nets: dict[str, int] = {}
     duration = 0
     try:
-        for i, token in enumerate(tokens):
-            if token == "DURATION" and tokens[i - 1] == "(":
-                duration = int(tokens[i + 1])
-            if token == "INSTANCE" and tokens[i - 1] == "(":
-                _instance(tokens, i + 1, "", nets)
-                break
+        i = 0
+        while i < len(tokens) - 1:
+            if tokens[i] == "(" and tokens[i + 1] == "DURATION":
+                duration = int(tokens[i + 2])
+            if tokens[i] == "(" and tokens[i + 1] == "INSTANCE":
+                i = _instance(tokens, i + 2, "", nets)  # top-level instances, one after another
+            else:
+                i += 1
     except (IndexError, ValueError, AssertionError):
         raise SimulationError(f"the SAIF file {str(path)!r} is malformed") from None
     if not nets:
@@ -128,9 +134,12 @@ def block_of(net: str) -> str:
 
 
 def by_block(toggles: Mapping[str, int]) -> dict[str, dict[str, int]]:
-    """``{block: {"toggles": sum, "nets": count}}`` over every block in ``BLOCKS``."""
+    """``{block: {"toggles": sum, "nets": count}}`` over every block in ``BLOCKS`` (clock nets
+    left out)."""
     out = {block: {"toggles": 0, "nets": 0} for block in BLOCKS}
     for net, count in toggles.items():
+        if CLOCK.search(net):
+            continue
         entry = out[block_of(net)]
         entry["toggles"] += count
         entry["nets"] += 1
