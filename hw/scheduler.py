@@ -8,7 +8,7 @@ PEs take it on the same edge. The pick for the following column happens on that 
 unstalled scheduler broadcasts one column per cycle.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,13 +22,26 @@ BROADCAST_LATENCY = 1  # a picked column's pointer words are read on the pick ed
 
 
 def lowest_set_bit(m: Module, vector: Signal, width: int) -> tuple[Signal, Signal]:
-    """``(one_hot, index)`` of the lowest set bit of ``vector`` (both 0 when it is empty)."""
+    """``(one_hot, index)`` of the lowest set bit of ``vector`` (both 0 when it is empty).
+
+    A tree of 2:1 choices (``log2(width)`` levels), not ``v & -v``: the carry chain of the
+    subtraction is the array's longest path on an iCE40.
+    """
+    def lowest(lo: int, hi: int) -> tuple[Value, Value]:
+        if hi - lo == 1:
+            return vector[lo], Const(0, 1)
+        mid = lo + (1 << ((hi - lo - 1).bit_length() - 1))
+        any_lo, index_lo = lowest(lo, mid)
+        any_hi, index_hi = lowest(mid, hi)
+        bits = (mid - lo - 1).bit_length() + 1
+        index = Mux(any_lo, index_lo, index_hi | Const(mid - lo, bits))
+        return any_lo | any_hi, index
+
+    found, found_index = lowest(0, width)
     one_hot = Signal(width)
     index = Signal(range(width))
-    m.d.comb += one_hot.eq(vector & (~vector + 1))
-    m.d.comb += index.eq(Cat(
-        Cat(one_hot[j] for j in range(width) if j >> b & 1).any()
-        for b in range(len(index))))
+    m.d.comb += index.eq(Mux(found, found_index, 0))
+    m.d.comb += one_hot.eq(found << index)
     return one_hot, index
 
 
