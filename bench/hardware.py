@@ -32,7 +32,7 @@ from .sections import write_section
 SAMPLES = 100  #: test images per RTL run
 PES = (1, 2, 4, 8)
 QUEUE_DEPTHS = (1, 2, 4, 8)
-RTL_GRID = [(1, 1), (4, 4), (8, 8), (8, 1)]  #: (P, D) on Verilator (the model covers the rest)
+RTL_GRID = [(p, d) for p in (1, 4, 8) for d in (1, 4, 8)]  #: (P, D) simulated on Verilator
 ETA_PES = 8
 FPGA_JOBS = 2  #: place-and-route runs at once (one per core)
 DEFAULT_QUEUE_DEPTH = 4
