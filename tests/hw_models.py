@@ -24,9 +24,9 @@ def random_model(rng, sizes, density, *, shifts=(14, 20)) -> QuantModel:
     return QuantModel(1.0, tuple(layers))
 
 
-def packed(model: QuantModel, *, pes: int, index_bits: int = 4):
-    """``model`` through model.bin and back, packed as CSC for ``pes`` PEs."""
-    return container.decode(container.encode(model, pes=pes, index_bits=index_bits, fmt="csc"))
+def packed(model: QuantModel, *, pes: int, index_bits: int = 4, fmt: str = "csc"):
+    """``model`` through model.bin and back, packed as CSC (or ``fmt``) for ``pes`` PEs."""
+    return container.decode(container.encode(model, pes=pes, index_bits=index_bits, fmt=fmt))
 
 
 def random_inputs(rng, batch, features, zero_fraction=0.4) -> np.ndarray:
