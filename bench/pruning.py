@@ -89,6 +89,24 @@ def _verdicts(rows: list[dict], models: list[str], compressions: list[float]) ->
     return lines
 
 
+CUT_OFF_NOTE = ("A class is unreachable when no live weight feeds its logit (its output row, or a "
+                "whole layer before it, was pruned away); it is then never predicted, whatever the "
+                "fine-tuning does, which caps accuracy at the share of reachable classes.")
+
+
+def _cut_off_classes(rows: list[dict], model: str) -> str:
+    """Where pruning left some class with no live weight into its logit (it can never win)."""
+    cases = []
+    for strategy in sorted({r["strategy"] for r in rows if r["model_label"] == model}):
+        for c in sorted({float(r["compression"]) for r in rows}):
+            values = [r["classes_reachable"] for r in rows if r["model_label"] == model
+                      and r["strategy"] == strategy and float(r["compression"]) == c]
+            if values and np.mean(values) < 10:
+                cases.append(f"{strategy} {c:g}×: {np.mean(values):.1f}")
+    return (f"- **{model}, classes still reachable** (of 10, mean over seeds; only where below 10): "
+            + ("; ".join(cases) if cases else "all 10 everywhere"))
+
+
 def _timing(result: dict) -> str:
     s = result["cfg"].settings
     runs = len(result["rows"])
@@ -126,6 +144,8 @@ def main() -> None:
     parts += ["Does the seed's reading of ShrinkBench hold here? (a tie is within "
               f"{TIE}; ✔/✘ per compression)", ""]
     parts += _verdicts(sb["rows"], sb_models, list(sb["cfg"].settings.compressions))
+    parts += [_cut_off_classes(sb["rows"], model) for model in sb_models]
+    parts += ["", CUT_OFF_NOTE]
     parts += ["", _figures(sb), "",
               "### Retraining and init/movement scores — `secateurs sweep --config configs/retrain_digits.toml`",
               "",
@@ -137,7 +157,8 @@ def main() -> None:
               ""]
     for model in rt["cfg"].models:
         parts += [f"**{model}**", "", accuracy_table(rt["rows"], model), ""]
-    parts += [_figures(rt)]
+    parts += [_cut_off_classes(rt["rows"], model) for model in rt["cfg"].models]
+    parts += ["", _figures(rt)]
     write_section("pruning", "\n".join(parts))
 
 

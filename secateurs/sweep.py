@@ -237,6 +237,9 @@ def run_one(task: RunTask) -> str:
     squash(prunable(model))
     counts = metrics.parameter_counts(model)
     dense_macs, remaining_macs = metrics.macs(model, data.image_shape)
+    classifier = list(prunable(model).values())[-1]
+    # A class whose logit no longer depends on the input is never predicted.
+    reachable = int(metrics.live_weights(model)[classifier].any(1).sum())
     dense_bits = metrics.model_storage_bits(model, "dense")
     values = {
         "dense_accuracy": dense["accuracy"], "dense_top5": dense["top5"],
@@ -246,6 +249,7 @@ def run_one(task: RunTask) -> str:
         "compression_ratio": counts["params"] / max(counts["params_nonzero"], 1),
         "macs_dense": dense_macs, "macs_remaining": remaining_macs,
         "theoretical_speedup": dense_macs / max(remaining_macs, 1),
+        "classes_reachable": reachable,
         "storage_bits_dense": dense_bits,
     }
     for fmt in ("bitmap", "csr", "relative"):

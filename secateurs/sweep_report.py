@@ -78,8 +78,8 @@ def plot(rows: list[dict], out: str | Path) -> list[Path]:
     return paths
 
 
-def accuracy_table(rows: list[dict], model: str) -> str:
-    """Markdown: mean ± std of top-1 accuracy over seeds, strategy × compression, for one model."""
+def metric_table(rows: list[dict], model: str, key: str = "accuracy", digits: int = 3) -> str:
+    """Markdown: mean ± std of ``key`` over seeds, strategy × compression, for one model."""
     strategies = _grouped(rows)[model]
     cs = sorted({c for by_c in strategies.values() for c in by_c})
     lines = ["| strategy | " + " | ".join(f"{c:g}×" for c in cs) + " |",
@@ -87,10 +87,15 @@ def accuracy_table(rows: list[dict], model: str) -> str:
     for strategy, by_c in strategies.items():
         cells = []
         for c in cs:
-            acc = [r["accuracy"] for r in by_c.get(c, [])]
-            cells.append(f"{np.mean(acc):.3f} ± {np.std(acc):.3f}" if acc else "")
+            values = [float(r[key]) for r in by_c.get(c, [])]
+            cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}" if values else "")
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def accuracy_table(rows: list[dict], model: str) -> str:
+    """Markdown: mean ± std of top-1 accuracy over seeds, strategy × compression, for one model."""
+    return metric_table(rows, model, "accuracy")
 
 
 def mean_accuracy(rows: list[dict], model: str, strategy: str, compression: float) -> float:

@@ -58,6 +58,7 @@ def test_one_row_per_run_with_config_and_metrics(sweep):
         assert 0.0 <= float(row["accuracy"]) <= 1.0
         assert float(row["density"]) == pytest.approx(1 / float(row["compression"]), abs=1e-3)
         assert float(row["theoretical_speedup"]) >= 1.0 and float(row["compression_ratio"]) >= 1.0
+        assert 0 <= int(row["classes_reachable"]) <= 10
     for png in paths[1:]:
         assert png.read_bytes()[:8] == PNG
     assert "| global_magnitude |" in accuracy_table(rows, "mlp")

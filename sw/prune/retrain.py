@@ -143,7 +143,6 @@ def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe:
         raise ConfigError("prune.retrain = 'weight_rewind' needs the weights at the rewind epoch")
     targets = densities(cfg.schedule, cfg.density, cfg.steps)
     run = _retrain_args(cfg, recipe)
-
     layer_targets = {l.layer: densities(cfg.schedule, l.density, cfg.steps) for l in cfg.layers}
 
     def prune_step(step: int) -> None:
