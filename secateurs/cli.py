@@ -130,9 +130,12 @@ def show_config(config_path, overrides, show) -> None:
 
 @main.command("list")
 def list_registered() -> None:
-    """Every registered score, structure, scope, schedule and retraining method, with citations."""
+    """Every registered score, structure, scope, schedule, retraining method and format."""
+    import inspect
+
     from rich.markup import escape
 
+    from .sw.formats import FORMATS
     from .sw.metrics import STORAGE_FORMATS
     from .sw.prune import catalogue
 
@@ -144,7 +147,13 @@ def list_registered() -> None:
         for name, (description, citation) in entries.items():
             table.add_row(name, escape(description), escape(citation))
         out.print(table)
-    table = Table(title="storage formats (sweep metrics)", title_justify="left")
+    table = Table(title="packed formats (model.bin)", title_justify="left")
+    table.add_column("name")
+    table.add_column("description", overflow="fold")
+    for name, fmt in FORMATS.items():
+        table.add_row(name, escape((inspect.getmodule(fmt.pack).__doc__ or "").strip().splitlines()[0]))
+    out.print(table)
+    table = Table(title="storage estimates (sweep metrics, fp32 values)", title_justify="left")
     table.add_column("name")
     table.add_column("description", overflow="fold")
     for name, description in STORAGE_FORMATS.items():

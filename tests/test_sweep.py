@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from secateurs.cli import main
 from secateurs.errors import ConfigError
+from secateurs.sw.formats import FORMATS
 from secateurs.sw.prune import catalogue
 from secateurs.sweep import load_sweep, run_sweep
 from secateurs.sweep_report import accuracy_table, write_report
@@ -109,3 +110,4 @@ def test_cli_list_prints_every_registered_name_with_its_citation():
         assert kind in result.output
         for name, (description, citation) in entries.items():
             assert name in result.output and citation.split(",")[0] in result.output
+    assert all(name in result.output for name in FORMATS)
