@@ -382,7 +382,7 @@ def _samples(value: str) -> int | None:
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder written by 'secateurs flow' (config.json, model.bin).")
 @click.option("--samples", default="all", show_default=True, help="Test images to run, or 'all'.")
-@click.option("--waves", is_flag=True, help="Also write FST waveforms to RUN/sim/waves/.")
+@click.option("--waves", is_flag=True, help="Also write VCD waveforms to RUN/sim/waves/.")
 @click.option("--energy-table", type=click.Path(path_type=Path), default=None,
               help="TOML of picojoules per event (default: the shipped 45 nm table).")
 @user_errors

@@ -2,7 +2,7 @@
 
 :func:`build_design` generates the sparse or dense accelerator of a ``model.bin`` (its memories
 initialised from the model), wraps it in a module that makes its own clock (:mod:`.clock`) and
-compiles it, optionally tracing FST waves or SAIF toggle counts. :meth:`Design.run` streams a
+compiles it, optionally tracing waves (VCD) or SAIF toggle counts. :meth:`Design.run` streams a
 batch of int8 input vectors through it in one simulator process and returns what it reported,
 unjudged; :mod:`.tb.scoreboard` judges.
 """

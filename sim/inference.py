@@ -38,8 +38,10 @@ __all__ = ["SUMMARY", "load_run", "simulate"]
 
 #: Where the summary lands, relative to the run folder.
 SUMMARY = Path("sim") / "summary.json"
-#: Waveform files, per design, relative to the run folder (FST: GTKWave and Surfer read it).
+#: Waveform files, per design, relative to the run folder. VCD, which GTKWave and Surfer open;
+#: Verilator's FST writer needs the LZ4 headers, which a bare machine lacks.
 WAVES = Path("sim") / "waves"
+WAVE_FORMAT = "vcd"
 
 
 def load_run(run_dir: str | Path):
@@ -60,12 +62,22 @@ def load_run(run_dir: str | Path):
     return cfg, container.load(run_dir / "model.bin")
 
 
+#: Weight width the single-layer arrays multiply (int8 words, no codebook).
+ARRAY_VALUE_BITS = 8
+
+
 def _layer_arrays(packed, board: Scoreboard, hw, build_root: Path) -> list[dict]:
-    """Every layer on the single-layer arrays: accumulators and cycles checked per layer."""
+    """Every layer on the single-layer arrays: accumulators and cycles checked per layer.
+
+    The arrays hold plain int8 CSC words; a model packed otherwise (int4, codebook) is run on
+    the accelerator only, and its layers carry no ``array_cycles``.
+    """
     rows = max(q.rows for q in packed.model.layers)
     cols = max(q.cols for q in packed.model.layers)
-    per_layer = [{"layer": i, "rows": q.rows, "cols": q.cols}
+    per_layer = [{"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
                  for i, q in enumerate(packed.model.layers)]
+    if any(l.codebook is not None or l.value_bits != ARRAY_VALUE_BITS for l in packed.layers):
+        return per_layer
     for kind in KINDS:
         array = build_array(kind, rows=rows, cols=cols, hw=hw, index_bits=packed.index_bits,
                             build_root=build_root)
@@ -74,7 +86,7 @@ def _layer_arrays(packed, board: Scoreboard, hw, build_root: Path) -> list[dict]
             board.check_layer(f"{kind} layer-array", i, result.outputs)
             expected = reference_cycles(kind, hw, csc, x)
             board.check_cycles(f"{kind} layer-array (layer {i})", result.cycles, expected)
-            per_layer[i][kind] = {"array_cycles": cycle_stats(result.cycles)}
+            per_layer[i][kind]["array_cycles"] = cycle_stats(result.cycles)
     return per_layer
 
 
@@ -151,14 +163,15 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
     if waves:
         for kind in KINDS:
             log(f"[simulate] {kind}: waves")
-            traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="fst")
+            traced = build_design(packed, kind=kind, hw=hw, build_root=build_root,
+                                  trace=WAVE_FORMAT)
             work = build_root / f"waves-{kind}"
             traced.run(x, run_dir=work)
-            target = run_dir / WAVES / f"{kind}.fst"
+            target = run_dir / WAVES / f"{kind}.{WAVE_FORMAT}"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(work / traced.built.trace_file, target)
             shutil.rmtree(work, ignore_errors=True)
-        summary["waves"] = {kind: str(WAVES / f"{kind}.fst") for kind in KINDS}
+        summary["waves"] = {kind: str(WAVES / f"{kind}.{WAVE_FORMAT}") for kind in KINDS}
 
     atomic.write_json(run_dir / SUMMARY, summary)
     return summary

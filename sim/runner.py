@@ -40,7 +40,8 @@ MAKE_OVERRIDES = ("CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_STD=-std=c++20",
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
 _CONTROL = '`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
 #: Verilator's flag for each trace format, and the file cocotb's simulator main writes it to.
-#: FST is the compact waveform for viewers; SAIF is per-net toggle counts, for power.
+#: VCD and FST are waveforms for viewers (FST is compact, but Verilator's writer needs the LZ4
+#: headers installed); SAIF is per-net toggle counts, for power.
 TRACES = {"fst": ("--trace-fst", "dump.fst"), "vcd": ("--trace-vcd", "dump.vcd"),
           "saif": ("--trace-saif", "dump.saif")}
 #: Time unit and precision of the simulator; the clock period is counted in these steps.

@@ -141,3 +141,28 @@ def test_failed_build_reports_the_error_line(tmp_path):
     broken = "module broken(input clk, input rst);\n  wire w = ;\nendmodule\n"
     with pytest.raises(SimulationError, match=r"broken\.v:2:.*syntax error"):
         runner.build(broken, toplevel="broken", parameters={}, build_root=tmp_path)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_per_cycle_monitor_sees_the_same_runs(arrays, results, kind):
+    """The naive monitor (a Python step per edge) and the fast one (one trigger) agree."""
+    chosen = ["density 0.5", "zero activations"]
+    slow = arrays[kind].run_many([CASES[c] for c in chosen], per_cycle=True)
+    for case, result in zip(chosen, slow):
+        np.testing.assert_array_equal(result.outputs, results[kind][case].outputs)
+        np.testing.assert_array_equal(result.cycles, results[kind][case].cycles)
+
+
+def test_clock_wrapper_keeps_the_ports():
+    from secateurs.sim.clock import self_clocked, top_ports
+
+    verilog = ("module top(a, clk, y);\n  input [3:0] a;\n  input clk;\n  output signed [7:0] y;\n"
+               "endmodule\n")
+    wrapped, name = self_clocked(verilog, "top")
+    assert name == "top_clocked"
+    assert [(p.name, p.direction, p.width, p.signed) for p in top_ports(verilog, "top")] == [
+        ("a", "input", 4, False), ("clk", "input", 1, False), ("y", "output", 8, True)]
+    assert "input wire [3:0] a" in wrapped and "output wire signed [7:0] y" in wrapped
+    assert "always #(5.0) clk = ~clk;" in wrapped and ".clk(clk)" in wrapped
+    with pytest.raises(ValueError, match="no 'clk' input"):
+        self_clocked("module top(a);\n  input a;\nendmodule\n", "top")
