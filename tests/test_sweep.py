@@ -111,3 +111,21 @@ def test_cli_list_prints_every_registered_name_with_its_citation():
         for name, (description, citation) in entries.items():
             assert name in result.output and citation.split(",")[0] in result.output
     assert all(name in result.output for name in FORMATS)
+
+
+def test_data_dir_switches_the_sweep_to_mnist_and_lenet_5_runs_on_it(tmp_path):
+    from secateurs.sweep import plan, run_dense, run_one
+    from tests.test_data import write_mnist
+
+    write_mnist(tmp_path, side=28, per_class=4)
+    lenet_5 = '[models.cnn]\narch = "cnn"\nhidden = [120, 84]'
+    (tmp_path / "s.toml").write_text(TINY.replace('[models.mlp]\nhidden = [16]', lenet_5))
+    cfg = load_sweep(tmp_path / "s.toml", ["data.train_samples=0", "data.val_fraction=0.25"],
+                     data_dir=str(tmp_path))
+    assert cfg.settings.data.dataset == "mnist" and cfg.settings.data.data_dir == str(tmp_path)
+    dense, runs = plan(cfg, tmp_path / "out")
+    run_dense(dense[0])
+    run_one(runs[1])                                    # global magnitude at 4×
+    metrics = json.loads(runs[1].path.read_text())["metrics"]
+    assert metrics["macs_dense"] == 416_520             # LeNet-5 on 28×28
+    assert metrics["density"] == pytest.approx(0.25, abs=1e-3)
