@@ -7,7 +7,9 @@ in the PEs, then the sequencer drains the accumulators one row a cycle through t
 (bias, multiply, round, shift, clamp, ReLU) into the other half of the ping-pong activation
 buffer, marking each nonzero output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class. Weights, pointers and
-requantization parameters are ROMs initialised from ``model.bin``: one build per model.
+requantization parameters are ROMs initialised from ``model.bin``: one build per model (no host
+write path, so the FPGA design is just the network). The sparse engine is chosen by the
+model's format: CSC (:mod:`.sparse_engine`) or N:M (:mod:`.nm_engine`).
 
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles exactly as the single-layer arrays do,
@@ -33,7 +35,14 @@ from .sparse_engine import SparseEngine
 __all__ = ["KINDS", "COUNTERS", "COUNTER_BITS", "AcceleratorSignature", "Accelerator"]
 
 KINDS = ("sparse", "dense")
-#: Host-visible event counters, each the count over the last run (issue 7's energy events).
+#: Host-visible event counters, each counted over the last run (the events an energy model
+#: prices): ``cycles`` (launch edge to done edge, both included); ``macs`` (products of a
+#: nonzero weight and a nonzero activation: useful work); ``weight_reads`` (weight-bank words
+#: read, fillers and zeros included); ``broadcasts`` (columns sent to the PEs; N:M groups;
+#: dense: columns stepped); ``stalls`` (cycles a column waited for queue room); ``queue_pushes``
+#: (PE queue entries written); ``acc_updates`` (accumulator read-modify-writes); ``drains``
+#: (accumulators read out, each also cleared); ``act_reads`` / ``act_writes`` (activation
+#: buffer accesses, the streamed input included); ``pointer_reads`` (column-pointer words).
 COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pushes",
             "acc_updates", "drains", "act_reads", "act_writes", "pointer_reads")
 COUNTER_BITS = 32  # ~40 s of cycles at 100 MHz before wrapping
