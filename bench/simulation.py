@@ -67,7 +67,7 @@ def _speed(run_dir: Path, build_root: Path) -> list[dict]:
 
 def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, float],
               load: float) -> str:
-    s = results[SPEED_DENSITY]
+    s = results.get(SPEED_DENSITY, next(iter(results.values())))
     lines = [
         "## Simulation: RTL inference speed, energy and toggles",
         "",
@@ -84,6 +84,8 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
         "streaming, logit reads) |",
         "|---|---|---:|---:|",
     ]
+    if not speed:
+        lines.append(f"| (measured once density {SPEED_DENSITY:g} has run) | | | |")
     for r in speed:
         lines.append(f"| {r['kind']} | {r['driver']} | {r['run_rate'] / 1e6:.2f} M/s | "
                      f"{r['overall_rate'] / 1e6:.2f} M/s |")
@@ -118,12 +120,13 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
             f"{sp['energy_pj']['total']:.0f} | {de['energy_pj']['total']:.0f} | "
             f"{sp['toggles']['per_inference']:.0f} | {de['toggles']['per_inference']:.0f} | "
             f"{sp['toggles']['alpha']:.4f} | {de['toggles']['alpha']:.4f} |")
-    lines += ["", f"Energy by event at density {SPEED_DENSITY:g} (pJ per inference):", "",
+    shown = next(d for d, r in results.items() if r is s)
+    lines += ["", f"Energy by event at density {shown:g} (pJ per inference):", "",
               "| event | sparse | dense |", "|---|---:|---:|"]
     for name in s["sparse"]["energy_pj"]["by_event"]:
         lines.append(f"| {name} | {s['sparse']['energy_pj']['by_event'][name]:.0f} | "
                      f"{s['dense']['energy_pj']['by_event'][name]:.0f} |")
-    lines += ["", f"Toggles by block at density {SPEED_DENSITY:g} (per inference):", "",
+    lines += ["", f"Toggles by block at density {shown:g} (per inference):", "",
               "| block | sparse | dense |", "|---|---:|---:|"]
     for name in s["sparse"]["toggles"]["by_block"]:
         lines.append(f"| {name} | {s['sparse']['toggles']['by_block'][name]['toggles']:.0f} | "
@@ -132,15 +135,17 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
 
 
 def main() -> None:
+    """Each density's results are written as they come, so an interrupted run leaves a section."""
     load = os.getloadavg()[0]
     build_root = OUT / "build"
-    results, walls = {}, {}
+    results, walls, speed = {}, {}, []
     for density in DENSITIES:
         run_dir = _model(density, build_root)
         began = time.perf_counter()
         results[density] = simulate(run_dir, build_root=build_root,
-                                     log=lambda m: print(m, flush=True))
+                                    log=lambda m: print(m, flush=True))
         walls[density] = time.perf_counter() - began
         print(f"[simulation] density {density:g}: {walls[density]:.0f} s", flush=True)
-    speed = _speed(OUT / f"density-{SPEED_DENSITY:g}", build_root)
-    write_section("simulation", _markdown(speed, results, walls, load))
+        if density == SPEED_DENSITY:
+            speed = _speed(run_dir, build_root)
+        write_section("simulation", _markdown(speed, results, walls, load))

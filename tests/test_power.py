@@ -62,7 +62,8 @@ def test_counters_are_the_reference_counts(runs, images, build_cache, kind):
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_idle_cycles_in_the_input_change_nothing(runs, images, build_cache, kind):
-    """Idle cycles land before ``start``: cycles must equal the model plus zero stalls."""
+    """Idle cycles land before ``start``: cycles must equal the model plus zero stalls. (The
+    accelerator's results are registers, not a stream: there is no output to back-pressure.)"""
     cfg, packed = runs[DENSITY]
     result = _design(runs, DENSITY, kind, build_cache).run(images, idle_seed=5)
     assert result.idle_cycles.sum() > 0
