@@ -23,3 +23,10 @@ def tiny_run(out: Path, density: float) -> Path:
     for step in (step_train, step_prune, step_quantize_pack):
         step(run)
     return out
+
+
+def build_folder(request, fallback: Path) -> Path:
+    """pytest's cache folder for Verilator builds, kept across sessions (a build is keyed by its
+    Verilog, so a changed design or model rebuilds); ``fallback`` without a cache."""
+    cache = getattr(request.config, "cache", None)
+    return fallback if cache is None else cache.mkdir("rtl-builds")

@@ -18,9 +18,14 @@ from secateurs.sw.cycles import network_cycles
 from secateurs.sw.data import load_dataset
 from secateurs.sw.reference import forward, quantize_input
 
-from .sim_runs import tiny_run
+from .sim_runs import build_folder, tiny_run
 
 pytestmark = pytest.mark.rtl
+
+
+@pytest.fixture(scope="module")
+def builds(request, build_cache):
+    return build_folder(request, build_cache)
 
 DENSITY = 0.3  # the same model as test_simulate's, so its builds are reused
 SAMPLES = 8
@@ -38,9 +43,9 @@ def images(runs):
     return quantize_input(test.x[:SAMPLES], packed.model.input_scale).astype(np.int64)
 
 
-def _design(runs, density, kind, build_cache, trace=None):
+def _design(runs, density, kind, builds, trace=None):
     cfg, packed = runs[density]
-    return build_design(packed, kind=kind, hw=cfg.hardware, build_root=build_cache, trace=trace)
+    return build_design(packed, kind=kind, hw=cfg.hardware, build_root=builds, trace=trace)
 
 
 def _useful_macs(packed, x):
@@ -51,9 +56,9 @@ def _useful_macs(packed, x):
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
-def test_counters_are_the_reference_counts(runs, images, build_cache, kind):
+def test_counters_are_the_reference_counts(runs, images, builds, kind):
     _, packed = runs[DENSITY]
-    result = _design(runs, DENSITY, kind, build_cache).run(images)
+    result = _design(runs, DENSITY, kind, builds).run(images)
     np.testing.assert_array_equal(result.counters["macs"], _useful_macs(packed, images))
     events = network_events(packed, images, kind=kind)
     Scoreboard(packed, images).check_events(
@@ -61,11 +66,11 @@ def test_counters_are_the_reference_counts(runs, images, build_cache, kind):
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
-def test_idle_cycles_in_the_input_change_nothing(runs, images, build_cache, kind):
+def test_idle_cycles_in_the_input_change_nothing(runs, images, builds, kind):
     """Idle cycles land before ``start``: cycles must equal the model plus zero stalls. (The
     accelerator's results are registers, not a stream: there is no output to back-pressure.)"""
     cfg, packed = runs[DENSITY]
-    result = _design(runs, DENSITY, kind, build_cache).run(images, idle_seed=5)
+    result = _design(runs, DENSITY, kind, builds).run(images, idle_seed=5)
     assert result.idle_cycles.sum() > 0
     board = Scoreboard(packed, images)
     board.check_logits(kind, result.logits, result.predicted)
@@ -73,26 +78,26 @@ def test_idle_cycles_in_the_input_change_nothing(runs, images, build_cache, kind
     board.check_cycles(kind, result.counters["cycles"], model, stalls=0)
 
 
-def test_all_zero_input_switches_less_and_spends_less(runs, images, build_cache):
-    design = _design(runs, DENSITY, "sparse", build_cache, trace="saif")
+def test_all_zero_input_switches_less_and_spends_less(runs, images, builds):
+    design = _design(runs, DENSITY, "sparse", builds, trace="saif")
     zeros = np.zeros_like(images[:4])
-    quiet = switching_activity(design, zeros, work_dir=build_cache)
-    busy = switching_activity(design, images[:4], work_dir=build_cache)
+    quiet = switching_activity(design, zeros, work_dir=builds)
+    busy = switching_activity(design, images[:4], work_dir=builds)
     assert quiet.toggles < busy.toggles
     for block in ("pes", "accumulators", "weight_memories"):
         assert quiet.blocks[block]["toggles"] < busy.blocks[block]["toggles"], block
     table = load_table()
-    plain = _design(runs, DENSITY, "sparse", build_cache)
+    plain = _design(runs, DENSITY, "sparse", builds)
     spent = {name: event_energy(plain.run(x).counters, table)["total"]
              for name, x in (("zeros", zeros), ("images", images[:4]))}
     assert spent["zeros"] < spent["images"]
 
 
-def test_doubling_density_raises_macs_and_energy(runs, images, build_cache):
+def test_doubling_density_raises_macs_and_energy(runs, images, builds):
     table = load_table()
     macs, pj = {}, {}
     for density in runs:
-        counters = _design(runs, density, "sparse", build_cache).run(images).counters
+        counters = _design(runs, density, "sparse", builds).run(images).counters
         macs[density], pj[density] = counters["macs"].sum(), event_energy(counters, table)["total"]
     low, high = DENSITY, 2 * DENSITY
     assert macs[high] > 1.5 * macs[low]

@@ -16,9 +16,14 @@ from secateurs.sim.inference import SUMMARY, load_run, simulate
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sim.toggles import BLOCKS
 
-from .sim_runs import tiny_run
+from .sim_runs import build_folder, tiny_run
 
 pytestmark = pytest.mark.rtl
+
+
+@pytest.fixture(scope="module")
+def builds(request, build_cache):
+    return build_folder(request, build_cache)
 
 DENSITY = 0.3
 SAMPLES = 12
@@ -30,8 +35,8 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def summary(run_dir, build_cache):
-    return simulate(run_dir, samples=SAMPLES, waves=True, build_root=build_cache, log=lambda m: None)
+def summary(run_dir, builds):
+    return simulate(run_dir, samples=SAMPLES, waves=True, build_root=builds, log=lambda m: None)
 
 
 def test_summary_is_written(run_dir, summary):
