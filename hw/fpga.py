@@ -122,6 +122,8 @@ def parse_report(nextpnr_log: str, yosys_log: str) -> tuple[float, dict, int, in
     cells = {name: (int(used), int(total)) for name, used, total in
              _UTILISATION.findall(nextpnr_log)}
     stat = yosys_log[yosys_log.rfind("Printing statistics"):]
+    if "=== design hierarchy ===" in stat:  # the whole design's counts (top's are repeated)
+        stat = stat[stat.rfind("=== design hierarchy ==="):]
     luts = sum(int(n) for n, _ in _LUT_CELLS.findall(stat))
     ffs = sum(int(n) for n, _ in _FF_CELLS.findall(stat))
     return float(fmax[-1]), cells, luts, ffs

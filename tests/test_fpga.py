@@ -70,7 +70,9 @@ def test_parse_report():
                "Info: \t ICESTORM_DSP:     2/     8    25%\n"
                "Info: Max frequency for clock 'clk': 20.00 MHz (PASS at 12.00 MHz)\n"
                "Info: Max frequency for clock 'clk': 31.50 MHz (PASS at 12.00 MHz)\n")
-    yosys = "Printing statistics.\n      12   SB_DFFE\n       3   SB_DFF\n      90   SB_LUT4\n"
+    yosys = ("Printing statistics.\n=== top ===\n      12   SB_DFFE\n       3   SB_DFF\n"
+             "      90   SB_LUT4\n=== design hierarchy ===\n      12   SB_DFFE\n"
+             "       3   SB_DFF\n      90   SB_LUT4\n")
     fmax, cells, luts, ffs = parse_report(nextpnr, yosys)
     assert (fmax, luts, ffs) == (31.5, 90, 15)
     assert cells == {"ICESTORM_LC": (100, 5280), "ICESTORM_DSP": (2, 8)}
