@@ -65,17 +65,22 @@ def _compare(rows, model, a, b, compressions) -> tuple[int, int, list[str]]:
 
 
 def _verdicts(rows: list[dict], models: list[str], compressions: list[float]) -> list[str]:
+    """One line per model and conclusion with every number, preceded by a tally of all of them."""
     pruned = [c for c in compressions if c > 1]
+    tally = {"random is the worst strategy at ≥16×": [0, 0], "magnitude ≥ gradient": [0, 0],
+             "global ≥ layer-wise": [0, 0]}
     lines = []
     for model in models:
         strategies = sorted({r["strategy"] for r in rows if r["model_label"] == model})
         worst = []
         for c in [c for c in HIGH_COMPRESSION if c in compressions]:
             means = {s: mean_accuracy(rows, model, s, c) for s in strategies}
-            lowest = min(means.values())
-            worst.append(f"{c:g}×: random {means['random']:.3f}, lowest other "
-                         f"{min(v for s, v in means.items() if s != 'random'):.3f}")
-            worst[-1] = ("✔ " if means["random"] <= lowest + TIE else "✘ ") + worst[-1]
+            others = min(v for s, v in means.items() if s != "random")
+            held = means["random"] <= others + TIE
+            tally["random is the worst strategy at ≥16×"][0] += held
+            tally["random is the worst strategy at ≥16×"][1] += 1
+            worst.append(f"{'✔' if held else '✘'} {c:g}×: random {means['random']:.3f}, "
+                         f"lowest other {others:.3f}")
         lines.append(f"- **{model}, random worst at high compression**: " + "; ".join(worst))
         for label, pairs in (("magnitude ≥ gradient", [("global_magnitude", "global_gradient"),
                                                         ("layer_magnitude", "layer_gradient")]),
@@ -84,9 +89,12 @@ def _verdicts(rows: list[dict], models: list[str], compressions: list[float]) ->
             parts = []
             for a, b in pairs:
                 wins, n, cases = _compare(rows, model, a, b, pruned)
+                tally[label][0] += wins
+                tally[label][1] += n
                 parts.append(f"{a} vs {b} holds at {wins}/{n} compressions ({'; '.join(cases)})")
             lines.append(f"- **{model}, {label}**: " + " — ".join(parts))
-    return lines
+    summary = "; ".join(f"{label}: {held} of {n} cases" for label, (held, n) in tally.items())
+    return [f"**In short** — {summary}.", "", *lines]
 
 
 CUT_OFF_NOTE = ("A class is unreachable when no live weight feeds its logit (its output row, or a "
@@ -120,8 +128,8 @@ def _figures(result: dict) -> str:
     return "\n".join(f"![{p.stem}](bench/figures/{p.name})" for p in result["figures"])
 
 
-def main() -> None:
-    results = {name: _run(name) for name in SWEEPS}
+def render(results: dict[str, dict]) -> str:
+    """The markdown section from both sweeps' measurements."""
     sb, rt = results["shrinkbench"], results["retrain"]
     sb_models = list(sb["cfg"].models)
     parts = [
@@ -159,7 +167,11 @@ def main() -> None:
         parts += [f"**{model}**", "", accuracy_table(rt["rows"], model), ""]
     parts += [_cut_off_classes(rt["rows"], model) for model in rt["cfg"].models]
     parts += ["", _figures(rt)]
-    write_section("pruning", "\n".join(parts))
+    return "\n".join(parts)
+
+
+def main() -> None:
+    write_section("pruning", render({name: _run(name) for name in SWEEPS}))
 
 
 if __name__ == "__main__":
