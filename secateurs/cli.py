@@ -91,11 +91,13 @@ def print_summary(s: dict) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Sweep folder (default runs/<name>); finished runs in it are not run again.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: the config's).")
+              help="CPUs of the local Ray (default: the config's).")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="Run on an existing Ray cluster instead of a local Ray.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Folder of MNIST IDX files (raw or .gz): sweep on MNIST instead of digits.")
 @user_errors
-def sweep(config_path, overrides, out, workers, data_dir) -> None:
+def sweep(config_path, overrides, out, workers, address, data_dir) -> None:
     """Models × strategies × compressions × seeds: OUT/results.csv and two accuracy figures."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -112,7 +114,7 @@ def sweep(config_path, overrides, out, workers, data_dir) -> None:
         def progress(done: int, total: int, name: str) -> None:
             bar.update(task, completed=done, total=total, last=name)
 
-        rows = run_sweep(cfg, out, workers=workers, progress=progress)
+        rows = run_sweep(cfg, out, workers=workers, address=address, progress=progress)
     for path in write_report(rows, out):
         console.print(f"wrote {path}")
 

@@ -1,4 +1,4 @@
-"""ShrinkBench-style sweeps: models × strategies × compressions × seeds, in parallel, resumable.
+"""ShrinkBench-style sweeps: models × strategies × compressions × seeds, on Ray, resumable.
 
 Each (model, seed) is trained dense once; every run then prunes a copy of it to density 1/c by one
 strategy (a partial ``[prune]`` table), retrains, and writes its own result file atomically. A
@@ -12,10 +12,8 @@ import dataclasses
 import hashlib
 import io
 import json
-import multiprocessing
 import time
 import tomllib
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +21,7 @@ from typing import Callable
 from . import atomic
 from .config import (DataConfig, ModelConfig, PruneConfig, apply_overrides, from_dict, to_dict,
                      validate_data, validate_model, validate_prune)
+from .distributed import Task, run_tasks
 from .errors import ConfigError
 from .sw.prune.retrain import Recipe
 
@@ -35,7 +34,7 @@ class SweepSettings:
     seeds: tuple[int, ...] = (0, 1, 2)
     #: Compression targets c: every strategy prunes the prunable weights to density 1/c.
     compressions: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-    #: Worker processes (one CPU thread each).
+    #: CPUs of the local Ray (one single-threaded task each); ignored with ``--address``.
     workers: int = 2
     data: DataConfig = field(default_factory=DataConfig)
     #: How each dense model is trained (rewinding replays it).
@@ -171,12 +170,6 @@ def plan(config: SweepConfig, out: Path) -> tuple[list[DenseTask], list[RunTask]
     return dense, runs
 
 
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # one process per core; threads within a process would fight
-
-
 def _dense_done(task: DenseTask) -> bool:
     import torch
 
@@ -262,40 +255,27 @@ def run_one(task: RunTask) -> str:
 
 
 def run_sweep(config: SweepConfig, out: str | Path, *, workers: int | None = None,
+              address: str | None = None,
               progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
-    """Run every unfinished task of the sweep; returns one row (config + metrics) per run.
+    """Run every unfinished task of the sweep on Ray; returns one row (config + metrics) per run.
 
+    ``address`` names an existing Ray cluster (default: a local Ray of ``workers`` CPUs).
     ``progress(done, total, name)`` is called as tasks finish (``name`` empty at the start).
     """
     out = Path(out)
     dense, runs = plan(config, out)
-    dense_todo = [t for t in dense if not _dense_done(t)]
-    runs_todo = [t for t in runs if not _run_done(t)]
-    total, done = len(dense_todo) + len(runs_todo), 0
+    todo = [Task(str(t.path), run_dense, (t,)) for t in dense if not _dense_done(t)]
+    todo += [Task(str(r.path), run_one, (r,), after=(str(r.dense_path),))
+             for r in runs if not _run_done(r)]
     start = time.perf_counter()
     if progress:
-        progress(0, total, "")
-    waiting = {t.path: [r for r in runs_todo if r.dense_path == t.path] for t in dense_todo}
-    ready = [r for r in runs_todo if r.dense_path not in waiting]
-    context = multiprocessing.get_context("spawn")
+        progress(0, len(todo), "")
     n = workers or config.settings.workers
-    with ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_worker_init) as pool:
-        pending: dict[Future, object] = {pool.submit(run_dense, t): t for t in dense_todo}
-        pending.update({pool.submit(run_one, r): r for r in ready})
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = pending.pop(future)
-                name = future.result()  # a failed run stops the sweep; finished runs stay on disk
-                done += 1
-                if progress:
-                    progress(done, total, name)
-                if isinstance(task, DenseTask):
-                    pending.update({pool.submit(run_one, r): r for r in waiting.pop(task.path)})
+    run_tasks(todo, address=address, workers=n, progress=progress)
     rows = [_row(r) for r in runs]
-    atomic.write_json(out / "sweep.json", {"runs": len(runs), "ran": total,
+    atomic.write_json(out / "sweep.json", {"runs": len(runs), "ran": len(todo),
                                            "seconds": round(time.perf_counter() - start, 1),
-                                           "workers": n})
+                                           "workers": n, "ray_address": address or "local"})
     return rows
 
 
