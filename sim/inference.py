@@ -90,6 +90,62 @@ def _layer_arrays(packed, board: Scoreboard, hw, build_root: Path) -> list[dict]
     return per_layer
 
 
+def _whole_network(kind: str, packed, hw, board: Scoreboard, table, build_root: Path,
+                   log: Callable[[str], None]) -> tuple[dict, object, list]:
+    """One design over the batch, judged; ``(summary entry, cycle model, modelled events)``."""
+    log(f"[simulate] {kind}: build")
+    design = build_design(packed, kind=kind, hw=hw, build_root=build_root)
+    log(f"[simulate] {kind}: {len(board.inputs)} inferences")
+    began = time.perf_counter()
+    ran = design.run(board.inputs)
+    wall = time.perf_counter() - began
+    board.check_logits(kind, ran.logits, ran.predicted)
+    model = network_cycles(packed, board.inputs, queue_depth=hw.queue_depth, array=kind)
+    board.check_cycles(kind, ran.counters["cycles"], model.total)
+    events = network_events(packed, board.inputs, kind=kind)
+    board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
+    entry = {
+        "accuracy": board.accuracy(ran.predicted),
+        "cycles": cycle_stats(ran.counters["cycles"]),
+        "expected_cycles": cycle_stats(model.total),
+        "events": {k: float(v.mean()) for k, v in ran.counters.items()},
+        "energy_pj": event_energy(ran.counters, table),
+        "wall_seconds": wall,
+        "simulated_cycles": ran.total_cycles,
+        "cycles_per_second": ran.total_cycles / max(ran.total_seconds, 1e-9),
+    }
+    return entry, model, events
+
+
+def _modelled_layer(model, events: dict, layer: int, table) -> dict:
+    """A layer's share of an inference on the accelerator: cycles, events and their energy."""
+    per_event = energy(events, table)
+    return {
+        "cycles": cycle_stats(model.compute[layer] + model.drain[layer]),
+        "compute_cycles": cycle_stats(model.compute[layer]),
+        "events": {k: float(v.mean()) for k, v in events.items()},
+        "energy_pj": {"by_event": {k: float(v.mean()) for k, v in per_event.items()},
+                      "total": float(sum(v.mean() for v in per_event.values()))},
+    }
+
+
+def _waves(packed, hw, x: np.ndarray, run_dir: Path, build_root: Path,
+           log: Callable[[str], None]) -> dict[str, str]:
+    """Trace the batch on both designs into ``RUN/sim/waves/<kind>.vcd``."""
+    written = {}
+    for kind in KINDS:
+        log(f"[simulate] {kind}: waves")
+        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace=WAVE_FORMAT)
+        work = build_root / f"waves-{kind}"
+        traced.run(x, run_dir=work)
+        target = WAVES / f"{kind}.{WAVE_FORMAT}"
+        (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(work / traced.built.trace_file, run_dir / target)
+        shutil.rmtree(work, ignore_errors=True)
+        written[kind] = str(target)
+    return written
+
+
 def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = False,
              energy_table: str | Path | None = None, build_root: str | Path | None = None,
              log: Callable[[str], None] = print) -> dict:
@@ -114,64 +170,25 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
     }
     modelled = {}
     for kind in KINDS:
-        log(f"[simulate] {kind}: build")
-        design = build_design(packed, kind=kind, hw=hw, build_root=build_root)
-        log(f"[simulate] {kind}: {n} inferences")
-        began = time.perf_counter()
-        ran = design.run(x)
-        wall = time.perf_counter() - began
-        board.check_logits(kind, ran.logits, ran.predicted)
-        model = network_cycles(packed, x, queue_depth=hw.queue_depth, array=kind)
-        board.check_cycles(kind, ran.counters["cycles"], model.total)
-        events = network_events(packed, x, kind=kind)
-        board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
-        modelled[kind] = (model, events)
-        summary[kind] = {
-            "accuracy": board.accuracy(ran.predicted),
-            "cycles": cycle_stats(ran.counters["cycles"]),
-            "expected_cycles": cycle_stats(model.total),
-            "events": {k: float(v.mean()) for k, v in ran.counters.items()},
-            "energy_pj": event_energy(ran.counters, table),
-            "wall_seconds": wall,
-            "simulated_cycles": ran.total_cycles,
-            "cycles_per_second": ran.total_cycles / max(ran.total_seconds, 1e-9),
-        }
+        entry, model, events = _whole_network(kind, packed, hw, board, table, build_root, log)
+        summary[kind], modelled[kind] = entry, (model, events)
     summary["hardware_accuracy"] = summary["sparse"]["accuracy"]
     summary["bit_exact"] = True
     summary["realised_speedup"] = (summary["dense"]["cycles"]["total"]
                                    / max(summary["sparse"]["cycles"]["total"], 1))
 
     log("[simulate] layers on the single-layer arrays")
-    layers = _layer_arrays(packed, board, hw, build_root)
+    summary["layers"] = _layer_arrays(packed, board, hw, build_root)
     for kind, (model, events) in modelled.items():
-        for i, entry in enumerate(layers):
-            per_event = energy(events[i], table)
-            entry[kind].update({
-                "cycles": cycle_stats(model.compute[i] + model.drain[i]),
-                "compute_cycles": cycle_stats(model.compute[i]),
-                "events": {k: float(v.mean()) for k, v in events[i].items()},
-                "energy_pj": {"by_event": {k: float(v.mean()) for k, v in per_event.items()},
-                              "total": float(sum(v.mean() for v in per_event.values()))},
-            })
-    summary["layers"] = layers
+        for i, entry in enumerate(summary["layers"]):
+            entry[kind].update(_modelled_layer(model, events[i], i, table))
 
     for kind in KINDS:
         log(f"[simulate] {kind}: switching activity (SAIF)")
         traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
         summary[kind]["toggles"] = switching_activity(traced, x, work_dir=build_root).as_dict()
-
     if waves:
-        for kind in KINDS:
-            log(f"[simulate] {kind}: waves")
-            traced = build_design(packed, kind=kind, hw=hw, build_root=build_root,
-                                  trace=WAVE_FORMAT)
-            work = build_root / f"waves-{kind}"
-            traced.run(x, run_dir=work)
-            target = run_dir / WAVES / f"{kind}.{WAVE_FORMAT}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(work / traced.built.trace_file, target)
-            shutil.rmtree(work, ignore_errors=True)
-        summary["waves"] = {kind: str(WAVES / f"{kind}.{WAVE_FORMAT}") for kind in KINDS}
+        summary["waves"] = _waves(packed, hw, x, run_dir, build_root, log)
 
     atomic.write_json(run_dir / SUMMARY, summary)
     return summary
