@@ -15,11 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from secateurs import atomic, config
-from secateurs.flow import Run, step_prune, step_quantize_pack, step_train
 from secateurs.sim.designs import KINDS, build_design
 from secateurs.sim.inference import load_run, simulate
+from secateurs.sw import prune
 from secateurs.sw.data import load_dataset
+from secateurs.sw.formats import container
+from secateurs.sw.models import build_model
+from secateurs.sw.prune.retrain import Recipe, prune_and_retrain
+from secateurs.sw.quantize import quantize
 from secateurs.sw.reference import quantize_input
+from secateurs.sw.train import train
 
 from .sections import write_section
 
@@ -34,17 +39,27 @@ SPEED_DENSITY = 0.1
 SPEED_SAMPLES = 100
 
 
-def _model(density: float, build_root: Path) -> Path:
+def _model(density: float) -> Path:
     """Train, prune, quantize and pack the default MLP at ``density``; returns its run folder."""
     out = OUT / f"density-{density:g}"
     if (out / "model.bin").exists() and (out / "config.json").exists():
         return out
     cfg = config.load(CONFIG, [f"prune.density={density}"])
-    run = Run(cfg=cfg, out=out, build_root=build_root, log=lambda m: None)
+    data = load_dataset(cfg.data, cfg.seed)
+    model = build_model(cfg.model, data.features, data.classes, cfg.seed)
+    train(model, data, epochs=cfg.train.epochs, lr=cfg.train.lr,
+          weight_decay=cfg.train.weight_decay, batch_size=cfg.train.batch_size, seed=cfg.seed)
+    recipe = Recipe(epochs=cfg.train.epochs, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
+                    batch_size=cfg.train.batch_size)
+    prune_and_retrain(model, data, cfg.prune, recipe, seed=cfg.seed, pes=cfg.hardware.pes)
+    prune.squash(prune.prunable(model))
+    quantized = quantize(model, data, cfg.quant, seed=cfg.seed, batch_size=cfg.train.batch_size)
+    index_bits = cfg.pack.index_bits or container.common_index_bits(quantized.model,
+                                                                    pes=cfg.hardware.pes)
     out.mkdir(parents=True, exist_ok=True)
+    container.save(out / "model.bin", quantized.model, pes=cfg.hardware.pes, index_bits=index_bits,
+                   fmt=cfg.pack.format)
     atomic.write_json(out / "config.json", config.to_dict(cfg))
-    for step in (step_train, step_prune, step_quantize_pack):
-        step(run)
     return out
 
 
@@ -140,7 +155,7 @@ def main() -> None:
     build_root = OUT / "build"
     results, walls, speed = {}, {}, []
     for density in DENSITIES:
-        run_dir = _model(density, build_root)
+        run_dir = _model(density)
         began = time.perf_counter()
         results[density] = simulate(run_dir, build_root=build_root,
                                     log=lambda m: print(m, flush=True))
