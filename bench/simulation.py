@@ -90,7 +90,8 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
         f"the start, shared machine). Whole-network accelerator (P = {s['pes']}, "
         f"D = {s['queue_depth']}) under Verilator, clock generated in a Verilog wrapper "
         f"(`--timing`), builds at `-O2`; every inference checked bit-exact (logits, class), cycles "
-        f"== cycle model, event counters == reference counts.",
+        f"== cycle model, and the MAC, weight-read, accumulator-update, queue-push, drain and "
+        f"activation-write counters == the counts the integer reference predicts.",
         "",
         f"### Simulated cycles per wall second (density {SPEED_DENSITY:g}, {SPEED_SAMPLES} "
         f"inferences, same build)",
