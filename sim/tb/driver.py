@@ -14,6 +14,7 @@ import numpy as np
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from ...errors import SimulationError
 from ..clock import CLOCK_PERIOD_NS
 from .images import LayerImage
 
@@ -21,6 +22,8 @@ __all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver"]
 
 #: Cycles the synchronous reset is held at the beginning.
 RESET_CYCLES = 2
+#: A ready accelerator takes an input value every cycle; this long without ``ready`` is a hang.
+READY_TIMEOUT_CYCLES = 100_000
 #: Chance that a host write is preceded by idle cycles, and the most idle cycles inserted.
 IDLE_PROBABILITY = 0.3
 MAX_IDLE_CYCLES = 3
@@ -132,11 +135,15 @@ class NetworkDriver:
                 await ClockCycles(dut.clk, idle)
             dut.input__payload.value = value
             dut.input__valid.value = 1
-            while True:  # ready does not depend on valid: it says what the next edge does
+            for _ in range(READY_TIMEOUT_CYCLES):
+                # ready does not depend on valid: it says what the coming edge will do
                 accepted = bool(dut.input__ready.value)
                 await self._edge
                 if accepted:
                     break
+            else:
+                raise SimulationError(
+                    f"the accelerator was not ready for input for {READY_TIMEOUT_CYCLES} cycles")
         dut.input__valid.value = 0
 
     async def start(self) -> int:
