@@ -14,7 +14,7 @@ from pathlib import Path
 import shutil
 import sys
 
-__all__ = ["WAIVERS", "waiver_text", "lint_verilog", "parse_verilog"]
+__all__ = ["WAIVERS", "waiver_text", "lint_verilog", "parse_verilog", "write_checked_accelerators"]
 
 #: Verilator rule → why Amaranth's output trips it without being wrong.
 WAIVERS = {
@@ -71,3 +71,15 @@ def parse_verilog(path: str | os.PathLike, top: str) -> None:
     if result.returncode:
         errors = [l for l in (result.stdout + result.stderr).splitlines() if "ERROR" in l]
         raise ValueError(f"Yosys cannot read {Path(path).name}: {' | '.join(errors[:2])}")
+
+
+def write_checked_accelerators(out: str | os.PathLike, image, *, hw) -> dict:
+    """Write both accelerators' Verilog (:func:`~.export.write_accelerators`), then lint each
+    with the waivers and read it into Yosys; raise ValueError naming the first failure."""
+    from .export import write_accelerators
+
+    described = write_accelerators(out, image, hw=hw)
+    for kind in ("sparse", "dense"):
+        lint_verilog(Path(out) / described[kind]["file"], Path(out) / described["lint_waivers"])
+        parse_verilog(Path(out) / described[kind]["file"], described[kind]["top"])
+    return described

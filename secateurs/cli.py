@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -54,16 +55,41 @@ def main() -> None:
 @set_option
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run folder (default runs/<name>).")
+@click.option("--force", is_flag=True, help="Rerun every step, even those whose inputs did not change.")
 @user_errors
-def flow(config_path, overrides, out) -> None:
-    """Train → prune → quantize → pack → RTL → simulate; writes OUT/summary.json."""
+def flow(config_path, overrides, out, force) -> None:
+    """train → prune → quantize → pack → rtl → simulate → power → sweep → report, resumable.
+
+    Writes OUT/summary.json, OUT/report.md and OUT/report.html; a step whose inputs did not
+    change since the last run into OUT is skipped.
+    """
     cfg = config_mod.load(config_path, overrides)
     from .flow import run_flow  # heavy imports only once the config is known to be good
 
     out = out or Path("runs") / cfg.name
-    summary = run_flow(cfg, out, log=lambda m: console.print(m, style="dim", markup=False))
+    summary = run_flow(cfg, out, RichReporter(console), force=force)
     print_summary(summary)
-    console.print(f"wrote {out / 'summary.json'}")
+    console.print(f"wrote {out / 'summary.json'}, {out / 'report.md'} and {out / 'report.html'}")
+
+
+class RichReporter:
+    """The flow's log lines on stderr, and a progress bar for each long loop of a step."""
+
+    def __init__(self, out: Console):
+        self.console = out
+
+    def log(self, message: str) -> None:
+        self.console.print(message, style="dim", markup=False, highlight=False)
+
+    @contextlib.contextmanager
+    def track(self, description: str, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
 
 
 def print_summary(s: dict) -> None:
@@ -252,20 +278,13 @@ def rtl(config_path, overrides, model_path, out) -> None:
     """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
     cfg = config_mod.load(config_path, overrides)
     image = _network(cfg, model_path)
-    from .hw.export import write_accelerators
-    from .hw.lint import lint_verilog, parse_verilog
+    from .hw.lint import write_checked_accelerators
 
     with atomic.staged_dir(out) as stage:
         try:
-            described = write_accelerators(stage, image, hw=cfg.hardware)
+            write_checked_accelerators(stage, image, hw=cfg.hardware)
         except ValueError as e:
-            raise InputError(f"cannot generate the accelerators: {e}") from None
-        for kind in ("sparse", "dense"):
-            try:
-                lint_verilog(stage / described[kind]["file"], stage / described["lint_waivers"])
-                parse_verilog(stage / described[kind]["file"], described[kind]["top"])
-            except ValueError as e:
-                raise SecateursError(f"generated Verilog failed its checks: {e}") from None
+            raise SecateursError(f"cannot generate or check the accelerators: {e}") from None
     console.print(f"wrote {out / 'sparse_accelerator.v'}, {out / 'dense_accelerator.v'} and "
                   f"{out / 'accelerators.json'} (Verilator -Wall clean with "
                   f"{out / 'lint_waivers.vlt'}, read by Yosys)")

@@ -53,6 +53,8 @@ class TrainConfig:
     lr: float = 2e-3
     #: Adam weight decay (L2).
     weight_decay: float = 1e-4
+    #: Learning-rate schedule: "constant", "cosine" or "step" (LR rewinding replays it).
+    lr_schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,15 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    #: Densities of the report's sweep (accuracy vs compression, realised vs theoretical speedup);
+    #: each is pruned, quantized, packed and run on the sparse RTL. The run's own density is added.
+    densities: tuple[float, ...] = (1.0, 0.5, 0.25, 0.05)
+    #: Test images each sweep point runs on the RTL (its realised speedup); 0 means all.
+    rtl_samples: int = 60
+
+
+@dataclass(frozen=True)
 class FlowConfig:
     #: Name of the run; the flow writes ``runs/<name>/`` unless ``--out`` says otherwise.
     name: str = "digits_mlp"
@@ -175,6 +186,7 @@ class FlowConfig:
     pack: PackConfig = field(default_factory=PackConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def _nearest(key: str, valid: typing.Iterable[str]) -> str:
@@ -304,6 +316,20 @@ def validate(config: FlowConfig) -> None:
         raise ConfigError(f"hardware.acc_bits must be in 16..48, not {h.acc_bits}")
     if config.sim.samples < 0:
         raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
+    t = config.train
+    if t.epochs < 1 or t.batch_size < 1 or not t.lr > 0 or t.weight_decay < 0:
+        raise ConfigError("train.epochs, train.batch_size and train.lr must be positive, "
+                          "train.weight_decay not negative")
+    from .sw.train import LR_SCHEDULES
+
+    if t.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                          f"not {t.lr_schedule!r}")
+    r = config.report
+    if any(not 0 < d <= 1 for d in r.densities):
+        raise ConfigError(f"report.densities must be in (0, 1], not {r.densities!r}")
+    if r.rtl_samples < 0:
+        raise ConfigError(f"report.rtl_samples must be >= 0 (0 = all), not {r.rtl_samples}")
 
 
 def validate_data(d: DataConfig) -> None:

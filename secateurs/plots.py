@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
 DPI = 110
-COLORS = {"sparse": "tab:green", "dense": "tab:gray", "model": "tab:blue"}
+COLORS = {"sparse": "tab:green", "dense": "tab:gray"}
 
 
 def _png(fig) -> bytes:
@@ -77,14 +77,14 @@ def _grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float
 
 
 def layer_cycles(layers: Sequence[Mapping]) -> bytes:
-    """Cycles per layer (summed over the simulated images), sparse vs dense vs model."""
+    """Cycles per layer (summed over the simulated images), sparse vs dense."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     groups = [f"layer {l['layer']}\n{l['rows']}×{l['cols']}" for l in layers]
-    _grouped_bars(ax, groups, {
-        "dense (RTL)": [l["cycles_dense"] for l in layers],
-        "sparse (RTL)": [l["cycles_sparse"] for l in layers],
-        "model (sparse)": [l["expected_cycles_sparse"] for l in layers],
-    })
+    series = {"dense (accelerator)": [l["cycles_dense"] for l in layers],
+              "sparse (accelerator)": [l["cycles_sparse"] for l in layers]}
+    if all("array_cycles_sparse" in l for l in layers):
+        series["sparse (layer array RTL)"] = [l["array_cycles_sparse"] for l in layers]
+    _grouped_bars(ax, groups, series)
     ax.set_yscale("log")
     ax.set_ylabel("cycles")
     ax.set_title("Cycles per layer")

@@ -51,11 +51,19 @@ def headline_table(s: Mapping) -> Table:
 
 
 def layer_table(layers) -> Table:
-    rows = tuple((str(l["layer"]), f"{l['rows']}×{l['cols']}", _int(l["cycles_sparse"]),
-                  _int(l["expected_cycles_sparse"]), _int(l["cycles_dense"]),
-                  f"{l['cycles_dense'] / max(l['cycles_sparse'], 1):.2f}×") for l in layers)
-    return Table("Cycles per layer (summed over the simulated images)",
-                 ("layer", "shape", "sparse RTL", "sparse model", "dense RTL", "speedup"), rows)
+    arrays = all("array_cycles_sparse" in l for l in layers)
+    rows = []
+    for l in layers:
+        row = [str(l["layer"]), f"{l['rows']}×{l['cols']}", _int(l["cycles_sparse"]),
+               _int(l["cycles_dense"]), f"{l['cycles_dense'] / max(l['cycles_sparse'], 1):.2f}×"]
+        if arrays:
+            row += [_int(l["array_cycles_sparse"]), _int(l["array_cycles_dense"])]
+        rows.append(tuple(row))
+    header = ("layer", "shape", "accelerator sparse", "accelerator dense", "speedup")
+    if arrays:
+        header += ("layer array sparse (RTL)", "layer array dense (RTL)")
+    return Table("Cycles per layer, summed over the simulated images (accelerator: compute and "
+                 "drain by the cycle model, whose total the RTL matches exactly)", header, tuple(rows))
 
 
 def sweep_table(points) -> Table:

@@ -34,10 +34,12 @@ from .power import event_energy, switching_activity
 from .tb.model import reference_cycles
 from .tb.scoreboard import Scoreboard, cycle_stats
 
-__all__ = ["SUMMARY", "load_run", "simulate"]
+__all__ = ["SUMMARY", "POWER", "load_run", "simulate", "measure_power"]
 
 #: Where the summary lands, relative to the run folder.
 SUMMARY = Path("sim") / "summary.json"
+#: Where the flow's power step writes both proxies, relative to the run folder.
+POWER = Path("sim") / "power.json"
 #: Waveform files, per design, relative to the run folder. VCD, which GTKWave and Surfer open;
 #: Verilator's FST writer needs the LZ4 headers, which a bare machine lacks.
 WAVES = Path("sim") / "waves"
@@ -146,24 +148,42 @@ def _waves(packed, hw, x: np.ndarray, run_dir: Path, build_root: Path,
     return written
 
 
-def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = False,
-             energy_table: str | Path | None = None, build_root: str | Path | None = None,
-             log: Callable[[str], None] = print) -> dict:
-    """Simulate ``samples`` test images (None: all) of the run; writes and returns the summary."""
-    run_dir = Path(run_dir)
+def _batch(run_dir: Path, samples: int | None):
+    """``(cfg, packed, board)`` for the first ``samples`` test images (None: all) of the run."""
     cfg, packed = load_run(run_dir)
-    table = load_table(energy_table)
     if samples is not None and samples < 1:
         raise InputError(f"samples must be a positive number or 'all', not {samples}")
-    build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
-    hw = cfg.hardware
     test = load_dataset(cfg.data, cfg.seed).test
     n = len(test) if samples is None else min(samples, len(test))
     x = quantize_input(test.x[:n], packed.model.input_scale).astype(np.int64)
-    board = Scoreboard(packed, x, test.y[:n])
+    return cfg, packed, Scoreboard(packed, x, test.y[:n])
 
+
+def _switching(packed, hw, x: np.ndarray, build_root: Path, log: Callable[[str], None]) -> dict:
+    """Toggles per inference by block, from a SAIF-traced build of each design."""
+    toggles = {}
+    for kind in KINDS:
+        log(f"[power] {kind}: switching activity (SAIF)")
+        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
+        toggles[kind] = switching_activity(traced, x, work_dir=build_root).as_dict()
+    return toggles
+
+
+def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = False,
+             energy_table: str | Path | None = None, build_root: str | Path | None = None,
+             power: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Simulate ``samples`` test images (None: all) of the run; writes and returns the summary.
+
+    ``power=False`` leaves out the switching activity (its SAIF builds are the slow part); the
+    flow measures it in its own step with :func:`measure_power`.
+    """
+    run_dir = Path(run_dir)
+    cfg, packed, board = _batch(run_dir, samples)
+    table = load_table(energy_table)
+    build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
+    hw = cfg.hardware
     summary: dict = {
-        "samples": n, "pes": hw.pes, "queue_depth": hw.queue_depth,
+        "samples": len(board.inputs), "pes": hw.pes, "queue_depth": hw.queue_depth,
         "reference_accuracy": board.accuracy(board.classes),
         "theoretical_speedup": metrics.theoretical_speedup(packed.model.layers),
         "energy_table": {"citation": table.citation, "process": table.process, "pj": table.pj},
@@ -183,12 +203,33 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
         for i, entry in enumerate(summary["layers"]):
             entry[kind].update(_modelled_layer(model, events[i], i, table))
 
-    for kind in KINDS:
-        log(f"[simulate] {kind}: switching activity (SAIF)")
-        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
-        summary[kind]["toggles"] = switching_activity(traced, x, work_dir=build_root).as_dict()
+    if power:
+        for kind, toggles in _switching(packed, hw, board.inputs, build_root, log).items():
+            summary[kind]["toggles"] = toggles
     if waves:
-        summary["waves"] = _waves(packed, hw, x, run_dir, build_root, log)
+        summary["waves"] = _waves(packed, hw, board.inputs, run_dir, build_root, log)
 
     atomic.write_json(run_dir / SUMMARY, summary)
     return summary
+
+
+def measure_power(run_dir: str | Path, *, samples: int | None = None,
+                  build_root: str | Path | None = None,
+                  log: Callable[[str], None] = print) -> dict:
+    """Both power proxies of a simulated run: event energy (from ``sim/summary.json``, the
+    hardware counters x the energy table) and switching activity; writes ``sim/power.json``."""
+    run_dir = Path(run_dir)
+    try:
+        simulated = json.loads((run_dir / SUMMARY).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{str(run_dir)!r} has no {SUMMARY}: simulate the run first") from None
+    cfg, packed, board = _batch(run_dir, samples)
+    if simulated["samples"] != len(board.inputs):
+        raise InputError(f"{SUMMARY} holds {simulated['samples']} inferences, not {len(board.inputs)}")
+    build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
+    toggles = _switching(packed, cfg.hardware, board.inputs, build_root, log)
+    result = {kind: {"energy_pj": simulated[kind]["energy_pj"], "toggles": toggles[kind]}
+              for kind in KINDS}
+    result["samples"] = len(board.inputs)
+    atomic.write_json(run_dir / POWER, result)
+    return result

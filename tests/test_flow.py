@@ -1,4 +1,5 @@
-"""The whole flow on a small config: every artifact, every summary key, RTL == reference == model."""
+"""The whole flow on a small config: every artifact and summary key, RTL == reference == model,
+and steps that are skipped exactly when their inputs did not change."""
 
 import json
 
@@ -7,21 +8,27 @@ import pytest
 import torch
 
 from secateurs import config
-from secateurs.flow import SUMMARY_KEYS, run_flow
+from secateurs.flow import STEPS_FILE, SUMMARY_KEYS, run_flow
+from secateurs.sw.cycles import ARGMAX_LATENCY
 from secateurs.sw.formats import container
 
 pytestmark = pytest.mark.rtl
 
 SMALL = ["model.hidden=[32, 16]", "train.epochs=12", "prune.finetune_epochs=4",
-         "prune.density=0.2", "sim.samples=40", "hardware.pes=3", "hardware.queue_depth=2"]
+         "prune.density=0.2", "sim.samples=40", "hardware.pes=3", "hardware.queue_depth=2",
+         "report.densities=[0.5]", "report.rtl_samples=12"]
+STEP_NAMES = ["train", "prune", "quantize", "pack", "rtl", "simulate", "power", "sweep", "report"]
+
+
+def flow(out, build_cache, *extra):
+    return run_flow(config.load("configs/digits_mlp.toml", [*SMALL, *extra]), out,
+                    build_root=build_cache)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, build_cache):
     out = tmp_path_factory.mktemp("run")
-    summary = run_flow(config.load("configs/digits_mlp.toml", SMALL), out, log=lambda _: None,
-                       build_root=build_cache)
-    return out, summary
+    return out, flow(out, build_cache)
 
 
 def test_summary_has_every_contract_key(run):
@@ -31,6 +38,7 @@ def test_summary_has_every_contract_key(run):
     for key in ("dense_accuracy", "pruned_accuracy", "quantized_accuracy", "hardware_accuracy"):
         assert 0.0 <= written[key] <= 1.0
     assert written["hardware_samples"] == 40
+    assert list(written["step_seconds"]) == STEP_NAMES
 
 
 def test_rtl_agrees_with_reference_and_cycle_model(run):
@@ -39,7 +47,9 @@ def test_rtl_agrees_with_reference_and_cycle_model(run):
     assert s["cycles_sparse"] == s["expected_cycles_sparse"] > 0
     assert s["cycles_dense"] == s["expected_cycles_dense"] > 0
     assert s["realised_speedup"] == pytest.approx(s["cycles_dense"] / s["cycles_sparse"])
-    assert sum(layer["cycles_sparse"] for layer in s["layers"]) == s["cycles_sparse"]
+    for kind in ("sparse", "dense"):  # per-layer model shares add up to the RTL total
+        per_layer = sum(layer[f"cycles_{kind}"] for layer in s["layers"])
+        assert s[f"cycles_{kind}"] - per_layer == s["hardware_samples"] * ARGMAX_LATENCY
 
 
 def test_pruned_model_is_a_plain_state_dict_at_the_target_density(run):
@@ -63,8 +73,46 @@ def test_model_bin_matches_the_metrics(run):
     assert packed.pes == 3
 
 
-def test_rtl_files_are_written(run):
-    out, _ = run
+def test_power_proxies_and_sweep_points(run):
+    _, s = run
     for kind in ("sparse", "dense"):
-        text = (out / "rtl" / f"{kind}_array.v").read_text()
-        assert "module" in text and "out_data" in text
+        assert s["energy_pj_per_inference"][kind] == pytest.approx(sum(s["energy"][kind].values()))
+        assert sum(s["toggles"][kind].values()) > 0
+    assert s["energy_pj_per_inference"]["sparse"] < s["energy_pj_per_inference"]["dense"]
+    points = {round(p["target_density"], 3): p for p in s["density_sweep"]}
+    assert set(points) == {0.5, 0.2}
+    assert points[0.2]["theoretical_speedup"] == pytest.approx(s["theoretical_speedup"])
+    assert points[0.5]["theoretical_speedup"] < points[0.2]["theoretical_speedup"]
+    assert points[0.5]["realised_speedup"] < points[0.2]["realised_speedup"]
+
+
+def test_rtl_and_report_files_are_written(run):
+    out, s = run
+    described = json.loads((out / "rtl" / "accelerators.json").read_text())
+    for kind in ("sparse", "dense"):
+        assert "module" in (out / "rtl" / described[kind]["file"]).read_text()
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(s["report_figures"]) == 6
+
+
+def test_an_unchanged_flow_skips_every_step(run, build_cache):
+    out, first = run
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "model.bin", out / "report.html")}
+    again = flow(out, build_cache)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert {k: v for k, v in again.items() if k != "step_seconds"} == \
+           {k: v for k, v in first.items() if k != "step_seconds"}
+
+
+def test_a_changed_setting_reruns_only_the_steps_after_it(run, build_cache):
+    out, _ = run
+    before = json.loads((out / STEPS_FILE).read_text())
+    model_stamp = (out / "model.bin").stat().st_mtime_ns
+    changed = flow(out, build_cache, "sim.samples=20")
+    after = json.loads((out / STEPS_FILE).read_text())
+    assert (out / "model.bin").stat().st_mtime_ns == model_stamp
+    for name in ("train", "prune", "quantize", "pack", "rtl"):
+        assert after[name] == before[name]
+    for name in ("simulate", "power", "sweep", "report"):
+        assert after[name]["key"] != before[name]["key"]
+    assert changed["hardware_samples"] == 20

@@ -1,0 +1,89 @@
+"""The report's curves: the run's recipe at several densities, each proved on the sparse RTL.
+
+Every point starts from the run's dense model and repeats its prune → quantize → pack steps
+at another density; its realised speedup is measured on the RTL of the sparse accelerator
+(logits bit-exact, cycles equal to the model) over the first ``report.rtl_samples`` test
+images, against the dense twin, whose cycles per inference do not depend on the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import atomic
+from .errors import SimulationError
+from .flow import Run
+
+
+def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
+           dense_cycles: float) -> dict:
+    from .sim.designs import build_design
+    from .sim.tb.scoreboard import Scoreboard
+    from .sw import metrics
+    from .sw import prune as pruning
+    from .sw.formats import container
+    from .sw.prune.retrain import Recipe, prune_and_retrain, replay_checkpoints
+    from .sw.quantize import quantize
+    from .sw.cycles import network_cycles
+    from .sw.reference import predict, quantize_input
+    from .sw.train import accuracy
+
+    cfg = run.cfg
+    t = cfg.train
+    recipe = Recipe(epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay, batch_size=t.batch_size,
+                    lr_schedule=t.lr_schedule)
+    prune_cfg = dataclasses.replace(cfg.prune, density=density)
+    model = run.load_model("dense.pt")
+    init, rewind = replay_checkpoints(prune_cfg, run.fresh_model, run.data, recipe, seed=cfg.seed)
+    prune_and_retrain(model, run.data, prune_cfg, recipe, seed=cfg.seed, init=init, rewind=rewind,
+                      pes=cfg.hardware.pes)
+    pruning.squash(pruning.prunable(model))
+    pruned_accuracy = accuracy(model, run.data.test)
+    qmodel = quantize(model, run.data, cfg.quant, seed=cfg.seed, batch_size=t.batch_size).model
+    index_bits = cfg.pack.index_bits or container.common_index_bits(qmodel, pes=cfg.hardware.pes)
+    data = container.encode(qmodel, pes=cfg.hardware.pes, index_bits=index_bits,
+                            fmt=cfg.pack.format, n=cfg.prune.n, m=cfg.prune.m)
+    packed = container.decode(data)
+    layers = packed.model.layers
+    x = quantize_input(images, packed.model.input_scale).astype(np.int64)
+
+    design = build_design(packed, kind="sparse", hw=cfg.hardware, build_root=run.build_root)
+    ran = design.run(x)
+    board = Scoreboard(packed, x, labels)
+    board.check_logits(f"sparse (density {density:g})", ran.logits, ran.predicted)
+    model_cycles = network_cycles(packed, x, queue_depth=cfg.hardware.queue_depth, array="sparse")
+    board.check_cycles(f"sparse (density {density:g})", ran.counters["cycles"], model_cycles.total)
+    sparse_cycles = float(np.mean(ran.counters["cycles"]))
+    return {
+        "density": metrics.density(layers), "target_density": density,
+        "pruned_accuracy": pruned_accuracy,
+        "quantized_accuracy": float((predict(packed.model, run.data.test.x) == run.data.test.y).mean()),
+        "compression_ratio": metrics.compression_ratio(layers, len(data)),
+        "theoretical_speedup": metrics.theoretical_speedup(layers),
+        "cycles_per_inference_sparse": sparse_cycles,
+        "cycles_per_inference_dense": dense_cycles,
+        "realised_speedup": dense_cycles / sparse_cycles,
+        "rtl_samples": len(x),
+    }
+
+
+def density_sweep(run: Run) -> list[dict]:
+    """One point per density of ``report.densities`` plus the run's own; writes sweep.json."""
+    cfg = run.cfg
+    dense = run.summary["cycles_per_inference_dense"]
+    if dense["min"] != dense["max"]:
+        raise SimulationError("the dense twin's cycles per inference depend on the input; "
+                              "the sweep's realised speedups would not be comparable")
+    test = run.data.test
+    n = cfg.report.rtl_samples or len(test)
+    densities = sorted({*cfg.report.densities, cfg.prune.density}, reverse=True)
+    points = []
+    with run.reporter.track("density sweep", len(densities)) as advance:
+        for d in densities:
+            run.reporter.log(f"[sweep] density {d:g}")
+            points.append(_point(run, d, test.x[:n], test.y[:n], float(dense["mean"])))
+            advance(1)
+    atomic.write_json(run.path("sweep.json"), points)
+    return points
