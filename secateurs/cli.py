@@ -124,14 +124,23 @@ def print_summary(s: dict) -> None:
               help="Folder of MNIST IDX files (raw or .gz): sweep on MNIST instead of digits.")
 @user_errors
 def sweep(config_path, overrides, out, workers, address, data_dir) -> None:
-    """Models × strategies × compressions × seeds: OUT/results.csv and two accuracy figures."""
+    """A pruning sweep (models × strategies × compressions × seeds) or, with ``kind = "hardware"``
+    in the config, a hardware sweep (density × structure × P × D × format), on Ray."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from . import hw_sweep
     from .sweep import load_sweep, run_sweep
-    from .sweep_report import write_report
+    from .sweep_report import write_csv, write_report
 
-    cfg = load_sweep(config_path, overrides, data_dir=data_dir)
-    out = out or Path("runs") / cfg.settings.name
+    hardware = hw_sweep.is_hardware_sweep(config_path)
+    if hardware:
+        sweep_cfg = hw_sweep.load_hardware_sweep(config_path, overrides)
+        out = out or Path("runs") / sweep_cfg.name
+        run = functools.partial(hw_sweep.run_hardware_sweep, sweep_cfg, out)
+    else:
+        cfg = load_sweep(config_path, overrides, data_dir=data_dir)
+        out = out or Path("runs") / cfg.settings.name
+        run = functools.partial(run_sweep, cfg, out)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
     with Progress(*columns, console=console) as bar:
@@ -140,8 +149,13 @@ def sweep(config_path, overrides, out, workers, address, data_dir) -> None:
         def progress(done: int, total: int, name: str) -> None:
             bar.update(task, completed=done, total=total, last=name)
 
-        rows = run_sweep(cfg, out, workers=workers, address=address, progress=progress)
-    for path in write_report(rows, out):
+        rows = run(workers=workers, address=address, progress=progress)
+    if hardware:
+        write_csv(rows, out / "results.csv")
+        paths = [out / "results.csv", *hw_sweep.hardware_figures(rows, out)]
+    else:
+        paths = write_report(rows, out)
+    for path in paths:
         console.print(f"wrote {path}")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import atomic
 from .config import FlowConfig, to_dict
+from .errors import ConfigError
 
 #: Keys of summary.json other tools rely on (DESIGN.md); the flow fails rather than omit one.
 SUMMARY_KEYS = (
@@ -120,13 +121,20 @@ def _recorded(out: Path) -> dict:
 
 
 def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
-             build_root: str | Path | None = None, force: bool = False) -> dict:
+             build_root: str | Path | None = None, force: bool = False,
+             until: str | None = None) -> dict:
     """Run (or resume) every step into ``out``; returns and writes ``summary.json``.
 
     ``build_root`` defaults to ``out/sim/build``; point several runs at one folder to share
-    Verilator builds. ``force`` reruns every step.
+    Verilator builds. ``force`` reruns every step; ``until`` stops after the named step (the
+    summary then lacks the later steps' keys).
     """
     from .steps import STEPS
+
+    names = [s.name for s in STEPS]
+    if until is not None and until not in names:
+        raise ConfigError(f"unknown step {until!r}; valid: {', '.join(names)}")
+    steps = STEPS[:names.index(until) + 1] if until else STEPS
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,7 +145,7 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
     summary = run.summary
     summary["name"] = cfg.name
     key = ""
-    for step in STEPS:
+    for step in steps:
         key = step_key(step, cfg, key)
         previous = recorded.get(step.name, {})
         if previous.get("key") == key and all(run.path(o).exists() for o in step.outputs):
@@ -153,7 +161,7 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
         # Invalidate what follows: a later step's key chains through this one anyway.
         atomic.write_json(out / STEPS_FILE, recorded)
     missing = [k for k in SUMMARY_KEYS if k not in summary]
-    if missing:
+    if missing and until is None:
         raise AssertionError(f"the flow left summary keys unset: {missing}")
     summary["step_seconds"] = {name: r["seconds"] for name, r in recorded.items()}
     atomic.write_json(out / "summary.json", summary)

@@ -107,3 +107,44 @@ def stacked_by_design(breakdown: Mapping[str, Mapping[str, float]], *, ylabel: s
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3, axis="y")
     return _png(fig)
+
+
+def speedup_by_structure(rows: Sequence[Mapping], *, title: str) -> bytes:
+    """Realised speedup (dense twin / sparse cycles) against 1 / density, one line per structure."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    top = 1.0
+    for structure in sorted({r["structure"] for r in rows}):
+        ordered = sorted((r for r in rows if r["structure"] == structure), key=lambda r: -r["density"])
+        xs = [1 / r["density"] for r in ordered]
+        ys = [r["realised_speedup"] for r in ordered]
+        ax.plot(xs, ys, "o-", label=structure)
+        top = max(top, *xs, *ys)
+    ax.plot([1, top], [1, top], color="black", lw=1, ls="--", label="ideal: 1 / density")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("1 / weight density")
+    ax.set_ylabel("realised speedup over the dense twin")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def efficiency_vs_depth(rows: Sequence[Mapping], *, title: str) -> bytes:
+    """Load-balance efficiency η against activation-queue depth, one line per structure × density."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for structure in sorted({r["structure"] for r in rows}):
+        for density in sorted({r["density"] for r in rows}, reverse=True):
+            sel = sorted((r for r in rows if r["structure"] == structure and r["density"] == density),
+                         key=lambda r: r["queue_depth"])
+            if sel:
+                ax.plot([r["queue_depth"] for r in sel], [r["efficiency"] for r in sel], "o-",
+                        label=f"{structure}, d = {density:g}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("activation queue depth D")
+    ax.set_ylabel("η = ⌈useful MACs / P⌉ / compute cycles")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    return _png(fig)
