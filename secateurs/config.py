@@ -417,6 +417,11 @@ def validate_pack(p: PackConfig, q: QuantConfig, prune: PruneConfig) -> None:
                           f"values, not {kind} (quant.codebook_bits = {q.codebook_bits})")
     if p.format == "nm" and prune.structure != "nm":
         raise ConfigError("pack.format = 'nm' needs N:M weights: set prune.structure = 'nm'")
+    from .sw.formats.base import MAX_GROUP
+
+    if p.format == "nm" and not 1 <= prune.n <= prune.m <= MAX_GROUP:
+        raise ConfigError(f"pack.format = 'nm' reads N:M with 1 <= N <= M <= {MAX_GROUP}, not "
+                          f"{prune.n}:{prune.m}")
     if not 0 <= p.index_bits <= 8:
         raise ConfigError(f"pack.index_bits must be in 1..8, or 0 for the best per layer, not {p.index_bits}")
 

@@ -84,7 +84,7 @@ def run_tasks(tasks: Sequence[Task], *, address: str | None = None, workers: int
                 try:
                     name = ray.get(ref)
                 except ray.exceptions.RayTaskError as e:
-                    raise e.as_instanceof_cause() from None
+                    raise e.cause from None  # the task's own exception, without Ray's wrapping
                 except ray.exceptions.WorkerCrashedError:
                     raise SecateursError(f"a worker died {retries + 1} times running one task; "
                                          "finished results are kept, run again to resume") from None

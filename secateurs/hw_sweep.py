@@ -24,8 +24,13 @@ from .config import FlowConfig
 from .distributed import Task, run_tasks
 from .errors import ConfigError
 
-#: N:M pattern giving each density of a sweep (N of every M inputs kept).
-NM_PATTERNS = {0.5: (2, 4), 0.25: (1, 4), 0.125: (1, 8), 0.1: (1, 10), 0.05: (1, 20)}
+#: N:M patterns the hardware reads (M up to 16); a density gets the pattern nearest to it.
+NM_PATTERNS = ((2, 4), (1, 4), (1, 8), (1, 10), (1, 16))
+
+
+def nm_pattern(density: float) -> tuple[int, int]:
+    """The N:M pattern whose N / M is nearest to ``density`` (0.05 → 1:16, i.e. 0.0625)."""
+    return min(NM_PATTERNS, key=lambda nm: abs(nm[0] / nm[1] - density))
 #: Weight formats of a point: the flow's ``[pack]`` and ``[quant]`` settings they stand for.
 FORMATS = {
     "csc": {"pack.format": "csc"},
@@ -44,7 +49,7 @@ class HardwareSweep:
     seeds: tuple[int, ...] = (0,)
     #: Weight densities after pruning.
     densities: tuple[float, ...] = (0.5, 0.25, 0.1, 0.05)
-    #: ``prune.structure`` of each point; "nm" uses the N:M pattern of the density.
+    #: ``prune.structure`` of each point; "nm" uses the N:M pattern nearest the density.
     structures: tuple[str, ...] = ("unstructured", "pe_balanced", "nm")
     #: Processing elements.
     pes: tuple[int, ...] = (4, 8)
@@ -105,9 +110,8 @@ def load_hardware_sweep(path: str | Path, overrides=()) -> HardwareSweep:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"sweep config {str(path)!r} is not valid TOML: {e}") from None
     sweep = config.from_dict(HardwareSweep, config.apply_overrides(values, overrides))
-    for d in sweep.densities:
-        if "nm" in sweep.structures and d not in NM_PATTERNS:
-            raise ConfigError(f"no N:M pattern for density {d}; valid: {sorted(NM_PATTERNS)}")
+    if any(not 0 < d <= 1 for d in sweep.densities):
+        raise ConfigError(f"densities must be in (0, 1], not {sweep.densities!r}")
     unknown = set(sweep.formats) - set(FORMATS) | ({"nm"} & set(sweep.formats))
     if unknown:
         raise ConfigError(f"unknown sweep formats {sorted(unknown)}; valid: csc, csc_codebook "
@@ -122,7 +126,8 @@ def _point_overrides(sweep: HardwareSweep, seed: int, d: float, structure: str, 
     settings = {"seed": seed, "prune.density": d, "prune.structure": structure,
                 "hardware.pes": pes, **FORMATS[fmt]}
     if structure == "nm":
-        settings["prune.n"], settings["prune.m"] = NM_PATTERNS[d]
+        n, m = nm_pattern(d)
+        settings.update({"prune.n": n, "prune.m": m, "prune.density": n / m})
     return (*sweep.base, *(f"{k}={json.dumps(v)}" for k, v in settings.items()))
 
 

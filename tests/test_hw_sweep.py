@@ -3,7 +3,7 @@
 import pytest
 
 from secateurs.errors import ConfigError
-from secateurs.hw_sweep import hardware_figures, load_hardware_sweep, run_hardware_sweep
+from secateurs.hw_sweep import hardware_figures, load_hardware_sweep, nm_pattern, run_hardware_sweep
 
 TINY = """
 kind = "hardware"
@@ -37,6 +37,7 @@ def test_one_row_per_point_and_depth(swept):
         assert r["format"] == ("nm" if r["structure"] == "nm" else "csc")
     nm = {r["density"]: r["measured_density"] for r in rows if r["structure"] == "nm"}
     assert nm[0.5] <= 0.5 + 1e-9 and nm[0.25] <= 0.25 + 1e-9  # N:M keeps at most N of M
+    assert nm_pattern(0.05) == (1, 16) and nm_pattern(0.1) == (1, 10)
 
 
 def test_deeper_queues_never_cost_cycles(swept):
@@ -69,8 +70,8 @@ def test_a_point_proved_on_the_rtl(tmp_path):
 
 def test_bad_sweep_configs(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text(TINY.replace("densities = [0.5, 0.25]", "densities = [0.3]"))
-    with pytest.raises(ConfigError, match="N:M pattern for density 0.3"):
+    path.write_text(TINY.replace("densities = [0.5, 0.25]", "densities = [1.5]"))
+    with pytest.raises(ConfigError, match="densities must be in"):
         load_hardware_sweep(path)
     path.write_text(TINY.replace('formats = ["csc"]', 'formats = ["bitmap"]'))
     with pytest.raises(ConfigError, match="unknown sweep formats"):

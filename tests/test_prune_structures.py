@@ -138,3 +138,13 @@ def test_pe_balanced_property(rows, cols, pes, cb, density, seed):
     for start in range(0, cols, cb):
         counts = {int(mask[p::pes, start:start + cb].sum()) for p in holding}
         assert len(counts) == 1
+
+
+def test_pe_balanced_keeps_its_share_with_less_than_one_weight_per_pe_and_column():
+    # 10 rows over 8 PEs at density 0.1: a PE's share of a column is 1/8 of a weight. Rounding
+    # each column on its own would keep nothing; largest remainder keeps ~10 % of the layer.
+    w = torch.randn(10, 64, generator=torch.Generator().manual_seed(0))
+    mask = keep(w, 0.1, "pe_balanced", pes=8)
+    assert abs(float(mask.float().mean()) - 0.1) < 0.02
+    for j in range(64):  # still balanced: the 8 PEs holding rows keep the same count per column
+        assert len({int(mask[p::8, j].sum()) for p in range(8)}) == 1

@@ -183,11 +183,23 @@ def _from_pe_cells(cells: torch.Tensor, shape: tuple[int, int], pes: int, cb: in
     return grid.reshape(rows_per_pe * pes, n_blocks * cb)[:out, :fan_in]
 
 
+def _largest_remainder(share: torch.Tensor) -> torch.Tensor:
+    """Integers with the same (rounded) sum as ``share``, each its floor or floor + 1."""
+    base = torch.floor(share)
+    remainder = share - base
+    extra = int(torch.round(remainder.sum()))
+    if extra:
+        base[torch.topk(remainder, k=extra).indices] += 1
+    return base
+
+
 def pe_balanced(scores, chosen, opts):
     """Rows r of PE r mod P: in each column block every PE keeps the same count, its best weights.
 
-    The count of a block is the PEs' mean count in the scope's mask (rounded), capped by the
-    smallest PE's share of the block, so the layer keeps about the density the scope chose.
+    The count of a block is the PEs' mean count in the scope's mask, rounded by largest
+    remainder over the blocks (so a layer with less than one weight per PE per block still keeps
+    its share, in the blocks that wanted most), capped by the smallest PE's share of the block:
+    the layer keeps about the density the scope chose.
     """
     m = _matrix(scores).float()
     pes, cb = opts.pes, opts.column_block
@@ -195,7 +207,7 @@ def pe_balanced(scores, chosen, opts):
     holding = real.sum((1, 2)) > 0                     # PEs that hold at least one row
     counts = _pe_cells(_matrix(chosen).float(), pes, cb, 0.0).sum(-1)[holding]
     capacity = real.sum(-1)[holding].min(0).values
-    k = torch.minimum(torch.round(counts.mean(0)), capacity).long()
+    k = torch.minimum(_largest_remainder(counts.mean(0)), capacity).long()
     keep = _keep_ranked(_pe_cells(m, pes, cb, -torch.inf), k[None, :, None])
     return _from_pe_cells(keep, m.shape, pes, cb).reshape(scores.shape)
 
