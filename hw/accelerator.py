@@ -21,7 +21,9 @@ from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..config import HardwareConfig
 from .argmax import Argmax
+from .broadcast import check_issue_width
 from .dense_engine import DenseEngine
 from .engine import EngineSignature, layer_config
 from .image import NetworkImage, check_accumulator
@@ -84,12 +86,16 @@ class Accelerator(wiring.Component):
         The network (from :func:`~secateurs.hw.image.network_image`).
     queue_depth : int
         Activation queue depth D of each PE (1..16); the dense twin has no queues.
+    issue_width : int
+        Columns the sparse CSC engine broadcasts per cycle, W (1, 2, 4 or 8); the dense twin
+        and the N:M engine step one column or group at a time whatever it is.
     acc_bits : int
         Accumulator width; rejected if any row of any layer could overflow it.
     """
 
-    def __init__(self, image: NetworkImage, *, kind: str, queue_depth: int = 4,
-                 acc_bits: int = 32):
+    def __init__(self, image: NetworkImage, *, kind: str,
+                 queue_depth: int = HardwareConfig.queue_depth,
+                 issue_width: int = HardwareConfig.issue_width, acc_bits: int = 32):
         if kind not in KINDS:
             raise ValueError(f"Accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if not isinstance(image, NetworkImage):
@@ -97,6 +103,7 @@ class Accelerator(wiring.Component):
         image.word_layout()  # validates both widths
         self.kind, self.image = kind, image
         self.queue_depth = check_queue_depth(queue_depth)
+        self.issue_width = check_issue_width(issue_width)
         self.acc_bits = check_accumulator(image, acc_bits)
         self.table = layer_table(image)
         self._params = param_image(image, acc_bits)
@@ -111,7 +118,7 @@ class Accelerator(wiring.Component):
         """What this design was generated from (JSON-able)."""
         image = self.image
         return {"kind": self.kind, "pes": image.pes, "queue_depth": self.queue_depth,
-                "acc_bits": self.acc_bits, "index_bits": image.index_bits,
+                "issue_width": self.issue_width, "acc_bits": self.acc_bits, "index_bits": image.index_bits,
                 "nm": None if image.nm is None else list(image.nm),
                 "value_bits": image.value_bits, "codebook": image.codebook,
                 "layers": [[l.rows, l.cols] for l in image.layers]}
@@ -126,18 +133,23 @@ class Accelerator(wiring.Component):
                 "dense_base": dense_base, "next_nonempty": 0 if last else t.nonempty[layer + 1],
                 "groups": image.layers[layer].groups if image.nm else 0}
 
+    @property
+    def act_lanes(self) -> int:
+        """Activations the engine reads a cycle: W for the sparse CSC engine, else one."""
+        return self.issue_width if self.kind == "sparse" and self.image.nm is None else 1
+
     def engine(self):
         """The compute engine of this kind (a fresh component each call)."""
         image = self.image
         signature = EngineSignature(
             pes=image.pes, layers=len(image.layers), config=self.config_layout,
-            max_cols=image.max_cols, acc_bits=self.acc_bits,
+            max_cols=image.max_cols, acc_bits=self.acc_bits, lanes=self.act_lanes,
             rows_per_pe=max(image.rows_per_pe(l) for l in range(len(image.layers))))
         if self.kind == "sparse" and image.nm is not None:
             return NMEngine(signature, image, acc_bits=self.acc_bits)
         if self.kind == "sparse":
             return SparseEngine(signature, image, queue_depth=self.queue_depth,
-                                acc_bits=self.acc_bits)
+                                issue_width=self.issue_width, acc_bits=self.acc_bits)
         return DenseEngine(signature, image, acc_bits=self.acc_bits)
 
     def elaborate(self, platform):
@@ -152,7 +164,8 @@ class Accelerator(wiring.Component):
         k = self._act_index_bits
         m.submodules.activations = acts = memory.Memory(
             shape=signed(ACT_BITS), depth=2 << k, init=[])
-        act_write, act_read = acts.write_port(), acts.read_port()
+        act_write = acts.write_port()
+        act_reads = [acts.read_port() for _ in range(self.act_lanes)]
         layout = param_word(self.acc_bits)
         m.submodules.params = params = memory.Memory(
             shape=unsigned(layout.size), depth=len(self._params), init=self._params)
@@ -168,13 +181,13 @@ class Accelerator(wiring.Component):
             m.d.sync += [layer.eq(value), cfg.eq(configs[value])]
 
         parity = layer[0]  # layer l reads buffer l % 2 and writes the other one
-        m.d.comb += [
-            engine.layer.eq(layer),
-            engine.config.eq(cfg),
-            act_read.addr.eq(engine.act_addr | (parity << k)),
-            act_read.en.eq(engine.act_en),
-            engine.act_data.eq(act_read.data),
-        ]
+        m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg)]
+        for s, port in enumerate(act_reads):  # lane s reads activation act_addr + s
+            m.d.comb += [
+                port.addr.eq((engine.act_addr + s)[:k] | (parity << k)),
+                port.en.eq(engine.act_en[s]),
+                engine.act_data[s].eq(port.data),
+            ]
 
         # Input: the host streams the first layer's activations into buffer 0.
         in_count = Signal(range(image.inputs + 1))
@@ -292,7 +305,7 @@ class Accelerator(wiring.Component):
             "queue_pushes": engine.events.queue_pushes,
             "acc_updates": engine.events.acc_updates,
             "drains": engine.drain_en,
-            "act_reads": engine.act_en,
+            "act_reads": sum(engine.act_en[s] for s in range(self.act_lanes)),
             "act_writes": writes_hidden,
             "pointer_reads": engine.events.pointer_reads,
         }

@@ -52,7 +52,7 @@ class DenseEngine(wiring.Component):
                 pe.issue.first.eq(local == 0),
             ]
             with m.If(local * image.pes + p < cfg.rows):
-                m.d.comb += pe.issue.x.eq(bus.act_data)
+                m.d.comb += pe.issue.x.eq(bus.act_data[0])
 
         with m.If(bus.launch):
             m.d.comb += [bus.act_en.eq(1), bus.act_addr.eq(0)]

@@ -4,8 +4,10 @@ An engine holds the P processing elements and whatever feeds them. The accelerat
 tells it which layer runs (``config``), pulses ``launch`` on a layer's first cycle, holds ``run``
 for the rest of the compute phase, and waits for ``working`` to fall. Then it drains the
 accumulators one row a cycle through ``drain``/``clear``. The engine reads its activations
-through the ``act`` port (a synchronous memory read port of the current buffer) and reports
-per-cycle event counts, which the sequencer sums into the host-visible counters.
+through the ``act`` port: ``lanes`` synchronous read ports of the current buffer, lane s at
+``act_addr + s`` when ``act_en[s]`` (the sparse engine reads a block of columns at once; the
+dense and N:M engines have one lane). It reports per-cycle event counts, which the sequencer
+sums into the host-visible counters.
 """
 
 from amaranth.hdl import Module, Signal, signed, unsigned
@@ -38,8 +40,8 @@ def layer_config(layers: int, max_rows: int, max_cols: int, pointer_depth: int,
 class EngineSignature(wiring.Signature):
     """Ports of a compute engine (see the module docstring); ``pes`` sets the event widths."""
 
-    def __init__(self, *, pes, layers, config, max_cols, rows_per_pe, acc_bits):
-        self.pes, self.layers = pes, layers
+    def __init__(self, *, pes, layers, config, max_cols, rows_per_pe, acc_bits, lanes=1):
+        self.pes, self.layers, self.lanes = pes, layers, lanes
         super().__init__({
             "layer": In(range(layers)),
             "config": In(config),
@@ -48,9 +50,9 @@ class EngineSignature(wiring.Signature):
             "working": Out(1),
             "pend_en": In(1),
             "pend_index": In(range(max_cols)),
-            "act_en": Out(1),
+            "act_en": Out(lanes),
             "act_addr": Out(range(max_cols)),
-            "act_data": In(signed(ACT_BITS)),
+            "act_data": In(data.ArrayLayout(signed(ACT_BITS), lanes)),
             "drain_en": In(1),
             "drain_pe": In(range(pes)),
             "drain_addr": In(range(rows_per_pe)),
@@ -58,21 +60,21 @@ class EngineSignature(wiring.Signature):
             "clear_pe": In(range(pes)),
             "clear_addr": In(range(rows_per_pe)),
             "acc": Out(signed(acc_bits)),
-            "events": Out(engine_events(pes)),
+            "events": Out(engine_events(pes, lanes)),
         })
 
 
-def engine_events(pes: int) -> data.StructLayout:
+def engine_events(pes: int, lanes: int = 1) -> data.StructLayout:
     """What happened in the engine this cycle, as counts (summed over PEs where per PE)."""
     per_pe = range(pes + 1)
     return data.StructLayout({
         "weight_reads": per_pe,
         "macs": per_pe,
         "acc_updates": per_pe,
-        "queue_pushes": per_pe,
-        "broadcasts": unsigned(1),
+        "queue_pushes": range(pes * lanes + 1),
+        "broadcasts": range(lanes + 1),
         "stalls": unsigned(1),
-        "pointer_reads": unsigned(2),
+        "pointer_reads": range(lanes + 2),
     })
 
 

@@ -37,7 +37,7 @@ def layer_array(kind: str, *, hw: HardwareConfig, rows: int, cols: int, index_bi
     common = dict(pes=hw.pes, rows=rows, cols=cols, value_bits=VALUE_BITS, index_bits=index_bits,
                   acc_bits=hw.acc_bits, bank_depth=bank_depth)
     if kind == "sparse":
-        return SparseArray(queue_depth=hw.queue_depth, **common)
+        return SparseArray(queue_depth=hw.queue_depth, issue_width=hw.issue_width, **common)
     if kind == "dense":
         return DenseArray(**common)
     raise ValueError(f"Array kind must be one of {', '.join(ARRAY_KINDS)}, not {kind!r}")
@@ -80,7 +80,8 @@ def write_accelerators(out: str | os.PathLike, image, *, hw: HardwareConfig) -> 
     write_atomic(out / LINT_WAIVERS, waiver_text())
     described = {"lint_waivers": LINT_WAIVERS}
     for kind in KINDS:
-        design = Accelerator(image, kind=kind, queue_depth=hw.queue_depth, acc_bits=hw.acc_bits)
+        design = Accelerator(image, kind=kind, queue_depth=hw.queue_depth,
+                             issue_width=hw.issue_width, acc_bits=hw.acc_bits)
         name = f"{kind}_accelerator"
         write_atomic(out / f"{name}.v", export_verilog(design, name=name))
         described[kind] = {"file": f"{name}.v", "top": name, **design.parameters()}

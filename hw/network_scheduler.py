@@ -1,20 +1,24 @@
 """The sparse engine's column scheduler: the work list of nonzero activations, filled as they are
-written, and the broadcast of one column a cycle to the PEs that have words in it.
+written, and the broadcast of one block of up to W columns a cycle to the PEs with words in it.
 
 The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
-next layer into a column that has words; no cycle is ever spent on a zero. While ``run`` is high
-the lowest pending column is picked each cycle its predecessor leaves the broadcast stage: its
-activation and both pointer words (column j and j + 1 of the layer) are read on the pick edge,
-and the next cycle all PEs with words in it take it together once each has room in its queue.
-This is the timing of :class:`~secateurs.hw.scheduler.ColumnScheduler`, so the single-layer
-cycle model holds for each layer's compute phase.
+next layer into a column that has words; no cycle is ever spent on a zero. Columns form aligned
+blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
+cycle its predecessor leaves the broadcast stage: its pointer word (one ROM word: the W + 1
+bank starts of each PE) and the activations of its pending columns (W read lanes at consecutive
+addresses) are read on the pick edge, and from the next cycle each PE takes its columns of the
+block as its queue has room. This is the timing of
+:class:`~secateurs.hw.scheduler.ColumnScheduler`, so the single-layer cycle model holds for each
+layer's compute phase.
 """
 
-from amaranth.hdl import Const, Module, Signal, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layout import pointer_word
+from .broadcast import (BroadcastStage, block_lanes, block_mask, block_pointer_word,
+                        blocks_with_work, check_issue_width)
+from .queue import PushSignature
 from .scheduler import lowest_set_bit
 from .signature import ACT_BITS, check_positive
 from .walker import column_entry
@@ -23,74 +27,65 @@ __all__ = ["NetworkScheduler"]
 
 
 class NetworkScheduler(wiring.Component):
-    """Work list, pick, pointer ROM (``pointers``: raw ``pointer_word`` ints) and broadcast."""
+    """Work list, block pick, pointer ROM (``pointers``: raw block words, a layer's first at
+    ``ptr_base``) and broadcast stage."""
 
-    def __init__(self, *, pes, cols, pointer_bits, pointers):
+    def __init__(self, *, pes, cols, issue_width, pointer_bits, pointers):
         check_positive("PE count", pes)
         check_positive("Column count", cols)
-        self._pes, self._cols, self._pointers = pes, cols, list(pointers)
-        self._pointer = pointer_word(pes, pointer_bits)
+        self._pes, self._cols = pes, cols
+        self._width = check_issue_width(issue_width)
+        self._pointer_bits, self._pointers = pointer_bits, list(pointers)
+        self._word = block_pointer_word(pes, pointer_bits, issue_width)
         super().__init__({
             "launch": In(1),
             "run": In(1),
             "ptr_base": In(range(len(self._pointers) + 1)),
             "pend_en": In(1),
             "pend_index": In(range(cols)),
-            "act_en": Out(1),
+            "act_en": Out(issue_width),
             "act_addr": Out(range(cols)),
-            "act_data": In(signed(ACT_BITS)),
-            "columns": Out(stream.Signature(column_entry(pointer_bits))).array(pes),
+            "act_data": In(data.ArrayLayout(signed(ACT_BITS), issue_width)),
+            "columns": Out(PushSignature(column_entry(pointer_bits), issue_width)).array(pes),
             "busy": Out(1),
-            "fire": Out(1),
+            "broadcasts": Out(range(issue_width + 1)),
+            "pushes": Out(range(pes * issue_width + 1)),
             "stall": Out(1),
             "picking": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        pes, cols = self._pes, self._cols
+        pes, cols, width = self._pes, self._cols, self._width
 
         m.submodules.pointers = pointers = memory.Memory(
-            shape=unsigned(self._pointer.size), depth=len(self._pointers), init=self._pointers)
+            shape=unsigned(self._word.size), depth=len(self._pointers), init=self._pointers)
         pending = Signal(cols)
-        picked, index = lowest_set_bit(m, pending, cols)
-        this_port = pointers.read_port()
-        next_port = pointers.read_port()
-        m.d.comb += [this_port.addr.eq(self.ptr_base + index),
-                     next_port.addr.eq(self.ptr_base + index + 1)]
-        this_ptr = data.View(self._pointer, this_port.data)
-        next_ptr = data.View(self._pointer, next_port.data)
+        blocks = blocks_with_work(pending, cols, width)
+        picked, index = lowest_set_bit(m, blocks, len(blocks))
+        lanes = block_lanes(pending, cols, width, index)
+        port = pointers.read_port()
+        m.d.comb += port.addr.eq(self.ptr_base + index)
 
-        staged = Signal()  # the broadcast stage holds a column (its pointers are on the ports)
-        starts, ends = this_ptr.start, next_ptr.start
-        need = [starts[p] != ends[p] for p in range(pes)]
-        accept = [Signal(name=f"accept{p}") for p in range(pes)]
-        for p in range(pes):
-            m.d.comb += accept[p].eq(~need[p] | self.columns[p].ready)
-        # All PEs that need the column take it together: PE p is offered it only when every
-        # other PE can accept (prefix/suffix ANDs, so no offer waits on its own ready).
-        before = [Const(1)] + [Signal(name=f"before{p}") for p in range(1, pes + 1)]
-        after = [Signal(name=f"after{p}") for p in range(pes)] + [Const(1)]
-        for p in range(pes):
-            m.d.comb += before[p + 1].eq(before[p] & accept[p])
-            m.d.comb += after[pes - 1 - p].eq(accept[pes - 1 - p] & after[pes - p])
-        fire = staged & before[pes]
-        for p in range(pes):
-            column = self.columns[p]
-            m.d.comb += [
-                column.valid.eq(staged & need[p] & before[p] & after[p + 1]),
-                column.payload.x.eq(self.act_data),
-                column.payload.start.eq(starts[p]),
-                column.payload.end.eq(ends[p]),
-            ]
-
-        advance = self.run & (~staged | fire)
-        picking = advance & pending.any()
+        m.submodules.stage = stage = BroadcastStage(pes=pes, width=width,
+                                                    pointer_bits=self._pointer_bits)
+        staged = Signal()  # the broadcast stage holds a block (its pointers are on the port)
+        staged_lanes = Signal(width)
         m.d.comb += [
-            this_port.en.eq(advance),
-            next_port.en.eq(advance),
-            self.act_en.eq(picking),
-            self.act_addr.eq(index),
+            stage.staged.eq(staged),
+            stage.lanes.eq(staged_lanes),
+            stage.x.eq(self.act_data),
+            stage.starts.eq(port.data),
+        ]
+        for p in range(pes):
+            wiring.connect(m, stage.columns[p], wiring.flipped(self.columns[p]))
+
+        advance = self.run & (~staged | stage.done)
+        picking = advance & blocks.any()
+        m.d.comb += [
+            port.en.eq(advance),
+            self.act_en.eq(Mux(picking, lanes, 0)),
+            self.act_addr.eq(index * width),
         ]
         marked = Signal(cols)
         with m.If(self.pend_en):
@@ -98,12 +93,14 @@ class NetworkScheduler(wiring.Component):
         with m.If(self.launch):
             m.d.sync += staged.eq(0)
         with m.Elif(advance):
-            m.d.sync += staged.eq(pending.any())
-        m.d.sync += pending.eq((pending & ~(picked & advance.replicate(cols))) | marked)
+            m.d.sync += [staged.eq(blocks.any()), staged_lanes.eq(lanes)]
+        taken = Mux(picking, block_mask(picked, cols, width), 0)
+        m.d.sync += pending.eq((pending & ~taken) | marked)
         m.d.comb += [
             self.busy.eq(pending.any() | staged),
-            self.fire.eq(fire),
-            self.stall.eq(staged & ~fire),
+            self.broadcasts.eq(Mux(stage.done, sum(staged_lanes[s] for s in range(width)), 0)),
+            self.pushes.eq(stage.pushes),
+            self.stall.eq(staged & ~stage.done),
             self.picking.eq(picking),
         ]
         return m

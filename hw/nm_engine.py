@@ -66,7 +66,7 @@ class NMEngine(wiring.Component):
             with m.If(load_k == group - 1):
                 m.d.sync += [loading.eq(0), load_k.eq(0)]
         with m.If(captured):
-            m.d.sync += next_x[captured_k].eq(bus.act_data)
+            m.d.sync += next_x[captured_k].eq(bus.act_data[0])
             with m.If(captured_k == group - 1):
                 m.d.sync += next_full.eq(1)
 

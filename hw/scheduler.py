@@ -1,24 +1,27 @@
-"""The sparse array's column scheduler: which column to broadcast next, and to which PEs.
+"""The sparse array's column scheduler: which block of columns to broadcast next, and to which PEs.
 
 At launch the work list is latched: columns ``j < n_cols`` whose activation is nonzero and in
-which some PE has a word. Each cycle the lowest remaining column is picked (priority encoder)
-and its two pointer words (column ``j`` and ``j + 1``) are read; the next cycle that column waits
-in the broadcast stage until every PE with words in it has room in its queue, then all of those
-PEs take it on the same edge. The pick for the following column happens on that same edge, so an
-unstalled scheduler broadcasts one column per cycle.
+which some PE has a word. Columns form aligned blocks of W, the issue width (:mod:`.broadcast`).
+Each cycle the lowest block with work is picked (priority encoder over the blocks) and the W + 1
+pointer words bounding its columns are read; the next cycle the block waits in the broadcast
+stage, each PE taking its columns of it as its queue has room, and the pick of the following
+block happens on the edge its last column is taken. So an unstalled scheduler broadcasts a block
+(up to W columns) per cycle.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from .broadcast import BroadcastStage, block_lanes, block_mask, blocks_with_work
 from .layout import pointer_word
+from .queue import PushSignature
 from .signature import ACT_BITS, check_positive
 from .walker import column_entry
 
 __all__ = ["BROADCAST_LATENCY", "ColumnScheduler", "lowest_set_bit"]
 
-BROADCAST_LATENCY = 1  # a picked column's pointer words are read on the pick edge (synchronous)
+BROADCAST_LATENCY = 1  # a picked block's pointer words are read on the pick edge (synchronous)
 
 
 def lowest_set_bit(m: Module, vector: Signal, width: int) -> tuple[Signal, Signal]:
@@ -46,13 +49,14 @@ def lowest_set_bit(m: Module, vector: Signal, width: int) -> tuple[Signal, Signa
 
 
 class ColumnScheduler(wiring.Component):
-    """Work list, priority pick, pointer memory and broadcast stage of the sparse array."""
+    """Work list, block pick, pointer memory and broadcast stage of the sparse array."""
 
-    def __init__(self, *, pes, cols, pointer_bits):
+    def __init__(self, *, pes, cols, pointer_bits, issue_width):
         check_positive("PE count", pes)
         check_positive("Column count", cols)
         check_positive("Pointer width", pointer_bits)
-        self._pes, self._cols = pes, cols
+        self._pes, self._cols, self._width = pes, cols, issue_width
+        self._pointer_bits = pointer_bits
         self._pointer = pointer_word(pes, pointer_bits)
         super().__init__({
             "ptr_we": In(1),
@@ -61,13 +65,13 @@ class ColumnScheduler(wiring.Component):
             "launch": In(1),
             "n_cols": In(range(cols + 1)),
             "acts": In(data.ArrayLayout(signed(ACT_BITS), cols)),
-            "columns": Out(stream.Signature(column_entry(pointer_bits))).array(pes),
+            "columns": Out(PushSignature(column_entry(pointer_bits), issue_width)).array(pes),
             "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        pes, cols = self._pes, self._cols
+        pes, cols, width = self._pes, self._cols, self._width
 
         m.submodules.pointers = pointers = memory.Memory(
             shape=self._pointer, depth=cols + 1, init=[])
@@ -82,45 +86,38 @@ class ColumnScheduler(wiring.Component):
             m.d.sync += nonempty.bit_select(self.ptr_addr, 1).eq(self.ptr_data.nonempty)
 
         pending = Signal(cols)
-        picked, index = lowest_set_bit(m, pending, cols)
-        this_ptr = pointers.read_port()
-        next_ptr = pointers.read_port()
-        m.d.comb += [this_ptr.addr.eq(index), next_ptr.addr.eq(index + 1)]
+        blocks = blocks_with_work(pending, cols, width)
+        picked, index = lowest_set_bit(m, blocks, len(blocks))
+        first = Signal(range(len(blocks) * width))  # the picked block's first column
+        m.d.comb += first.eq(index * width)
+        reads = [pointers.read_port() for _ in range(width + 1)]  # the block's W + 1 bounds
+        for s, port in enumerate(reads):
+            m.d.comb += port.addr.eq(Mux(first + s > cols, cols, first + s))
 
-        staged = Signal()  # the broadcast stage holds a column (its pointers are on the ports)
-        staged_x = Signal(signed(ACT_BITS))
-        starts, ends = this_ptr.data.start, next_ptr.data.start
-        need = [starts[p] != ends[p] for p in range(pes)]
-        accept = [Signal(name=f"accept{p}") for p in range(pes)]
+        m.submodules.stage = stage = BroadcastStage(pes=pes, width=width,
+                                                    pointer_bits=self._pointer_bits)
+        staged = Signal()  # the broadcast stage holds a block (its pointers are on the ports)
+        staged_lanes = Signal(width)
+        staged_x = Signal(data.ArrayLayout(signed(ACT_BITS), width))
+        m.d.comb += [stage.staged.eq(staged), stage.lanes.eq(staged_lanes), stage.x.eq(staged_x)]
+        for s, port in enumerate(reads):
+            m.d.comb += stage.starts[s].eq(port.data.start)
         for p in range(pes):
-            m.d.comb += accept[p].eq(~need[p] | self.columns[p].ready)
-        # All PEs that need the column take it together: PE p is offered it only when every
-        # other PE can accept (prefix/suffix ANDs, so no offer waits on its own ready).
-        before = [Const(1)] + [Signal(name=f"before{p}") for p in range(1, pes + 1)]
-        after = [Signal(name=f"after{p}") for p in range(pes)] + [Const(1)]
-        for p in range(pes):
-            m.d.comb += before[p + 1].eq(before[p] & accept[p])
-            m.d.comb += after[pes - 1 - p].eq(accept[pes - 1 - p] & after[pes - p])
-        fire = staged & before[pes]
-        for p in range(pes):
-            column = self.columns[p]
-            m.d.comb += [
-                column.valid.eq(staged & need[p] & before[p] & after[p + 1]),
-                column.payload.x.eq(staged_x),
-                column.payload.start.eq(starts[p]),
-                column.payload.end.eq(ends[p]),
-            ]
+            wiring.connect(m, stage.columns[p], wiring.flipped(self.columns[p]))
 
-        advance = ~staged | fire
-        m.d.comb += [this_ptr.en.eq(advance), next_ptr.en.eq(advance)]
+        advance = ~staged | stage.done
+        for port in reads:
+            m.d.comb += port.en.eq(advance)
         work = Cat((self.acts[j] != 0) & nonempty[j] & (j < self.n_cols) for j in range(cols))
+        block_x = block_lanes(self.acts.as_value(), cols * ACT_BITS, width * ACT_BITS, index)
         with m.If(self.launch):
             m.d.sync += [pending.eq(work), staged.eq(0)]
         with m.Elif(advance):
             m.d.sync += [
-                staged.eq(pending.any()),
-                staged_x.eq(self.acts[index]),
-                pending.eq(pending & ~picked),
+                staged.eq(blocks.any()),
+                staged_lanes.eq(block_lanes(pending, cols, width, index)),
+                staged_x.eq(block_x),
+                pending.eq(pending & ~block_mask(picked, cols, width)),
             ]
         m.d.comb += self.busy.eq(pending.any() | staged)
         return m

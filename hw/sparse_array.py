@@ -1,7 +1,8 @@
 """The sparse array: EIE-style column broadcast over P PEs that spends no cycle on a zero.
 
-Only columns with a nonzero activation and at least one word are broadcast (lowest first, at
-most one a cycle); each PE queues the columns it has words in and walks them one word a cycle.
+Only columns with a nonzero activation and at least one word are broadcast (lowest first, an
+aligned block of up to W a cycle); each PE queues the columns it has words in and walks them one
+word a cycle.
 Zero activations, all-zero columns and PEs without words in a column cost nothing; filler words
 cost a cycle each. ``secateurs.sw.cycles`` models the resulting cycle count exactly.
 
@@ -13,6 +14,8 @@ column j (0 at j = cols).
 from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 
+from ..config import HardwareConfig
+from .broadcast import check_issue_width
 from .host_port import activation_file, connect_bank_writes, drive_outputs
 from .pe import ProcessingElement
 from .run_control import RunControl
@@ -26,15 +29,18 @@ __all__ = ["SparseArray"]
 class SparseArray(wiring.Component):
     """Single-layer sparse MAC array with per-PE activation queues of depth ``queue_depth``.
 
-    Parameters are those of :class:`LayerArraySignature`, plus ``queue_depth`` (1..16).
+    Parameters are those of :class:`LayerArraySignature`, plus ``queue_depth`` (1..16) and
+    ``issue_width`` (columns broadcast per cycle: 1, 2, 4 or 8).
     """
 
-    def __init__(self, *, pes, rows, cols, queue_depth, value_bits=8, index_bits=4, acc_bits=32,
-                 bank_depth=None):
+    def __init__(self, *, pes, rows, cols, queue_depth,
+                 issue_width=HardwareConfig.issue_width, value_bits=8, index_bits=4,
+                 acc_bits=32, bank_depth=None):
         signature = LayerArraySignature(
             pes=pes, rows=rows, cols=cols, value_bits=value_bits, index_bits=index_bits,
             acc_bits=acc_bits, bank_depth=bank_depth)
         self.queue_depth = check_queue_depth(queue_depth)
+        self.issue_width = check_issue_width(issue_width)
         super().__init__(signature)
 
     def elaborate(self, platform):
@@ -42,11 +48,12 @@ class SparseArray(wiring.Component):
         sig = self.signature
         m.submodules.control = control = RunControl()
         m.submodules.scheduler = scheduler = ColumnScheduler(
-            pes=sig.pes, cols=sig.cols, pointer_bits=sig.pointer_bits)
+            pes=sig.pes, cols=sig.cols, pointer_bits=sig.pointer_bits,
+            issue_width=self.issue_width)
         walkers, pes = [], []
         for p in range(sig.pes):
-            walker = ColumnWalker(queue_depth=self.queue_depth, bank_depth=sig.bank_depth,
-                                  pointer_bits=sig.pointer_bits)
+            walker = ColumnWalker(queue_depth=self.queue_depth, issue_width=self.issue_width,
+                                  bank_depth=sig.bank_depth, pointer_bits=sig.pointer_bits)
             pe = ProcessingElement(
                 bank_depth=sig.bank_depth, local_rows=sig.rows_per_pe,
                 value_bits=sig.value_bits, index_bits=sig.index_bits, acc_bits=sig.acc_bits)

@@ -1,18 +1,19 @@
 """A sparse PE's front end: its activation queue and the walk over one column's words.
 
-The scheduler pushes ``(x, start, end)`` for every broadcast column in which this PE has words;
-the queue (depth D) lets the PE fall behind by up to D columns while others run ahead. The
-walker issues one bank address per cycle, ``start`` to ``end - 1``, and takes the next entry off
+The scheduler pushes ``(x, start, end)`` for every broadcast column in which this PE has words,
+up to W a cycle (a block, :mod:`.broadcast`); the queue (depth D) lets the PE fall behind by up
+to D columns while others run ahead. The walker issues one bank address per cycle, ``start`` to ``end - 1``, and takes the next entry off
 the queue on the cycle right after the last word of the previous one, so back-to-back columns
 leave no bubble.
 """
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .pe import IssueSignature
-from .queue import MAX_QUEUE_DEPTH, QUEUE_LATENCY, ActivationQueue, check_queue_depth
+from .queue import (MAX_QUEUE_DEPTH, QUEUE_LATENCY, ActivationQueue, PushSignature,
+                    check_queue_depth)
 from .signature import ACT_BITS, check_positive
 
 __all__ = ["MAX_QUEUE_DEPTH", "QUEUE_LATENCY", "check_queue_depth", "column_entry", "ColumnWalker"]
@@ -33,21 +34,23 @@ class ColumnWalker(wiring.Component):
     ``busy`` is high while the walker holds a column or the queue is not empty.
     """
 
-    def __init__(self, *, queue_depth, bank_depth, pointer_bits):
+    def __init__(self, *, queue_depth, issue_width, bank_depth, pointer_bits):
         check_queue_depth(queue_depth)
+        check_positive("Issue width", issue_width)
         check_positive("Bank depth", bank_depth)
         check_positive("Pointer width", pointer_bits)
-        self._queue_depth = queue_depth
+        self._queue_depth, self._issue_width = queue_depth, issue_width
         self._entry = column_entry(pointer_bits)
         super().__init__({
-            "column": In(stream.Signature(self._entry)),
+            "column": In(PushSignature(self._entry, issue_width)),
             "issue": Out(IssueSignature(bank_depth=bank_depth)),
             "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.queue = queue = ActivationQueue(self._entry, depth=self._queue_depth)
+        m.submodules.queue = queue = ActivationQueue(self._entry, depth=self._queue_depth,
+                                                     width=self._issue_width)
         wiring.connect(m, wiring.flipped(self.column), queue.push)
         head = queue.pop.payload
 

@@ -153,6 +153,9 @@ class HardwareConfig:
     pes: int = 4
     #: Depth of each PE's activation queue: lets PEs with few nonzeros in a column run ahead.
     queue_depth: int = 4
+    #: Columns the sparse engine broadcasts per cycle, an aligned block of W (1, 2, 4 or 8): feeds
+    #: PEs that have under one word per column fast enough for the queues to balance them.
+    issue_width: int = 2
     #: Width of the accumulators (the datapath checks it cannot overflow for the layer's fan-in).
     acc_bits: int = 32
 
@@ -312,6 +315,8 @@ def validate(config: FlowConfig) -> None:
         raise ConfigError(f"hardware.pes must be in 1..64, not {h.pes}")
     if not 1 <= h.queue_depth <= 16:
         raise ConfigError(f"hardware.queue_depth must be in 1..16, not {h.queue_depth}")
+    if h.issue_width not in (1, 2, 4, 8):
+        raise ConfigError(f"hardware.issue_width must be 1, 2, 4 or 8, not {h.issue_width}")
     if not 16 <= h.acc_bits <= 48:
         raise ConfigError(f"hardware.acc_bits must be in 16..48, not {h.acc_bits}")
     if config.sim.samples < 0:

@@ -10,21 +10,25 @@ issue finishes in cycle 1: ``IDLE_CYCLES = 2``.
 Dense: every PE issues one word a cycle in lockstep, in cycles 1..N with
 ``N = n_cols * ceil(n_rows / P)``, so ``cycles = N + MAC_LATENCY + 1`` (``IDLE_CYCLES`` if N = 0).
 
-Sparse: the work list is the columns j (ascending) with ``x_j != 0`` and some word in them;
-``c[p, k]`` is PE p's word count in the k-th work column. Column k is
+Sparse, issue width W: columns form aligned blocks of W (block b holds columns bW .. bW + W - 1).
+The work list is the columns j with ``x_j != 0`` and some word in them; a block without work
+costs nothing. ``c[p, j]`` is PE p's word count in column j. The k-th block with work is
 
-* picked (its pointers read) in cycle ``A_k``: ``A_1 = FIRST_PICK``, ``A_k = B_{k-1}``;
-* broadcast in cycle ``B_k``, the first cycle ``>= A_k + BROADCAST_LATENCY`` in which every PE
-  with ``c[p, k] > 0`` has room in its queue of depth D. Queue p holds a column from the edge
-  after its broadcast up to and including the cycle its walk starts, so it has room in cycle t
-  iff the D-th most recent column pushed to it started its walk before t:
-  ``B_k = max(A_k + BROADCAST_LATENCY, S[p, k'] + 1)`` over those PEs, k' being that column;
-* walked by PE p in cycles ``S[p, k] .. S[p, k] + c[p, k] - 1``, starting
-  ``S[p, k] = max(B_k + QUEUE_LATENCY, S[p, k''] + c[p, k''])`` with k'' the previous column
-  pushed to p (the walker takes the next column the cycle after the last word of the previous).
+* picked (its pointer word and activations read) in cycle ``A_k``: ``A_1 = FIRST_PICK``,
+  ``A_k = B_{k-1}``;
+* offered to the PEs from ``E_k = A_k + BROADCAST_LATENCY``. Each PE takes the block's work
+  columns it has words in, in column order, as its queue of depth D has room: a queue holds a
+  column from the edge after it is taken up to and including the cycle its walk starts, so the
+  e-th column pushed to PE p is taken in ``Q[p, e] = max(E_k, S[p, e - D] + 1)``;
+* gone from the broadcast stage after ``B_k``, the last ``Q`` of its columns (the next pick is
+  in that same cycle);
+* walked by PE p in cycles ``S[p, e] .. S[p, e] + c - 1``, starting
+  ``S[p, e] = max(Q[p, e] + QUEUE_LATENCY, S[p, e - 1] + c[p, e - 1])`` (the walker takes the
+  next column the cycle after the last word of the previous one).
 
-PEs with no word in a column neither receive it nor wait for it. Then ``L = max S + c - 1`` over
-the last column of every PE, and ``cycles = L + MAC_LATENCY + 1``.
+PEs with no word in a column neither receive it nor wait for it, and one PE's full queue does
+not hold back the others' takes. Then ``L = max S + c - 1`` over the last column of every PE,
+and ``cycles = L + MAC_LATENCY + 1``.
 
 The constants restate the RTL's (``hw/pe.py``, ``hw/scheduler.py``, ``hw/walker.py``,
 ``hw/run_control.py``); sw stays free of Amaranth, and the tests check that the two agree.
@@ -73,7 +77,8 @@ def dense_cycles(rows: int, cols: int, pes: int) -> int:
     return issues + MAC_LATENCY + 1 if issues else IDLE_CYCLES
 
 
-def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int) -> np.ndarray:
+def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int,
+                  issue_width: int = HardwareConfig.issue_width) -> np.ndarray:
     """Cycles of sparse runs, one per sample.
 
     Parameters
@@ -84,36 +89,45 @@ def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int) -
         Which activations of each sample are nonzero.
     queue_depth : int
         Depth D of each PE's activation queue.
+    issue_width : int
+        Columns per block W: the most the broadcast offers in one cycle.
     """
     counts = np.asarray(counts, dtype=np.int64)
     active = np.asarray(active, dtype=bool)
     pes, cols = counts.shape
     if active.ndim != 2 or active.shape[1] != cols:
         raise InputError(f"activations must be (batch, {cols}), not shape {active.shape}")
-    if not isinstance(queue_depth, int) or queue_depth < 1:
-        raise InputError(f"queue depth must be a positive integer, not {queue_depth!r}")
+    for name, value in (("queue depth", queue_depth), ("issue width", issue_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"{name} must be a positive integer, not {value!r}")
     batch = active.shape[0]
+    work = active & counts.any(axis=0)
 
-    last_broadcast = np.full(batch, FIRST_PICK, dtype=np.int64)  # A_k = B_{k-1}, A_1 = FIRST_PICK
-    free = np.zeros((pes, batch), dtype=np.int64)  # first cycle each walker could start a column
+    next_pick = np.full(batch, FIRST_PICK, dtype=np.int64)  # A_k = B_{k-1}, A_1 = FIRST_PICK
+    free = np.zeros((batch, pes), dtype=np.int64)  # first cycle each walker could start a column
     # Start cycles of the last D columns pushed to each PE, oldest first.
-    started = np.full((pes, batch, queue_depth), _NO_COLUMN, dtype=np.int64)
-    for j in np.flatnonzero(counts.any(axis=0)):
-        go = active[:, j]
+    started = np.full((batch, pes, queue_depth), _NO_COLUMN, dtype=np.int64)
+    for first in range(0, cols, issue_width):
+        block = range(first, min(first + issue_width, cols))
+        go = work[:, first:first + issue_width].any(axis=1)
         if not go.any():
             continue
-        needy = np.flatnonzero(counts[:, j])
-        broadcast = last_broadcast + BROADCAST_LATENCY
-        for p in needy:
-            broadcast = np.maximum(broadcast, started[p, :, 0] + 1)
-        for p in needy:
-            start = np.maximum(broadcast + QUEUE_LATENCY, free[p])
-            free[p] = np.where(go, start + counts[p, j], free[p])
-            shifted = np.concatenate([started[p, :, 1:], start[:, None]], axis=1)
-            started[p] = np.where(go[:, None], shifted, started[p])
-        last_broadcast = np.where(go, broadcast, last_broadcast)
+        offered = next_pick + BROADCAST_LATENCY
+        leaves = offered.copy()
+        for j in block:
+            needy = np.flatnonzero(counts[:, j])
+            on = work[:, j]
+            if not on.any():
+                continue
+            taken = np.maximum(offered[:, None], started[:, needy, 0] + 1)
+            start = np.maximum(taken + QUEUE_LATENCY, free[:, needy])
+            free[:, needy] = np.where(on[:, None], start + counts[needy, j], free[:, needy])
+            shifted = np.concatenate([started[:, needy, 1:], start[:, :, None]], axis=2)
+            started[:, needy] = np.where(on[:, None, None], shifted, started[:, needy])
+            leaves = np.where(on, np.maximum(leaves, taken.max(axis=1)), leaves)
+        next_pick = np.where(go, leaves, next_pick)
 
-    last_issue = free.max(axis=0) - 1
+    last_issue = free.max(axis=1) - 1
     return np.where(last_issue >= 0, last_issue + MAC_LATENCY + 1, IDLE_CYCLES)
 
 
@@ -129,7 +143,8 @@ def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
         raise InputError(f"inputs must be (batch, {layer.cols}), not shape {x.shape}")
     if array == "dense":
         return np.full(x.shape[0], dense_cycles(layer.rows, layer.cols, hw.pes), dtype=np.int64)
-    return sparse_cycles(layer.counts(), x != 0, queue_depth=hw.queue_depth)
+    return sparse_cycles(layer.counts(), x != 0, queue_depth=hw.queue_depth,
+                         issue_width=hw.issue_width)
 
 
 def nm_cycles(rows: int, cols: int, pes: int, n: int, m: int) -> int:
@@ -155,7 +170,8 @@ class NetworkCycles:
     drain: np.ndarray
 
 
-def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str) -> NetworkCycles:
+def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str,
+                   issue_width: int = HardwareConfig.issue_width) -> NetworkCycles:
     """Cycles of whole inferences of the int8 ``inputs`` (batch x features) on the accelerator.
 
     ``packed`` is a decoded ``model.bin`` (``container.PackedModel``); each layer's activations
@@ -176,7 +192,8 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str) 
             compute.append(np.full(len(x), nm_cycles(q.rows, q.cols, packed.pes, csc.n, csc.m),
                                    dtype=np.int64))
         else:
-            compute.append(sparse_cycles(csc.counts(), a != 0, queue_depth=queue_depth))
+            compute.append(sparse_cycles(csc.counts(), a != 0, queue_depth=queue_depth,
+                                         issue_width=issue_width))
         drain.append(np.full(len(x), q.rows + DRAIN_LATENCY, dtype=np.int64))
     compute, drain = np.array(compute), np.array(drain)
     total = compute.sum(axis=0) + drain.sum(axis=0) + ARGMAX_LATENCY

@@ -16,17 +16,19 @@ from secateurs.sw.cycles import IDLE_CYCLES, dense_cycles, expected_cycles, spar
 from secateurs.sw.formats.csc import pack_csc
 
 
-def stepped_sparse(counts, active, queue_depth):
+def stepped_sparse(counts, active, queue_depth, issue_width=1):
     """One sample, one cycle at a time, the way the RTL's registers evolve (no recurrences)."""
     pes = counts.shape[0]
-    pending = deque(j for j in np.flatnonzero(active) if counts[:, j].any())
-    staged = None  # column in the broadcast stage
+    work = [j for j in np.flatnonzero(active) if counts[:, j].any()]
+    blocks = deque(sorted({j // issue_width for j in work}))
+    staged = None  # per PE, word counts of the staged block's columns it has still to take
     queues = [deque() for _ in range(pes)]  # word counts of queued columns
     left = [0] * pes  # words the walker has still to issue of its current column
     issued_before = False
     t = 1  # the launch edge (end of cycle 0) latched the work list
-    while pending or staged is not None or any(queues) or any(left) or issued_before:
-        room = [len(q) < queue_depth for q in queues]  # queue levels at the start of the cycle
+    while blocks or staged is not None or any(queues) or any(left) or issued_before:
+        # Queue levels at the start of the cycle: a pop on this edge frees no room for it.
+        room = [min(issue_width, queue_depth - len(q)) for q in queues]
         issued = False
         for p in range(pes):
             if left[p]:
@@ -35,21 +37,24 @@ def stepped_sparse(counts, active, queue_depth):
             elif queues[p]:
                 left[p] = queues[p].popleft() - 1
                 issued = True
-        fire = staged is not None and all(room[p] for p in range(pes) if counts[p, staged])
-        if fire:
+        if staged is not None:
             for p in range(pes):
-                if counts[p, staged]:
-                    queues[p].append(int(counts[p, staged]))
-        if staged is None or fire:
-            staged = pending.popleft() if pending else None
+                queues[p].extend(staged[p][:room[p]])
+                staged[p] = staged[p][room[p]:]
+            if not any(staged):
+                staged = None
+        if staged is None and blocks:
+            block = blocks.popleft()
+            mine = [j for j in work if j // issue_width == block]
+            staged = [[int(counts[p, j]) for j in mine if counts[p, j]] for p in range(pes)]
         issued_before = issued
         t += 1
     return t + 1  # cycle t finishes; the cycles port counts edges 0..t
 
 
-def one(counts, active, queue_depth):
+def one(counts, active, queue_depth, issue_width=1):
     return int(sparse_cycles(np.array(counts), np.array([active], dtype=bool),
-                             queue_depth=queue_depth)[0])
+                             queue_depth=queue_depth, issue_width=issue_width)[0])
 
 
 def test_single_word():
@@ -67,6 +72,46 @@ def test_two_pes_depth_one_by_hand():
     assert one([[3, 0], [1, 2]], [True, True], 1) == 9
     # D = 2: column 1 goes out in 3 and PE1 walks it in 4..5; PE0 also ends in 5: 5 + 3 = 8.
     assert one([[3, 0], [1, 2]], [True, True], 2) == 8
+
+
+def test_one_column_a_cycle_starves_pes_with_one_word_each():
+    # Columns alternate between two PEs, one word each, D = 2. W = 1: column k is picked in
+    # cycle k + 1, taken in k + 2, walked in k + 3; the last (k = 3) in 6: 6 + 3 = 9.
+    # W = 2: block {0, 1} is picked in 1 and taken by both PEs in 2, block {2, 3} in 2 and 3;
+    # walks in 3 and 4: 4 + 3 = 7.
+    counts = [[1, 0, 1, 0], [0, 1, 0, 1]]
+    assert one(counts, [True] * 4, 2, issue_width=1) == 9
+    assert one(counts, [True] * 4, 2, issue_width=2) == 7
+
+
+def test_a_block_waits_for_queue_room_lane_by_lane():
+    # One PE, counts [2, 1, 1], D = 1, W = 2. Block {0, 1}: picked in 1, offered from 2;
+    # column 0 taken in 2, walked 3..4; column 1 taken when column 0 has left the queue (its
+    # walk starts in 3), so in 4, walked in 5; the block leaves in 4. Block {2}: picked in 4,
+    # offered from 5, taken in 6 (column 1 starts in 5), walked in 7: 7 + 3 = 10.
+    assert one([[2, 1, 1]], [True] * 3, 1, issue_width=2) == 10
+    # D = 2: both columns of block 0 taken in 2 (walks 3..4 and 5); column 2 taken in 3 once
+    # column 0 has started, walked in 6: 6 + 3 = 9.
+    assert one([[2, 1, 1]], [True] * 3, 2, issue_width=2) == 9
+
+
+def test_a_full_queue_holds_back_only_its_own_pe():
+    # PE0 walks 4 words of column 0 in 3..6; D = 1. Column 1 is offered from 3: PE0 takes it only
+    # once column 0 has left its queue (its walk starts in 3), so in 4, and walks it in 7; PE1
+    # takes it in 3 and walks its 4 words in 4..7, not waiting for PE0: 7 + 3 = 10.
+    assert one([[4, 1], [0, 4]], [True, True], 1) == 10
+    # W = 2: one block; PE1 takes column 1 in 2 and walks it in 3..6, PE0 ends in 7 as before.
+    assert one([[4, 1], [0, 4]], [True, True], 1, issue_width=2) == 10
+
+
+def test_blocks_without_work_cost_nothing():
+    counts = [[1, 2, 1, 3, 2, 1]]
+    # Zero activations in a block cost no cycle; a block with none active is skipped.
+    assert (one(counts, [False, False, True, True, False, False], 2, issue_width=2)
+            == one([[1, 3]], [True, True], 2, issue_width=2))
+    # Two work columns in different blocks take two picks, like W = 1.
+    assert (one(counts, [True, False, False, True, False, False], 2, issue_width=2)
+            == one([[1, 3]], [True, True], 2, issue_width=1))
 
 
 def test_no_work_costs_the_fixed_latency_only():
@@ -96,29 +141,44 @@ counts_strategy = st.integers(1, 4).flatmap(lambda pes: st.integers(0, 9).flatma
     lambda cols: hnp.arrays(np.int64, (pes, cols), elements=WORD_COUNTS)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(counts=counts_strategy, data=st.data())
 def test_matches_the_stepped_machine(counts, data):
     active = data.draw(hnp.arrays(bool, (4, counts.shape[1])))
     depth = data.draw(st.integers(1, 4))
-    got = sparse_cycles(counts, active, queue_depth=depth)
-    assert list(got) == [stepped_sparse(counts, a, depth) for a in active]
+    width = data.draw(st.sampled_from([1, 2, 4, 8]))
+    got = sparse_cycles(counts, active, queue_depth=depth, issue_width=width)
+    assert list(got) == [stepped_sparse(counts, a, depth, width) for a in active]
 
 
 @settings(max_examples=200, deadline=None)
 @given(counts=counts_strategy, data=st.data())
 def test_deeper_queues_never_cost_cycles(counts, data):
     active = data.draw(hnp.arrays(bool, (3, counts.shape[1])))
-    by_depth = [sparse_cycles(counts, active, queue_depth=d) for d in range(1, 6)]
+    width = data.draw(st.sampled_from([1, 2, 4]))
+    by_depth = [sparse_cycles(counts, active, queue_depth=d, issue_width=width)
+                for d in range(1, 6)]
     for shallow, deep in zip(by_depth, by_depth[1:]):
         assert np.all(deep <= shallow)
 
 
 @settings(max_examples=200, deadline=None)
 @given(counts=counts_strategy, data=st.data())
+def test_wider_blocks_never_cost_cycles(counts, data):
+    active = data.draw(hnp.arrays(bool, (3, counts.shape[1])))
+    depth = data.draw(st.integers(1, 4))
+    by_width = [sparse_cycles(counts, active, queue_depth=depth, issue_width=w)
+                for w in (1, 2, 4, 8)]
+    for narrow, wide in zip(by_width, by_width[1:]):
+        assert np.all(wide <= narrow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=counts_strategy, data=st.data())
 def test_no_faster_than_the_busiest_pe(counts, data):
     active = data.draw(hnp.arrays(bool, (3, counts.shape[1])))
-    got = sparse_cycles(counts, active, queue_depth=16)
+    width = data.draw(st.sampled_from([1, 8]))
+    got = sparse_cycles(counts, active, queue_depth=16, issue_width=width)
     words = (counts[None, :, :] * active[:, None, :]).sum(axis=2).max(axis=1)
     # First issue in cycle 3 at the earliest, then one word a cycle, then the MAC drain.
     bound = np.where(words > 0, 3 + words - 1 + cycles.MAC_LATENCY + 1, IDLE_CYCLES)
@@ -130,9 +190,9 @@ def test_expected_cycles_from_a_packed_layer():
     weights = rng.integers(-128, 128, (12, 7)) * (rng.random((12, 7)) < 0.3)
     x = rng.integers(-128, 128, (5, 7)) * (rng.random((5, 7)) < 0.5)
     layer = pack_csc(weights, pes=3, index_bits=2)
-    hw = HardwareConfig(pes=3, queue_depth=2)
+    hw = HardwareConfig(pes=3, queue_depth=2, issue_width=2)
     np.testing.assert_array_equal(expected_cycles(hw, layer, x, array="sparse"),
-                                  [stepped_sparse(layer.counts(), s != 0, 2) for s in x])
+                                  [stepped_sparse(layer.counts(), s != 0, 2, 2) for s in x])
     np.testing.assert_array_equal(expected_cycles(hw, layer, x, array="dense"), [7 * 4 + 3] * 5)
 
 

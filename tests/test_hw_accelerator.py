@@ -16,22 +16,24 @@ from .hw_models import packed, random_inputs, random_model
 SIZES = [12, 20, 9, 5]  # three layers; 20 rows exercise several local rows per PE
 
 
-def _run(model, x, *, pes, queue_depth, kind, seed=1, index_bits=2):
+def _run(model, x, *, pes, queue_depth, kind, issue_width=2, seed=1, index_bits=2):
     p = packed(model, pes=pes, index_bits=index_bits)
-    dut = Accelerator(network_image(p), kind=kind, queue_depth=queue_depth)
+    dut = Accelerator(network_image(p), kind=kind, queue_depth=queue_depth,
+                      issue_width=issue_width)
     return p, simulate_network(dut, x, seed=seed, idle=0.3)
 
 
-def _check(p, x, runs, *, queue_depth, kind):
+def _check(p, x, runs, *, queue_depth, kind, issue_width=2):
     logits = forward(p.model, x)[-1]
-    cycles = network_cycles(p, x, queue_depth=queue_depth, array=kind).total
+    cycles = network_cycles(p, x, queue_depth=queue_depth, array=kind,
+                            issue_width=issue_width).total
     for i, run in enumerate(runs):
         np.testing.assert_array_equal(run.logits, logits[i], err_msg=f"sample {i} logits")
         assert run.predicted == classify(logits)[i], f"sample {i} class"
         assert run.counters["cycles"] == run.edges == cycles[i], f"sample {i} cycles"
 
 
-def _expected_events(p, x, kind):
+def _expected_events(p, x, kind, issue_width):
     """Event counts per sample derived from the model alone."""
     acts = [x, *forward(p.model, x)[:-1]]
     n = len(x)
@@ -60,24 +62,30 @@ def _expected_events(p, x, kind):
         events["acc_updates"] += sent @ counts.sum(axis=0)
         events["broadcasts"] += sent.sum(axis=1)
         events["act_reads"] += sent.sum(axis=1)
-        events["pointer_reads"] += 2 * sent.sum(axis=1)
+        # One pointer word per block with work, holding the W + 1 bounds of its columns.
+        blocks = np.zeros((n, -(-q.cols // issue_width) * issue_width), dtype=bool)
+        blocks[:, :q.cols] = sent
+        picks = blocks.reshape(n, -1, issue_width).any(axis=2).sum(axis=1)
+        events["pointer_reads"] += (issue_width + 1) * picks
         events["queue_pushes"] += sent @ (counts > 0).sum(axis=0)
     return events
 
 
-@pytest.mark.parametrize("kind,pes,queue_depth", [
-    ("sparse", 1, 1), ("sparse", 2, 2), ("sparse", 3, 4), ("sparse", 4, 8), ("sparse", 8, 1),
-    ("dense", 1, 1), ("dense", 3, 1), ("dense", 4, 4),
+@pytest.mark.parametrize("kind,pes,queue_depth,issue_width", [
+    ("sparse", 1, 1, 1), ("sparse", 2, 2, 1), ("sparse", 3, 4, 2), ("sparse", 4, 8, 4),
+    ("sparse", 8, 1, 2), ("sparse", 8, 2, 8), ("sparse", 4, 1, 4),
+    ("dense", 1, 1, 2), ("dense", 3, 1, 2), ("dense", 4, 4, 4),
 ])
-def test_matches_reference_and_cycle_model(kind, pes, queue_depth):
+def test_matches_reference_and_cycle_model(kind, pes, queue_depth, issue_width):
     rng = np.random.default_rng(pes * 10 + queue_depth)
     model = random_model(rng, SIZES, 0.35)
     x = random_inputs(rng, 5, SIZES[0])
     x[0] = 0  # no work in the first layer; biases alone reach the logits
     x[1, 0] = -128
-    p, runs = _run(model, x, pes=pes, queue_depth=queue_depth, kind=kind)
-    _check(p, x, runs, queue_depth=queue_depth, kind=kind)
-    expected = _expected_events(p, x, kind)
+    p, runs = _run(model, x, pes=pes, queue_depth=queue_depth, kind=kind,
+                   issue_width=issue_width)
+    _check(p, x, runs, queue_depth=queue_depth, kind=kind, issue_width=issue_width)
+    expected = _expected_events(p, x, kind, issue_width)
     for name, values in expected.items():
         got = [run.counters[name] for run in runs]
         if name == "stalls":
@@ -157,6 +165,7 @@ def test_both_kinds_share_one_signature():
     (dict(kind="systolic"), "Accelerator kind must be one of sparse, dense, not 'systolic'"),
     (dict(kind="sparse", queue_depth=0), "Queue depth must be an integer in 1..16, not 0"),
     (dict(kind="sparse", queue_depth=17), "Queue depth must be an integer in 1..16, not 17"),
+    (dict(kind="sparse", issue_width=16), "Issue width must be one of 1, 2, 4, 8, not 16"),
     (dict(kind="sparse", acc_bits=16), "Accumulator width 16 can overflow in layer 0"),
 ])
 def test_rejects_bad_parameters(kwargs, message):
@@ -201,6 +210,6 @@ def test_nm_structure(n, m, pes, kind):
     p = container.decode(container.encode(model, pes=pes, fmt="nm", n=n, m=m))
     runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
     _check(p, x, runs, queue_depth=1, kind=kind)
-    for name, values in _expected_events(p, x, kind).items():
+    for name, values in _expected_events(p, x, kind, issue_width=2).items():
         if name != "stalls":
             assert [run.counters[name] for run in runs] == values.tolist(), name

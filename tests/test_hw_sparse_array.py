@@ -70,14 +70,15 @@ def run_and_check(dut, hw, index_bits, weights_list, inputs_list, *, seed):
         np.testing.assert_array_equal(cycles, expected_cycles(hw, layer, x, array="sparse"))
 
 
-@pytest.mark.parametrize("pes, queue_depth, index_bits", [
-    (1, 1, 4), (3, 2, 2), (4, 4, 4), (4, 1, 2), (3, 1, 3), (1, 4, 2),
+@pytest.mark.parametrize("pes, queue_depth, issue_width, index_bits", [
+    (1, 1, 1, 4), (3, 2, 1, 2), (4, 4, 2, 4), (4, 1, 2, 2), (3, 1, 4, 3), (1, 4, 8, 2),
+    (4, 2, 4, 4),
 ])
-def test_random_layers_match_numpy_and_cycle_model(pes, queue_depth, index_bits):
-    rng = np.random.default_rng([pes, queue_depth, index_bits])
-    hw = HardwareConfig(pes=pes, queue_depth=queue_depth)
+def test_random_layers_match_numpy_and_cycle_model(pes, queue_depth, issue_width, index_bits):
+    rng = np.random.default_rng([pes, queue_depth, issue_width, index_bits])
+    hw = HardwareConfig(pes=pes, queue_depth=queue_depth, issue_width=issue_width)
     dut = SparseArray(pes=pes, rows=ROWS, cols=COLS, queue_depth=queue_depth,
-                      index_bits=index_bits)
+                      issue_width=issue_width, index_bits=index_bits)
     suite = layer_suite(rng, pes)
     inputs = [random_inputs(rng, w.shape[1]) for w in suite]
     run_and_check(dut, hw, index_bits, suite, inputs, seed=pes * 100 + queue_depth)
@@ -116,6 +117,7 @@ def test_shares_the_dense_signature():
     (dict(cols=-1), "Column count must be a positive integer, not -1"),
     (dict(queue_depth=0), "Queue depth must be an integer in 1..16, not 0"),
     (dict(queue_depth=17), "Queue depth must be an integer in 1..16, not 17"),
+    (dict(issue_width=3), "Issue width must be one of 1, 2, 4, 8, not 3"),
     (dict(bank_depth=0), "Bank depth must be a positive integer, not 0"),
     (dict(acc_bits=16), "Accumulator width 16 can overflow: 8 columns of 8-bit x 8-bit products "
                         "reach 131072, which needs 19 bits"),
