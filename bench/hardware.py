@@ -2,9 +2,11 @@
 
 Measures, on the digits MLP (64-128-64-10, 10 % density, int8):
 
-* cycles per inference on the Verilator RTL, sparse and dense, for P x D, against the model;
-* load-balance efficiency η = ceil(useful MACs / P) / compute cycles at P = 8, D = 1, 2, 4, 8,
-  for unstructured and PE-balanced pruning, and the realised speedup over the dense twin;
+* cycles per inference on the Verilator RTL, sparse and dense, for P x D at the default issue
+  width W and for several W at P = 8, against the model;
+* load-balance efficiency η = ceil(useful MACs / P) / compute cycles at P = 8 for D = 1, 2, 4, 8
+  and W = 1, 2, 4, 8, for unstructured and PE-balanced pruning, beside the bound the weights
+  leave (the busiest PE's words), and the realised speedup over the dense twin;
 * LUT / FF / DSP / BRAM and Fmax after place and route (YoWASP Yosys + nextpnr), sparse vs
   dense at P = 1, 2, 4, 8 on an ECP5-25k, the default (P = 4) on an iCE40 UP5K, and the time
   per inference = cycles x clock period.
@@ -20,8 +22,11 @@ import numpy as np
 
 from secateurs import config
 from secateurs.config import HardwareConfig
+from secateurs.errors import SimulationError
 from secateurs.hw.accelerator import Accelerator
+from secateurs.hw.export import export_verilog
 from secateurs.hw.image import network_image
+from secateurs.sw import cycles as cycle_model
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.formats import container
 from secateurs.sw.reference import classify, forward, quantize_input
@@ -31,13 +36,21 @@ from .sections import write_section
 SAMPLES = 100  #: test images per RTL run
 PES = (1, 2, 4, 8)
 QUEUE_DEPTHS = (1, 2, 4, 8)
-RTL_GRID = [(p, d) for p in (1, 4, 8) for d in (1, 4, 8)]  #: (P, D) simulated on Verilator
+ISSUE_WIDTHS = (1, 2, 4, 8)
+DEFAULT = HardwareConfig()  #: the design of the FPGA table and most of the RTL grid
+#: (P, D, W) simulated on Verilator: P x D at the default W, then W at P = 8 (W = 8 > D = 2
+#: takes a block over several cycles).
+RTL_GRID = ([(p, d, DEFAULT.issue_width) for p in (1, 4, 8) for d in (1, 4, 8)]
+            + [(8, 8, w) for w in ISSUE_WIDTHS if w != DEFAULT.issue_width] + [(8, 2, 8)])
 ETA_PES = 8
 FPGA_JOBS = 2  #: place-and-route runs at once (one per core)
-DEFAULT_QUEUE_DEPTH = 4
 SEED = 0
 #: Where the bitstreams and builds stay (runs/ is the project's ignored output folder).
 OUT = Path(__file__).resolve().parent.parent / "runs" / "bench-hardware"
+#: Cycles a layer's busiest PE cannot avoid besides its words: first pick, broadcast, queue,
+#: then the last word's multiply-accumulate.
+FIXED_LAYER_CYCLES = (cycle_model.FIRST_PICK + cycle_model.BROADCAST_LATENCY
+                      + cycle_model.QUEUE_LATENCY + cycle_model.MAC_LATENCY)
 
 
 def _train(structure: str, pes: int):
@@ -67,10 +80,21 @@ def _pack(qmodel, pes: int):
     return container.decode(container.encode(qmodel, pes=pes, index_bits=4, fmt="csc"))
 
 
-def _useful_macs(packed, x) -> np.ndarray:
+def _layer_work(packed, x):
+    """Per layer, per sample: ``(useful MACs, busiest PE's words, work columns)``."""
     acts = [x, *forward(packed.model, x)[:-1]]
-    return sum(((a != 0).astype(np.int64) @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
-               for q, a in zip(packed.model.layers, acts))
+    out = []
+    for q, csc, a in zip(packed.model.layers, packed.layers, acts):
+        active = (a != 0).astype(np.int64)
+        counts = csc.counts()
+        useful = (active @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
+        out.append((useful, (active @ counts.T).max(axis=1), active @ counts.any(axis=0)))
+    return out
+
+
+def _design(packed, kind: str, hw: HardwareConfig) -> Accelerator:
+    return Accelerator(network_image(packed), kind=kind, queue_depth=hw.queue_depth,
+                       issue_width=hw.issue_width, acc_bits=hw.acc_bits)
 
 
 def _fpga(args):
@@ -79,13 +103,13 @@ def _fpga(args):
 
     qmodel_bytes, kind, pes, target, build_dir = args
     packed = container.decode(qmodel_bytes)
-    design = Accelerator(network_image(packed), kind=kind, queue_depth=DEFAULT_QUEUE_DEPTH)
-    stamp = Path(build_dir) / "model.sha256"
-    digest = hashlib.sha256(qmodel_bytes).hexdigest()
+    design = _design(packed, kind, DEFAULT)
+    stamp = Path(build_dir) / "design.sha256"
+    digest = hashlib.sha256(export_verilog(design, name="top").encode()).hexdigest()
     try:
         finished = (Path(build_dir) / "top.tim").exists() and any(Path(build_dir).glob("top.bi[tn]"))
-        if finished and (not stamp.exists() or stamp.read_text() == digest):
-            # Built by an earlier run of this benchmark: same seeded training, same model.
+        if finished and stamp.exists() and stamp.read_text() == digest:
+            # Built by an earlier run of this benchmark from the same Verilog.
             seconds = Path(build_dir) / "seconds"
             r = read_report(target, build_dir,
                             seconds=float(seconds.read_text()) if seconds.exists() else 0.0)
@@ -102,51 +126,83 @@ def _fpga(args):
             "bytes": r.bitstream.stat().st_size if r.bitstream.exists() else 0}
 
 
+def _rtl(packed, x, kind: str, hw: HardwareConfig, build_root) -> np.ndarray:
+    """Cycles per inference of ``kind`` on the Verilator RTL; SimulationError unless the logits
+    and classes equal the reference's."""
+    from secateurs.sim import network, runner
+
+    design = _design(packed, kind, hw)
+    verilog = export_verilog(design, name=f"{kind}_accelerator")
+    built = runner.build(verilog, toplevel=f"{kind}_accelerator", build_root=build_root,
+                         parameters={**design.parameters(), "verilog_lines": verilog.count("\n")})
+    result = network.Accelerator(design, built).run(x)
+    logits = forward(packed.model, x)[-1]
+    if (result.logits != logits).any() or (result.predicted != classify(logits)).any():
+        raise SimulationError(f"{kind} accelerator {design.parameters()}: outputs differ from "
+                              "the reference")
+    return result.cycles
+
+
 def _rtl_cycles(qmodel, x, build_root):
-    """Mean cycles per inference on the RTL (checked bit-exact) and in the model, per (P, D)."""
-    from secateurs.sim.network import run_network
-
+    """Mean cycles per inference on the RTL and in the model, per (kind, P, D, W)."""
     rows = []
-    for pes, depth in RTL_GRID:
+    for pes, depth, width in RTL_GRID:
         packed = _pack(qmodel, pes)
-        kinds = ("sparse", "dense") if depth == min(d for q, d in RTL_GRID if q == pes) \
-            else ("sparse",)
-        results = run_network(packed, x, hw=HardwareConfig(pes=pes, queue_depth=depth),
-                              build_root=build_root, kinds=kinds)
-        for kind, (result, model) in results.items():
-            rows.append({"kind": kind, "pes": pes, "depth": depth if kind == "sparse" else None,
-                         "rtl": float(result.cycles.mean()), "model": float(model.mean()),
-                         "exact": bool((result.cycles == model).all()),
-                         "accuracy": None})
-    return rows
-
-
-def _layer_balance(qmodel, x, pes, depth):
-    """Per layer: mean ⌈useful MACs / P⌉, mean broadcast columns (at most one a cycle), mean
-    compute cycles, from the cycle model."""
-    packed = _pack(qmodel, pes)
-    acts = [x, *forward(packed.model, x)[:-1]]
-    cycles = network_cycles(packed, x, queue_depth=depth, array="sparse").compute
-    rows = []
-    for i, (q, csc, a) in enumerate(zip(packed.model.layers, packed.layers, acts)):
-        useful = ((a != 0).astype(np.int64) @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
-        sent = ((a != 0) & csc.counts().any(axis=0)).sum(axis=1)
-        rows.append((i, q.cols, q.rows, float(np.mean(-(-useful // pes))), float(sent.mean()),
-                     float(cycles[i].mean())))
+        hw = HardwareConfig(pes=pes, queue_depth=depth, issue_width=width)
+        first = (depth, width) == min((d, w) for q, d, w in RTL_GRID if q == pes)
+        for kind in ("sparse", "dense") if first else ("sparse",):
+            got = _rtl(packed, x, kind, hw, build_root)
+            model = network_cycles(packed, x, queue_depth=depth, issue_width=width,
+                                   array=kind).total
+            rows.append({"kind": kind, "pes": pes,
+                         "depth": depth if kind == "sparse" else None,
+                         "width": width if kind == "sparse" else None,
+                         "rtl": float(got.mean()), "model": float(model.mean()),
+                         "exact": bool((got == model).all())})
     return rows
 
 
 def _eta(qmodel, x, pes):
+    """Per (D, W): mean η, mean sparse cycles, speedups over dense (whole inference, compute);
+    and the η bound of the weights (every layer as fast as its busiest PE)."""
     packed = _pack(qmodel, pes)
-    useful = _useful_macs(packed, x)
-    dense = network_cycles(packed, x, queue_depth=1, array="dense").total
-    out = {}
+    work = _layer_work(packed, x)
+    ideal = -(-sum(u for u, _, _ in work) // pes)
+    bound = sum(np.where(w > 0, w + FIXED_LAYER_CYCLES, cycle_model.IDLE_CYCLES)
+                for _, w, _ in work)
+    dense = network_cycles(packed, x, queue_depth=1, array="dense")
+    table = {}
     for depth in QUEUE_DEPTHS:
-        cycles = network_cycles(packed, x, queue_depth=depth, array="sparse")
-        compute = cycles.compute.sum(axis=0)
-        out[depth] = (float(np.mean(-(-useful // pes) / compute)), float(np.mean(dense / cycles.total)),
-                      float(cycles.total.mean()))
-    return out
+        for width in ISSUE_WIDTHS:
+            sparse = network_cycles(packed, x, queue_depth=depth, issue_width=width,
+                                    array="sparse")
+            compute = sparse.compute.sum(axis=0)
+            table[depth, width] = {
+                "eta": float(np.mean(ideal / compute)),
+                "cycles": float(sparse.total.mean()),
+                "speedup": float(np.mean(dense.total / sparse.total)),
+                "compute_speedup": float(np.mean(dense.compute.sum(axis=0) / compute)),
+            }
+    return table, float(np.mean(ideal / bound))
+
+
+def _layer_balance(qmodel, x, pes, hw):
+    """Per layer, means per inference: ⌈useful MACs / P⌉, the busiest PE's words, work columns,
+    blocks broadcast, compute cycles."""
+    packed = _pack(qmodel, pes)
+    compute = network_cycles(packed, x, queue_depth=hw.queue_depth, issue_width=hw.issue_width,
+                             array="sparse").compute
+    acts = [x, *forward(packed.model, x)[:-1]]
+    rows = []
+    for i, ((useful, busiest, columns), q, csc, a) in enumerate(
+            zip(_layer_work(packed, x), packed.model.layers, packed.layers, acts)):
+        w = hw.issue_width
+        sent = np.zeros((len(x), -(-q.cols // w) * w), dtype=bool)
+        sent[:, :q.cols] = (a != 0) & csc.counts().any(axis=0)
+        blocks = sent.reshape(len(x), -1, w).any(axis=2).sum(axis=1)
+        rows.append((i, q.cols, q.rows, float(np.mean(-(-useful // pes))), float(busiest.mean()),
+                     float(columns.mean()), float(blocks.mean()), float(compute[i].mean())))
+    return rows
 
 
 def _fmt_fpga(r):
@@ -158,6 +214,12 @@ def _fmt_fpga(r):
             f"{r['cycles']:.0f} × {1e3 / r['fmax']:.1f} ns = {r['cycles'] / r['fmax']:.1f} µs |")
 
 
+def _fmt_grid(tables, cell):
+    """Rows (pruning, D), one column per W."""
+    return [f"| {name} | {d} | " + " | ".join(cell(table[d, w]) for w in ISSUE_WIDTHS) + " |"
+            for name, (table, _) in tables.items() for d in QUEUE_DEPTHS]
+
+
 def main() -> None:
     qmodel, x_all, y = _train("unstructured", ETA_PES)
     balanced, xb_all, _ = _train("pe_balanced", ETA_PES)
@@ -165,8 +227,8 @@ def main() -> None:
     work = OUT
     work.mkdir(parents=True, exist_ok=True)
 
-    jobs = [(container.encode(qmodel, pes=4, index_bits=4, fmt="csc"), "sparse", 4, "ice40-up5k",
-             str(work / "up5k-sparse-4"))]
+    jobs = [(container.encode(qmodel, pes=DEFAULT.pes, index_bits=4, fmt="csc"), "sparse",
+             DEFAULT.pes, "ice40-up5k", str(work / f"up5k-sparse-{DEFAULT.pes}"))]
     jobs += [(container.encode(qmodel, pes=p, index_bits=4, fmt="csc"), kind, p, "ecp5-25k",
               str(work / f"ecp5-{kind}-{p}")) for p in PES for kind in ("sparse", "dense")]
     with ProcessPoolExecutor(FPGA_JOBS) as pool:
@@ -174,13 +236,15 @@ def main() -> None:
 
     rtl = _rtl_cycles(qmodel, x, work / "rtl")
     eta = {"unstructured": _eta(qmodel, x, ETA_PES), "PE-balanced": _eta(balanced, xb, ETA_PES)}
-    modelled = {}
     for r in fpga:
-        packed = _pack(qmodel, r["pes"])
-        modelled[r["pes"], r["kind"]] = float(network_cycles(
-            packed, x, queue_depth=DEFAULT_QUEUE_DEPTH, array=r["kind"]).total.mean())
-        r["cycles"] = modelled[r["pes"], r["kind"]]
+        r["cycles"] = float(network_cycles(
+            _pack(qmodel, r["pes"]), x, queue_depth=DEFAULT.queue_depth,
+            issue_width=DEFAULT.issue_width, array=r["kind"]).total.mean())
     accuracy = float((classify(forward(_pack(qmodel, 4).model, x_all)[-1]) == y).mean())
+    widths = " | ".join(f"W = {w}" for w in ISSUE_WIDTHS)
+    rule = "|---|---|" + "---|" * len(ISSUE_WIDTHS)
+    layers = _layer_balance(qmodel, x, ETA_PES, HardwareConfig(
+        pes=ETA_PES, queue_depth=8, issue_width=DEFAULT.issue_width))
 
     lines = [
         "## Hardware: whole-network accelerator vs its dense twin",
@@ -188,40 +252,54 @@ def main() -> None:
         f"Digits MLP 64-128-64-10, global magnitude pruning to 10 % density, int8, CSC with 4-bit "
         f"relative indices (quantized test accuracy {accuracy:.3f}). Cycles are per inference, "
         f"averaged over {SAMPLES} test images; every RTL run below was bit-exact (logits and class) "
-        f"against the integer reference.",
+        f"against the integer reference. The sparse engine broadcasts an aligned block of up to W "
+        f"columns a cycle (the issue width; default W = {DEFAULT.issue_width}, D = "
+        f"{DEFAULT.queue_depth}): one pointer word and W activation reads per block, each PE "
+        f"taking the block's columns it has words in as its queue has room.",
         "",
         "### Cycles on the RTL (Verilator) vs the cycle model",
         "",
-        "| design | P | D | RTL cycles | model cycles | equal on every image |",
-        "|---|---|---|---|---|---|",
-        *(f"| {r['kind']} | {r['pes']} | {r['depth'] or '–'} | {r['rtl']:.1f} | {r['model']:.1f} | "
-          f"{'yes' if r['exact'] else 'NO'} |" for r in rtl),
+        "| design | P | D | W | RTL cycles | model cycles | equal on every image |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {r['kind']} | {r['pes']} | {r['depth'] or '–'} | {r['width'] or '–'} | "
+          f"{r['rtl']:.1f} | {r['model']:.1f} | {'yes' if r['exact'] else 'NO'} |" for r in rtl),
         "",
-        f"### Load balance at P = {ETA_PES} (η = ⌈useful MACs / P⌉ ÷ compute cycles; speedup = "
-        "dense cycles ÷ sparse cycles, whole inference)",
+        f"### Load balance at P = {ETA_PES}",
         "",
-        "| pruning | D | η | cycles | speedup over dense |",
-        "|---|---|---|---|---|",
-        *(f"| {name} | {d} | {v[0]:.3f} | {v[2]:.1f} | {v[1]:.2f}× |"
-          for name, table in eta.items() for d, v in table.items()),
+        "η = ⌈useful MACs / P⌉ ÷ compute cycles (useful: nonzero weight × nonzero activation; "
+        "compute cycles: every layer's compute phase, launch to last accumulate, without the "
+        "drain through the requantizer, which the queues do not touch and both designs pay "
+        "alike). The bound is η with every layer as fast as its busiest PE can be (its words, "
+        f"fillers included, plus the {FIXED_LAYER_CYCLES} cycles of pick, broadcast, queue and "
+        "multiply-accumulate latency no layer avoids): no D or W can pass it.",
         "",
-        f"Where the time goes at P = {ETA_PES}, D = 8, unstructured (means per inference):",
+        f"| pruning | D | {widths} |",
+        rule,
+        *_fmt_grid(eta, lambda v: f"{v['eta']:.3f}"),
         "",
-        "| layer | inputs × outputs | ⌈useful MACs / P⌉ | columns broadcast | compute cycles |",
-        "|---|---|---|---|---|",
-        *(f"| {i} | {c} × {r} | {u:.1f} | {b:.1f} | {cyc:.1f} |"
-          for i, c, r, u, b, cyc in _layer_balance(qmodel, x, ETA_PES, 8)),
+        "Bound: " + ", ".join(f"{name} {b:.3f}" for name, (_, b) in eta.items()) + ".",
         "",
-        "A column costs at least one broadcast cycle, so a layer whose columns hold fewer than P "
-        "useful MACs (the 10-output layer, and the 64-output one at 10 % density: 6.4 nonzeros "
-        "per column over 8 PEs) is bound by the broadcast rate, not by the PEs; the queues can "
-        "only balance the PEs. Its η is capped near (MACs per column) / P whatever D is.",
+        "Speedup over the dense twin, whole inference / compute phase only (dense: "
+        f"{float(network_cycles(_pack(qmodel, ETA_PES), x, queue_depth=1, array='dense').total.mean()):.0f}"
+        " cycles per inference, of which the drain is the same as the sparse design's):",
         "",
-        "η comes from the cycle model, which the RTL table above shows exact on every image. "
-        "Compute cycles exclude the drain (one row a cycle through the single requantizer, plus "
-        "4 cycles of latency per layer), which both designs pay alike.",
+        f"| pruning | D | {widths} |",
+        rule,
+        *_fmt_grid(eta, lambda v: f"{v['speedup']:.2f}× / {v['compute_speedup']:.1f}×"),
         "",
-        "### FPGA: resources, Fmax and time per inference (YoWASP Yosys + nextpnr, D = 4)",
+        f"Where the time goes at P = {ETA_PES}, D = 8, W = {DEFAULT.issue_width}, unstructured "
+        "(means per inference):",
+        "",
+        "| layer | inputs × outputs | ⌈useful MACs / P⌉ | busiest PE's words | work columns | "
+        "blocks broadcast | compute cycles |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {i} | {c} × {r} | {u:.1f} | {m:.1f} | {k:.1f} | {b:.1f} | {cyc:.1f} |"
+          for i, c, r, u, m, k, b, cyc in layers),
+        "",
+        "η comes from the cycle model, which the RTL table above shows exact on every image.",
+        "",
+        f"### FPGA: resources, Fmax and time per inference (YoWASP Yosys + nextpnr, D = "
+        f"{DEFAULT.queue_depth}, W = {DEFAULT.issue_width})",
         "",
         "| target | design | P | LUT4 | FF | logic cells | DSP | BRAM | Fmax (MHz) | "
         "cycles × period = time |",
@@ -233,11 +311,11 @@ def main() -> None:
         f"BRAM counts EBR (iCE40: 4 kbit, ECP5: 18 kbit); weights, pointers and requantization "
         f"parameters are ROMs initialised in the bitstream. Synthesis, place and route took "
         f"{sum(r.get('seconds', 0) for r in fpga):.0f} s over the {len(fpga)} runs, two at a "
-        f"time (a build this run finds finished for the same model bytes is reused).",
+        f"time (a build this run finds finished from the same Verilog is reused).",
     ]
     up5k = fpga[0]
     if "error" not in up5k:
-        lines.append(f"The default design (sparse, P = 4) on the iCE40 UP5K: bitstream "
-                     f"{Path(up5k['bitstream']).name}, {up5k['bytes']} bytes, built in "
+        lines.append(f"The default design (sparse, P = {DEFAULT.pes}) on the iCE40 UP5K: "
+                     f"bitstream {Path(up5k['bitstream']).name}, {up5k['bytes']} bytes, built in "
                      f"{up5k['seconds']:.0f} s.")
     write_section("hardware", "\n".join(lines))

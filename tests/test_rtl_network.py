@@ -1,5 +1,6 @@
 """The generated accelerators under Verilator on the digits MLP: every layer and the whole network
-bit-exact (logits and class) on 50 test images, and every inference's cycles equal to the model's.
+bit-exact (logits and class) on 50 test images, and every inference's cycles equal to the model's,
+the sparse design at several issue widths W (columns broadcast per cycle) and queue depths D.
 
 Builds dominate the cost (one per model, kind, P and D); they are cached across sessions and
 shared by the module. The full P x D grid runs in ``make bench`` (bench/hardware.py).
@@ -9,16 +10,22 @@ import numpy as np
 import pytest
 
 from secateurs.config import HardwareConfig
+from secateurs.hw.accelerator import Accelerator
+from secateurs.hw.export import export_verilog
+from secateurs.hw.image import network_image
+from secateurs.sim import network, runner
 from secateurs.sim.network import build_accelerator, run_network
 from secateurs.sw.cycles import network_cycles
-from secateurs.sw.reference import QuantModel, forward
+from secateurs.sw.reference import QuantModel, classify, forward
 
 from .hw_models import digits_model, packed
 
 pytestmark = pytest.mark.rtl
 
 IMAGES = 50
-GRID = [("sparse", 4, 4), ("dense", 4, 4), ("sparse", 1, 1), ("sparse", 8, 8)]
+GRID = [("sparse", 4, 4), ("dense", 4, 4)]  # the default issue width
+#: (P, D, W): one column a cycle; W beyond D (a PE may take a block over several cycles).
+WIDTHS = [(1, 1, 1), (8, 8, 4), (8, 2, 8)]
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +51,24 @@ def test_whole_network(digits, build_root, kind, pes, queue_depth):
     if kind == "sparse":
         assert result.counters["stalls"].sum() >= 0
         assert (result.counters["weight_reads"] < result.counters["macs"] * 2 + 1).all()
+
+
+@pytest.mark.parametrize("pes,queue_depth,issue_width", WIDTHS)
+def test_issue_widths(digits, build_root, pes, queue_depth, issue_width):
+    model, x, y = digits
+    p = packed(model, pes=pes)
+    design = Accelerator(network_image(p), kind="sparse", queue_depth=queue_depth,
+                         issue_width=issue_width)
+    verilog = export_verilog(design, name="sparse_accelerator")
+    built = runner.build(verilog, toplevel="sparse_accelerator", build_root=build_root,
+                         parameters={**design.parameters(), "verilog_lines": verilog.count("\n")})
+    result = network.Accelerator(design, built).run(x, idle_seed=pes)
+    logits = forward(p.model, x)[-1]
+    np.testing.assert_array_equal(result.logits, logits)
+    np.testing.assert_array_equal(result.predicted, classify(logits))
+    np.testing.assert_array_equal(result.cycles, network_cycles(
+        p, x, queue_depth=queue_depth, issue_width=issue_width, array="sparse").total)
+    assert (result.predicted == y).mean() > 0.8
 
 
 def test_every_layer_alone(digits, build_root):
