@@ -28,8 +28,13 @@ def lowest_set_bit(m: Module, vector: Signal, width: int) -> tuple[Signal, Signa
     """``(one_hot, index)`` of the lowest set bit of ``vector`` (both 0 when it is empty).
 
     A tree of 2:1 choices (``log2(width)`` levels), not ``v & -v``: the carry chain of the
-    subtraction is the array's longest path on an iCE40.
+    subtraction is the array's longest path on an iCE40. ``vector`` is copied into a signal
+    first: the tree reads each bit more than once, and an expression would be copied each time.
     """
+    bits = Signal(width, name="pick_from")
+    m.d.comb += bits.eq(vector)
+    vector = bits
+
     def lowest(lo: int, hi: int) -> tuple[Value, Value]:
         if hi - lo == 1:
             return vector[lo], Const(0, 1)

@@ -147,18 +147,24 @@ def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
                          issue_width=hw.issue_width)
 
 
-def nm_cycles(rows: int, cols: int, pes: int, n: int, m: int) -> int:
+def nm_cycles(rows: int, cols: int, pes: int, n: int, m: int,
+              active_groups: int | np.ndarray | None = None):
     """Compute cycles of an N:M layer on the N:M engine (``hw/nm_engine.py``).
 
-    Group g of the ``G = ceil(cols / m)`` groups is walked in ``W = n * ceil(rows / pes)``
-    cycles from ``S_g``; ``S_0 = NM_FIRST_GROUP + m`` after the launch cycle and
-    ``S_{g+1} = S_g + max(W, m + NM_GROUP_LOAD)`` (the next group's activations are read one a
-    cycle meanwhile), so ``cycles = S_{G-1} + W - 1 + MAC_LATENCY + 1``.
+    Only groups holding a nonzero activation are walked (``active_groups`` of the
+    ``ceil(cols / m)``; all of them if None), lowest first. The k-th is walked in
+    ``W = n * ceil(rows / pes)`` cycles from ``S_k``; ``S_0 = NM_FIRST_GROUP + m`` after the launch
+    cycle and ``S_{k+1} = S_k + max(W, m + NM_GROUP_LOAD)`` (the next group's activations are read
+    one a cycle meanwhile), so ``cycles = S_{G-1} + W - 1 + MAC_LATENCY + 1`` for G groups walked,
+    and ``IDLE_CYCLES`` for none.
     """
     walk = n * -(-rows // pes)
-    groups = -(-cols // m)
-    return (NM_FIRST_GROUP + m + (groups - 1) * max(walk, m + NM_GROUP_LOAD) + walk - 1
+    groups = np.asarray(-(-cols // m) if active_groups is None else active_groups,
+                        dtype=np.int64)
+    busy = (NM_FIRST_GROUP + m + (groups - 1) * max(walk, m + NM_GROUP_LOAD) + walk - 1
             + MAC_LATENCY + 1)
+    cycles = np.where(groups > 0, busy, IDLE_CYCLES)
+    return int(cycles) if cycles.ndim == 0 else cycles
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,8 +195,8 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str,
         if array == "dense":
             compute.append(np.full(len(x), dense_cycles(q.rows, q.cols, packed.pes), dtype=np.int64))
         elif hasattr(csc, "m"):
-            compute.append(np.full(len(x), nm_cycles(q.rows, q.cols, packed.pes, csc.n, csc.m),
-                                   dtype=np.int64))
+            active = csc.active_groups(a).sum(axis=1)
+            compute.append(nm_cycles(q.rows, q.cols, packed.pes, csc.n, csc.m, active))
         else:
             compute.append(sparse_cycles(csc.counts(), a != 0, queue_depth=queue_depth,
                                          issue_width=issue_width))

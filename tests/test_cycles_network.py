@@ -51,3 +51,24 @@ def test_nm_layers_cost_n_of_m_of_the_dense_walk():
     assert abs(dense_cycles(64, 128, 4) / nm_cycles(64, 128, 4, 2, 4) - 2) < 0.02
     # Short groups wait for the next group's activations: max(W, M + 2) per group.
     assert nm_cycles(8, 16, 8, 1, 4) == 3 + 4 + 3 * 6 + 1 - 1 + 3
+    # Only groups holding a nonzero activation are walked; none: the idle latency.
+    np.testing.assert_array_equal(nm_cycles(64, 128, 4, 2, 4, np.array([32, 5, 1, 0])),
+                                  [nm_cycles(64, 128, 4, 2, 4), 3 + 4 + 4 * 32 + 31 + 3,
+                                   3 + 4 + 31 + 3, IDLE_CYCLES])
+
+
+def test_nm_layers_skip_groups_of_zeros():
+    rng = np.random.default_rng(3)
+    model = random_model(rng, [16, 12, 6], 1.0)
+    for q in model.layers:  # keep 2 of every 4
+        q.weight[:, np.arange(q.cols) % 4 >= 2] = 0
+    p = packed(model, pes=2, fmt="nm")
+    assert (p.layers[0].n, p.layers[0].m) == (2, 4)
+    x = random_inputs(rng, 3, 16)
+    x[0, :8], x[0, 8:] = 0, np.arange(1, 9)
+    acts = [x, *forward(p.model, x)[:-1]]
+    got = network_cycles(p, x, queue_depth=1, array="sparse").compute
+    for layer, (q, a) in enumerate(zip(p.model.layers, acts)):
+        groups = (a != 0).reshape(len(x), -1, 4).any(axis=2).sum(axis=1)
+        np.testing.assert_array_equal(got[layer], nm_cycles(q.rows, q.cols, 2, 2, 4, groups))
+    assert got[0, 0] == nm_cycles(12, 16, 2, 2, 4, 2)  # the first two groups skipped

@@ -42,12 +42,12 @@ def _expected_events(p, x, kind, issue_width):
     events["drains"] += sum(q.rows for q in p.model.layers)
     for q, csc, a in zip(p.model.layers, p.layers, acts):
         events["macs"] += ((a != 0).astype(np.int64) @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
-        if kind == "sparse" and hasattr(csc, "m"):  # N:M: every group, N words a row
-            rpp = -(-q.rows // p.pes)
-            events["weight_reads"] += csc.groups * csc.n * q.rows
-            events["acc_updates"] += csc.groups * csc.n * q.rows
-            events["broadcasts"] += csc.groups
-            events["act_reads"] += csc.groups * csc.m
+        if kind == "sparse" and hasattr(csc, "m"):  # N:M: groups with work, N words a row
+            groups = csc.active_groups(a).sum(axis=1)
+            events["weight_reads"] += groups * csc.n * q.rows
+            events["acc_updates"] += groups * csc.n * q.rows
+            events["broadcasts"] += groups
+            events["act_reads"] += groups * csc.m
             continue
         if kind == "dense":
             rpp = -(-q.rows // p.pes)
@@ -202,11 +202,13 @@ def _nm_model(rng, sizes, n, m):
 @pytest.mark.parametrize("n,m,pes", [(2, 4, 1), (2, 4, 3), (1, 4, 4), (1, 4, 8), (1, 2, 2)])
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_nm_structure(n, m, pes, kind):
-    """N:M layers: the sparse design walks N words per row and group (no index), the dense twin
-    every weight; both exact."""
+    """N:M layers: the sparse design walks N words per row and group with work (no index), the
+    dense twin every weight; both exact."""
     rng = np.random.default_rng(n * 100 + m * 10 + pes)
     model = _nm_model(rng, [14, 20, 9, 5], n, m)  # 14 inputs: a narrower last group
     x = random_inputs(rng, 4, 14)
+    x[0] = 0  # no group of the first layer has work
+    x[1, 4:12] = 0  # groups of zeros amid groups with work
     p = container.decode(container.encode(model, pes=pes, fmt="nm", n=n, m=m))
     runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
     _check(p, x, runs, queue_depth=1, kind=kind)
