@@ -14,6 +14,7 @@ Measures, on the digits MLP (64-128-64-10, 10 % density, int8):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -127,20 +128,29 @@ def _fpga(args):
             "bytes": r.bitstream.stat().st_size if r.bitstream.exists() else 0}
 
 
+@contextlib.contextmanager
+def _default_issue_width(width: int):
+    """The simulation side builds with the accelerator's default issue width: make it ``width``."""
+    defaults = Accelerator.__init__.__kwdefaults__
+    saved, defaults["issue_width"] = defaults["issue_width"], width
+    try:
+        yield
+    finally:
+        defaults["issue_width"] = saved
+
+
 def _rtl(packed, x, kind: str, hw: HardwareConfig, build_root) -> np.ndarray:
     """Cycles per inference of ``kind`` on the Verilator RTL; SimulationError unless the logits
     and classes equal the reference's."""
-    from secateurs.sim import network, runner
+    from secateurs.sim.network import build_accelerator
 
-    design = _design(packed, kind, hw)
-    verilog = export_verilog(design, name=f"{kind}_accelerator")
-    built = runner.build(verilog, toplevel=f"{kind}_accelerator", build_root=build_root,
-                         parameters={**design.parameters(), "verilog_lines": verilog.count("\n")})
-    result = network.Accelerator(design, built).run(x)
+    with _default_issue_width(hw.issue_width):
+        accelerator = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
+    result = accelerator.run(x)
     logits = forward(packed.model, x)[-1]
     if (result.logits != logits).any() or (result.predicted != classify(logits)).any():
-        raise SimulationError(f"{kind} accelerator {design.parameters()}: outputs differ from "
-                              "the reference")
+        raise SimulationError(f"{kind} accelerator {accelerator.design.parameters()}: outputs "
+                              "differ from the reference")
     return result.cycles
 
 

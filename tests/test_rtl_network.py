@@ -11,9 +11,6 @@ import pytest
 
 from secateurs.config import HardwareConfig
 from secateurs.hw.accelerator import Accelerator
-from secateurs.hw.export import export_verilog
-from secateurs.hw.image import network_image
-from secateurs.sim import network, runner
 from secateurs.sim.network import build_accelerator, run_network
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.reference import QuantModel, classify, forward
@@ -54,15 +51,15 @@ def test_whole_network(digits, build_root, kind, pes, queue_depth):
 
 
 @pytest.mark.parametrize("pes,queue_depth,issue_width", WIDTHS)
-def test_issue_widths(digits, build_root, pes, queue_depth, issue_width):
+def test_issue_widths(digits, build_root, monkeypatch, pes, queue_depth, issue_width):
     model, x, y = digits
     p = packed(model, pes=pes)
-    design = Accelerator(network_image(p), kind="sparse", queue_depth=queue_depth,
-                         issue_width=issue_width)
-    verilog = export_verilog(design, name="sparse_accelerator")
-    built = runner.build(verilog, toplevel="sparse_accelerator", build_root=build_root,
-                         parameters={**design.parameters(), "verilog_lines": verilog.count("\n")})
-    result = network.Accelerator(design, built).run(x, idle_seed=pes)
+    hw = HardwareConfig(pes=pes, queue_depth=queue_depth, issue_width=issue_width)
+    # The simulation side builds with the accelerator's default issue width: make it W here.
+    monkeypatch.setitem(Accelerator.__init__.__kwdefaults__, "issue_width", issue_width)
+    accelerator = build_accelerator(p, kind="sparse", hw=hw, build_root=build_root)
+    assert accelerator.design.issue_width == issue_width
+    result = accelerator.run(x, idle_seed=pes)
     logits = forward(p.model, x)[-1]
     np.testing.assert_array_equal(result.logits, logits)
     np.testing.assert_array_equal(result.predicted, classify(logits))
