@@ -19,7 +19,7 @@ from .flow import Run
 
 def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
            dense_cycles: float) -> dict:
-    from .sim.designs import build_design
+    from .sim.network import build_accelerator
     from .sim.tb.scoreboard import Scoreboard
     from .sw import metrics
     from .sw import prune as pruning
@@ -49,7 +49,7 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     layers = packed.model.layers
     x = quantize_input(images, packed.model.input_scale).astype(np.int64)
 
-    design = build_design(packed, kind="sparse", hw=cfg.hardware, build_root=run.build_root)
+    design = build_accelerator(packed, kind="sparse", hw=cfg.hardware, build_root=run.build_root)
     ran = design.run(x)
     board = Scoreboard(packed, x, labels)
     board.check_logits(f"sparse (density {density:g})", ran.logits, ran.predicted)

@@ -170,7 +170,7 @@ def _efficiency(packed, x: np.ndarray, compute: np.ndarray) -> np.ndarray:
 def run_point(point: Point, build_root: str) -> str:
     """Prune → quantize → pack one model, then every queue depth by the model (and the RTL)."""
     from .flow import run_flow
-    from .sim.designs import build_design
+    from .sim.network import build_accelerator
     from .sim.tb.scoreboard import Scoreboard
     from .sw import metrics
     from .sw.cycles import network_cycles
@@ -203,7 +203,7 @@ def run_point(point: Point, build_root: str) -> str:
         if point.rtl_samples:
             hw = dataclasses.replace(cfg.hardware, queue_depth=depth)
             n = min(point.rtl_samples, len(x))
-            ran = build_design(packed, kind="sparse", hw=hw, build_root=build_root).run(x[:n])
+            ran = build_accelerator(packed, kind="sparse", hw=hw, build_root=build_root).run(x[:n])
             board = Scoreboard(packed, x[:n], test.y[:n])
             board.check_logits(point.label, ran.logits, ran.predicted)
             board.check_cycles(point.label, ran.counters["cycles"], model.total[:n])

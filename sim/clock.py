@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CLOCK_PERIOD_NS", "Port", "top_ports", "self_clocked"]
+__all__ = ["CLOCK_PERIOD_NS", "CLOCK_PORT", "Port", "top_ports", "clock_source", "self_clocked"]
 
 #: Clock period of every simulation; only ratios of times matter, and 10 ns keeps edges on whole ns.
 CLOCK_PERIOD_NS = 10
@@ -56,25 +56,30 @@ def top_ports(verilog: str, toplevel: str) -> list[Port]:
     return ports
 
 
+def clock_source(ports: list[Port], toplevel: str) -> list[str]:
+    """Verilog lines of a wrapper that make ``clk``: low at time 0, toggled every half period,
+    so its first rising edge is at half a period."""
+    if not any(p.name == CLOCK_PORT and p.direction == "input" for p in ports):
+        raise ValueError(f"module {toplevel!r} has no {CLOCK_PORT!r} input to drive")
+    return [f"  reg {CLOCK_PORT} = 1'b0;",
+            f"  always #({CLOCK_PERIOD_NS / 2}) {CLOCK_PORT} = ~{CLOCK_PORT};"]
+
+
 def self_clocked(verilog: str, toplevel: str, *, wrapper: str | None = None) -> tuple[str, str]:
     """``(verilog, wrapper name)``: the design plus a top module that clocks it from inside.
 
-    Every port but ``clk`` is passed through under its own name; ``clk`` starts low and toggles
-    every half period, so its first rising edge is at half a period.
+    Every port but ``clk`` is passed through under its own name.
     """
     wrapper = wrapper or f"{toplevel}_clocked"
     ports = top_ports(verilog, toplevel)
-    if not any(p.name == CLOCK_PORT and p.direction == "input" for p in ports):
-        raise ValueError(f"module {toplevel!r} has no {CLOCK_PORT!r} input to drive")
+    clock = clock_source(ports, toplevel)
     passed = [p for p in ports if p.name != CLOCK_PORT]
-    half = CLOCK_PERIOD_NS / 2
     lines = [
         "",
         f"module {wrapper}(",
         ",\n".join(f"  {p.declaration()}" for p in passed),
         ");",
-        f"  reg {CLOCK_PORT} = 1'b0;",
-        f"  always #({half}) {CLOCK_PORT} = ~{CLOCK_PORT};",
+        *clock,
         f"  {toplevel} dut (",
         ",\n".join(f"    .{p.name}({p.name})" for p in ports),
         "  );",

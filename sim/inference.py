@@ -22,16 +22,15 @@ import numpy as np
 from .. import atomic, config
 from ..errors import InputError
 from ..sw import metrics
-from ..sw.cycles import network_cycles
 from ..sw.data import load_dataset
 from ..sw.formats import container
 from ..sw.reference import quantize_input
-from .designs import KINDS, build_design
 from .energy import energy, load_table
 from .events import PREDICTED, network_events
 from .layer import build_array
+from .network import KINDS, build_accelerator
 from .power import event_energy, switching_activity
-from .tb.model import reference_cycles
+from .tb.model import reference_cycles, reference_network_cycles
 from .tb.scoreboard import Scoreboard, cycle_stats
 
 __all__ = ["SUMMARY", "POWER", "load_run", "simulate", "measure_power"]
@@ -96,13 +95,13 @@ def _whole_network(kind: str, packed, hw, board: Scoreboard, table, build_root: 
                    log: Callable[[str], None]) -> tuple[dict, object, list]:
     """One design over the batch, judged; ``(summary entry, cycle model, modelled events)``."""
     log(f"[simulate] {kind}: build")
-    design = build_design(packed, kind=kind, hw=hw, build_root=build_root)
+    design = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
     log(f"[simulate] {kind}: {len(board.inputs)} inferences")
     began = time.perf_counter()
     ran = design.run(board.inputs)
     wall = time.perf_counter() - began
     board.check_logits(kind, ran.logits, ran.predicted)
-    model = network_cycles(packed, board.inputs, queue_depth=hw.queue_depth, array=kind)
+    model = reference_network_cycles(kind, hw, packed, board.inputs)
     board.check_cycles(kind, ran.counters["cycles"], model.total)
     events = network_events(packed, board.inputs, kind=kind)
     board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
@@ -137,7 +136,8 @@ def _waves(packed, hw, x: np.ndarray, run_dir: Path, build_root: Path,
     written = {}
     for kind in KINDS:
         log(f"[simulate] {kind}: waves")
-        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace=WAVE_FORMAT)
+        traced = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root,
+                                   trace=WAVE_FORMAT)
         work = build_root / f"waves-{kind}"
         traced.run(x, run_dir=work)
         target = WAVES / f"{kind}.{WAVE_FORMAT}"
@@ -164,7 +164,7 @@ def _switching(packed, hw, x: np.ndarray, build_root: Path, log: Callable[[str],
     toggles = {}
     for kind in KINDS:
         log(f"[power] {kind}: switching activity (SAIF)")
-        traced = build_design(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
+        traced = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
         toggles[kind] = switching_activity(traced, x, work_dir=build_root).as_dict()
     return toggles
 

@@ -27,8 +27,8 @@ from .tb.checker import check_cycles, check_outputs
 from .tb.images import JOB_ENV, LayerImage, dense_image, load_results, save_job, sparse_image
 from .tb.model import reference_cycles, reference_outputs
 
-__all__ = ["Array", "LayerResult", "MatmulResult", "SimulatorRun", "build_array", "run_layer",
-           "run_matmul"]
+__all__ = ["Array", "LayerResult", "MatmulResult", "SimulatorRun", "build_array", "int8_matrix",
+           "run_layer", "run_matmul"]
 
 #: The cocotb test module every run executes.
 TEST_MODULE = "secateurs.sim.tb.layer_test"
@@ -64,7 +64,8 @@ class MatmulResult:
     expected_cycles_dense: np.ndarray
 
 
-def _int8_matrix(values: np.ndarray, what: str) -> np.ndarray:
+def int8_matrix(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as an int64 matrix; InputError unless 2-D integers that fit int8."""
     array = np.asarray(values)
     if array.ndim != 2:
         raise InputError(f"{what} must be a 2-D matrix, not shape {array.shape}")
@@ -99,14 +100,14 @@ class Array:
                     f"layer packed for {layer.pes} PEs and {layer.index_bits} index bits; the array "
                     f"has {self.hw.pes} PEs and {self.index_bits} index bits")
             return layer
-        return pack_csc(_int8_matrix(layer, "weights"), pes=self.hw.pes, index_bits=self.index_bits,
+        return pack_csc(int8_matrix(layer, "weights"), pes=self.hw.pes, index_bits=self.index_bits,
                         value_bits=self.value_bits)
 
     def _image(self, layer: CSCLayer, inputs: np.ndarray) -> LayerImage:
         if not (1 <= layer.rows <= self.rows and 1 <= layer.cols <= self.cols):
             raise InputError(f"a {layer.rows}x{layer.cols} layer does not fit the "
                              f"{self.rows}x{self.cols} {self.kind} array")
-        x = _int8_matrix(inputs, "inputs")
+        x = int8_matrix(inputs, "inputs")
         if x.shape[1] != layer.cols:
             raise InputError(f"inputs have {x.shape[1]} columns but the layer has {layer.cols}")
         if self.kind == "sparse":
@@ -193,7 +194,7 @@ def build_array(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bi
 def run_layer(kind: str, weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
               index_bits: int, build_root: str | Path, idle_seed: int | None = None) -> LayerResult:
     """Build (or reuse) the ``kind`` array sized for ``weights`` and run the batch ``inputs``."""
-    w = _int8_matrix(weights, "weights")
+    w = int8_matrix(weights, "weights")
     array = build_array(kind, rows=w.shape[0], cols=w.shape[1], hw=hw, index_bits=index_bits,
                         build_root=build_root)
     return array.run(w, inputs, idle_seed=idle_seed)
@@ -202,7 +203,7 @@ def run_layer(kind: str, weights: np.ndarray, inputs: np.ndarray, *, hw: Hardwar
 def run_matmul(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig, index_bits: int,
                build_root: str | Path) -> MatmulResult:
     """``inputs @ weights.T`` on both arrays; SimulationError unless outputs and cycles match."""
-    w, x = _int8_matrix(weights, "weights"), _int8_matrix(inputs, "inputs")
+    w, x = int8_matrix(weights, "weights"), int8_matrix(inputs, "inputs")
     if x.shape[1] != w.shape[1]:
         raise InputError(f"inputs have {x.shape[1]} columns but weights have {w.shape[1]}")
     expected_outputs = reference_outputs(w, x, hw.acc_bits)

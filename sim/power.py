@@ -52,7 +52,7 @@ class Switching:
 
 
 def switching_activity(design, inputs: np.ndarray, *, work_dir: str | Path | None = None) -> Switching:
-    """Per-inference toggles of ``design`` (a :class:`~.designs.Design` built with SAIF)."""
+    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` built with SAIF)."""
     if design.built.trace != "saif":
         raise SimulationError(f"the {design.kind} design was not built with SAIF tracing")
     x = np.asarray(inputs)

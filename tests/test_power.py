@@ -8,7 +8,7 @@ of the integer reference, exactly; idle cycles in the input stream change nothin
 import numpy as np
 import pytest
 
-from secateurs.sim.designs import build_design
+from secateurs.sim.network import build_accelerator
 from secateurs.sim.energy import load_table
 from secateurs.sim.events import PREDICTED, network_events
 from secateurs.sim.inference import load_run
@@ -45,7 +45,7 @@ def images(runs):
 
 def _design(runs, density, kind, builds, trace=None):
     cfg, packed = runs[density]
-    return build_design(packed, kind=kind, hw=cfg.hardware, build_root=builds, trace=trace)
+    return build_accelerator(packed, kind=kind, hw=cfg.hardware, build_root=builds, trace=trace)
 
 
 def _useful_macs(packed, x):

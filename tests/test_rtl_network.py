@@ -1,6 +1,7 @@
 """The generated accelerators under Verilator on the digits MLP: every layer and the whole network
 bit-exact (logits and class) on 50 test images, and every inference's cycles equal to the model's,
 the sparse design at several issue widths W (columns broadcast per cycle) and queue depths D.
+The simulation wrapper's feeder reports what the Python drivers report, and gives up on a hang.
 
 Builds dominate the cost (one per model, kind, P and D); they are cached across sessions and
 shared by the module. The full P x D grid runs in ``make bench`` (bench/hardware.py).
@@ -10,12 +11,19 @@ import numpy as np
 import pytest
 
 from secateurs.config import HardwareConfig
+from secateurs.errors import SimulationError
 from secateurs.hw.accelerator import Accelerator
-from secateurs.sim.network import build_accelerator, run_network
+from secateurs.sim import runner
+from secateurs.sim.feeder import fed_wrapper
+from secateurs.sim.network import (COUNTERS, DRIVERS, TEST_MODULE, build_accelerator,
+                                   run_network)
+from secateurs.sim.tb.model import reference_network_cycles
+from secateurs.sim.tb.network_job import JOB_ENV, NetworkJob, save_job
+from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.reference import QuantModel, classify, forward
 
-from .hw_models import digits_model, packed
+from .hw_models import digits_model, packed, random_inputs, random_model
 
 pytestmark = pytest.mark.rtl
 
@@ -93,3 +101,51 @@ def test_nm_network(build_root):
     assert (sparse.predicted == y[:IMAGES]).mean() > 0.8
     dense = network_cycles(nm, x[:IMAGES], queue_depth=1, array="dense").total
     assert 1.5 < dense.mean() / sparse.cycles.mean() < 2
+
+
+def test_every_driver_reports_the_same(build_root):
+    """The Verilog feeder and both Python drivers: the same logits, classes, counters and idle
+    cycles for one seed, and cycles equal to the model's (idle cycles land before start)."""
+    rng = np.random.default_rng(7)
+    small = packed(random_model(rng, [12, 8, 5], 0.5), pes=2)
+    hw = HardwareConfig(pes=2, queue_depth=2)
+    x = random_inputs(rng, 6, 12)
+    accelerator = build_accelerator(small, kind="sparse", hw=hw, build_root=build_root)
+    runs = {driver: accelerator.run(x, driver=driver, idle_seed=3) for driver in DRIVERS}
+    board = Scoreboard(small, x)
+    fed = runs["feeder"]
+    assert fed.idle_cycles.sum() > 0
+    board.check_logits("sparse", fed.logits, fed.predicted)
+    board.check_cycles("sparse", fed.cycles, reference_network_cycles("sparse", hw, small, x).total)
+    for driver, ran in runs.items():
+        np.testing.assert_array_equal(ran.logits, fed.logits, err_msg=driver)
+        np.testing.assert_array_equal(ran.predicted, fed.predicted, err_msg=driver)
+        np.testing.assert_array_equal(ran.idle_cycles, fed.idle_cycles, err_msg=driver)
+        for name in COUNTERS:
+            np.testing.assert_array_equal(ran.counters[name], fed.counters[name], err_msg=name)
+    assert accelerator.run(x[:0]).logits.shape == (0, 5)
+
+
+def _stuck_design() -> str:
+    """A module with the accelerator's ports that takes every input and never finishes."""
+    ports = [("input", 1, "clk"), ("input", 1, "rst"), ("input", 1, "input__valid"),
+             ("input", 8, "input__payload"), ("output", 1, "input__ready"), ("input", 1, "start"),
+             ("output", 1, "busy"), ("output", 1, "done"), ("output", 4, "predicted"),
+             ("input", 4, "logit_addr"), ("output", 8, "logit"),
+             *(("output", 32, f"counters__{c}") for c in COUNTERS)]
+    lines = [f"module stuck({', '.join(name for _, _, name in ports)});"]
+    lines += [f"  {d} {f'[{w - 1}:0] ' if w > 1 else ''}{name};" for d, w, name in ports]
+    lines += [f"  assign {name} = {1 if name == 'input__ready' else 0};"
+              for d, _, name in ports if d == "output"]
+    return "\n".join([*lines, "endmodule", ""])
+
+
+def test_the_feeder_gives_up_on_a_design_that_never_finishes(tmp_path, build_root):
+    verilog, top = fed_wrapper(_stuck_design(), "stuck", features=4, outputs=3,
+                               counters=COUNTERS, hang_cycles=500)
+    built = runner.build(verilog, toplevel=top, parameters={"stub": "stuck"},
+                         build_root=build_root, timing=True)
+    job = tmp_path / "job.npz"
+    save_job(job, NetworkJob(np.ones((2, 4), dtype=np.int64), 3, COUNTERS, tmp_path / "r.npz"))
+    with pytest.raises(SimulationError, match="sample 0: the accelerator did not finish"):
+        runner.run_test(built, TEST_MODULE, test_dir=tmp_path, extra_env={JOB_ENV: str(job)})

@@ -6,15 +6,22 @@ import numpy as np
 
 from ...errors import SimulationError
 
-__all__ = ["check_outputs", "check_cycles"]
+__all__ = ["differences", "check_outputs", "check_cycles"]
+
+
+def differences(actual, expected, *, label: str, what: str):
+    """``(actual, expected, indices where they differ)`` as arrays; SimulationError if the
+    shapes differ."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        raise SimulationError(f"{label}: {what} have shape {actual.shape}, expected "
+                              f"{expected.shape}")
+    return actual, expected, np.argwhere(actual != expected)
 
 
 def check_outputs(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
     """Raise SimulationError at the first (sample, row) whose output differs from the reference."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    if actual.shape != expected.shape:
-        raise SimulationError(f"{label}: outputs have shape {actual.shape}, expected {expected.shape}")
-    wrong = np.argwhere(actual != expected)
+    actual, expected, wrong = differences(actual, expected, label=label, what="outputs")
     if wrong.size:
         sample, row = (int(i) for i in wrong[0])
         raise SimulationError(
@@ -24,12 +31,9 @@ def check_outputs(actual: np.ndarray, expected: np.ndarray, *, label: str = "arr
 
 def check_cycles(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
     """Raise SimulationError at the first sample whose cycle count differs from the model."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    if actual.shape != expected.shape:
-        raise SimulationError(f"{label}: {actual.shape} cycle counts, expected {expected.shape}")
-    wrong = np.flatnonzero(actual != expected)
+    actual, expected, wrong = differences(actual, expected, label=label, what="cycle counts")
     if wrong.size:
-        s = int(wrong[0])
+        s = int(wrong[0][0])
         raise SimulationError(
             f"{label}: sample {s} took {int(actual[s])} cycles, the model says {int(expected[s])} "
-            f"({wrong.size} of {actual.size} samples differ)")
+            f"({len(wrong)} of {actual.size} samples differ)")

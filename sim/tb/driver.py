@@ -1,5 +1,6 @@
 """Drives the host ports: a layer array's memory writes and layer size, the whole-network
-accelerator's input stream; reset and start for both.
+accelerator's input stream (from Python, or a whole batch handed to the wrapper's feeder);
+reset and start for both.
 
 The clock is made inside the simulator (:mod:`secateurs.sim.clock`); writes go one per edge.
 With an idle seed, random idle cycles are slipped between writes (as a slow or bursty host
@@ -16,9 +17,10 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from ...errors import SimulationError
 from ..clock import CLOCK_PERIOD_NS
+from ..feeder import INPUTS_FILE, write_inputs
 from .images import LayerImage
 
-__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver"]
+__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver", "idle_schedule"]
 
 #: Cycles the synchronous reset is held at the beginning.
 RESET_CYCLES = 2
@@ -27,6 +29,20 @@ READY_TIMEOUT_CYCLES = 100_000
 #: Chance that a host write is preceded by idle cycles, and the most idle cycles inserted.
 IDLE_PROBABILITY = 0.3
 MAX_IDLE_CYCLES = 3
+
+
+def idle_schedule(rng: np.random.Generator | None, count: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Idle cycles before each of ``count`` stream writes, and the junk driven meanwhile.
+
+    Without a generator there are none. The Python driver and the Verilog feeder both follow
+    this schedule, so one seed slips the same idle cycles in either way.
+    """
+    if rng is None:
+        return np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+    idle = rng.random(count) < IDLE_PROBABILITY
+    gaps = np.where(idle, rng.integers(1, MAX_IDLE_CYCLES + 1, count), 0)
+    return gaps.astype(np.int64), rng.integers(0, 1 << width, count, dtype=np.int64)
 
 
 class ArrayDriver:
@@ -117,6 +133,7 @@ class NetworkDriver:
         dut.start.value = 0
         dut.input__valid.value = 0
         dut.logit_addr.value = 0
+        dut.feed_go.value = 0
         dut.rst.value = 1
         await ClockCycles(dut.clk, RESET_CYCLES)
         dut.rst.value = 0
@@ -124,13 +141,12 @@ class NetworkDriver:
 
     async def send(self, x: np.ndarray) -> None:
         """Stream one input vector in, one value per edge on which the accelerator is ready."""
-        dut, rng = self.dut, self._rng
-        width = len(dut.input__payload)
-        for value in x.tolist():
-            if rng is not None and rng.random() < IDLE_PROBABILITY:
-                idle = int(rng.integers(1, MAX_IDLE_CYCLES + 1))
+        dut = self.dut
+        gaps, junk = idle_schedule(self._rng, len(x), len(dut.input__payload))
+        for value, idle, noise in zip(x.tolist(), gaps.tolist(), junk.tolist()):
+            if idle:
                 dut.input__valid.value = 0
-                dut.input__payload.value = int(rng.integers(0, 1 << width))
+                dut.input__payload.value = noise
                 self.idle_cycles += idle
                 await ClockCycles(dut.clk, idle)
             dut.input__payload.value = value
@@ -152,3 +168,23 @@ class NetworkDriver:
         await self._edge
         self.dut.start.value = 0
         return get_sim_time("step")
+
+    async def feed(self, inputs: np.ndarray) -> np.ndarray:
+        """Run the whole batch through the wrapper's feeder (:mod:`secateurs.sim.feeder`): write
+        its input file in the working folder, raise ``feed_go``, await ``feed_done``.
+
+        Returns the idle cycles slipped into each sample (the same schedule :meth:`send` follows).
+        """
+        dut = self.dut
+        width = len(dut.input__payload)
+        schedules = [idle_schedule(self._rng, len(x), width) for x in inputs]
+        gaps = np.array([g for g, _ in schedules], dtype=np.int64).reshape(inputs.shape)
+        junk = np.array([j for _, j in schedules], dtype=np.int64).reshape(inputs.shape)
+        write_inputs(INPUTS_FILE, inputs, gaps, junk)
+        dut.feed_count.value = len(inputs)
+        dut.feed_go.value = 1
+        await RisingEdge(dut.feed_done)
+        dut.feed_go.value = 0
+        idle = gaps.sum(axis=1)
+        self.idle_cycles += int(idle.sum())
+        return idle

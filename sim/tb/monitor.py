@@ -4,7 +4,9 @@ The wait is one trigger on ``done`` rather than a Python step per cycle, so a ru
 simulator costs; the per-cycle wait is kept as the baseline that shows what that saves. The
 cycles between the start edge and the done edge are measured independently from simulation time
 and must equal the design's own ``cycles`` counter, which counts the launch edge (the one
-sampling ``start``) and the edge on which ``done`` rises, both included.
+sampling ``start``) and the edge on which ``done`` rises, both included. Under the wrapper's
+feeder (:mod:`secateurs.sim.feeder`) the feeder times each run that way itself and the monitor
+reads what it recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
 
 from ...errors import SimulationError
+from ..feeder import RESULTS_FILE, read_results
 
 __all__ = ["ArrayMonitor", "NetworkMonitor"]
 
@@ -69,13 +72,16 @@ class ArrayMonitor:
 
     async def read_outputs(self, rows: int) -> np.ndarray:
         """Read accumulators ``0..rows-1`` through the combinational ``out_addr`` port."""
-        dut = self.dut
-        values = np.zeros(rows, dtype=np.int64)
+        return await self._read_each(self.dut.out_addr, self.dut.out_data, rows)
+
+    async def _read_each(self, address, data, count: int) -> np.ndarray:
+        """Drive ``address`` with ``0..count-1`` and read ``data`` (signed) after each settles."""
+        values = np.zeros(count, dtype=np.int64)
         settle = Timer(1, "step")
-        for r in range(rows):
-            dut.out_addr.value = r
+        for i in range(count):
+            address.value = i
             await settle
-            values[r] = dut.out_data.value.to_signed()
+            values[i] = data.value.to_signed()
         return values
 
 
@@ -94,11 +100,15 @@ class NetworkMonitor(ArrayMonitor):
 
     async def read_logits(self, outputs: int) -> np.ndarray:
         """Read logits ``0..outputs-1`` through the combinational ``logit_addr`` port."""
-        dut = self.dut
-        values = np.zeros(outputs, dtype=np.int64)
-        settle = Timer(1, "step")
-        for i in range(outputs):
-            dut.logit_addr.value = i
-            await settle
-            values[i] = dut.logit.value.to_signed()
-        return values
+        return await self._read_each(self.dut.logit_addr, self.dut.logit, outputs)
+
+    def fed(self, batch: int, names: tuple[str, ...], outputs: int):
+        """What the feeder recorded for a batch (see :func:`secateurs.sim.feeder.read_results`).
+
+        Raises SimulationError if it gave up on an inference that never finished.
+        """
+        timed, predicted, counters, logits = read_results(RESULTS_FILE, batch, names, outputs)
+        if self.dut.feed_hung.value:
+            raise SimulationError(f"sample {len(timed)}: the accelerator did not finish; the "
+                                  f"feeder gave up on it")
+        return timed, predicted, counters, logits

@@ -1,59 +1,105 @@
-"""The files between the host and a whole-network simulation: the job in, the results out."""
+"""The files between the host and a whole-network simulation: the job in, the results out.
+
+The job names the int8 input vectors, how many logits and which counters to read, the idle-cycle
+seed and the driver; the results carry what the accelerator reported for each sample and what
+the run cost in simulated cycles and wall time.
+"""
 
 from __future__ import annotations
 
-import os
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["JOB_ENV", "NetworkJob", "save_job", "load_job", "save_results", "load_results"]
+from ... import atomic
+
+__all__ = ["JOB_ENV", "DRIVERS", "NetworkJob", "NetworkResults", "save_job", "load_job",
+           "save_npz", "save_results", "load_results"]
 
 #: Environment variable naming the job file of a simulator process (plumbing only).
 JOB_ENV = "SECATEURS_NETWORK_JOB"
+#: How the inputs reach the accelerator: ``feeder``, the Verilog feeder of the wrapper (a batch
+#: per await, the fast path); ``per_inference``, Python streams each value and awaits ``done``
+#: once per inference; ``per_cycle``, the same but stepping every clock edge in Python (the
+#: naive baseline).
+DRIVERS = ("feeder", "per_inference", "per_cycle")
 
 
 @dataclass(frozen=True, eq=False)
 class NetworkJob:
-    """Input vectors to run (batch x features), how many logits to read, where results go."""
-
+    #: ``(batch, features)`` int8 input vectors, one inference each.
     inputs: np.ndarray
+    #: Logits to read back per inference.
     outputs: int
+    #: Names of the event counters to read after each run.
+    counters: tuple[str, ...]
     results: Path
     idle_seed: int | None = None
+    driver: str = "feeder"
 
 
-def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+@dataclass(frozen=True, eq=False)
+class NetworkResults:
+    """What the accelerator reported for a batch, unjudged, and what the simulation cost."""
+
+    predicted: np.ndarray
+    #: ``(batch, outputs)`` int8 logits.
+    logits: np.ndarray
+    #: Per counter name, ``(batch,)`` counts of each run.
+    counters: dict[str, np.ndarray]
+    #: ``(batch,)`` idle cycles slipped into each input vector.
+    idle_cycles: np.ndarray
+    #: Clock cycles from reset to the end of the job, and the wall seconds they took.
+    total_cycles: int
+    total_seconds: float
+
+    @property
+    def cycles(self) -> np.ndarray:
+        """Cycles of each inference, launch to done (the ``cycles`` counter)."""
+        return self.counters["cycles"]
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as an .npz file, written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def save_job(path: str | Path, job: NetworkJob) -> None:
-    _save_atomic(Path(path), {
+    if job.driver not in DRIVERS:
+        raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not {job.driver!r}")
+    save_npz(path, {
         "inputs": np.asarray(job.inputs, dtype=np.int64),
         "outputs": np.array(job.outputs),
+        "counters": np.array(job.counters, dtype=str),
         "results": np.array(str(job.results)),
         "idle_seed": np.array(-1 if job.idle_seed is None else job.idle_seed),
+        "driver": np.array(job.driver),
     })
 
 
 def load_job(path: str | Path) -> NetworkJob:
     with np.load(path) as job:
         seed = int(job["idle_seed"])
-        return NetworkJob(job["inputs"], int(job["outputs"]), Path(str(job["results"])),
-                          None if seed < 0 else seed)
+        return NetworkJob(job["inputs"], int(job["outputs"]),
+                          tuple(str(c) for c in job["counters"]), Path(str(job["results"])),
+                          None if seed < 0 else seed, str(job["driver"]))
 
 
-def save_results(path: str | Path, *, predicted: np.ndarray, logits: np.ndarray,
-                 counters: dict[str, np.ndarray]) -> None:
-    _save_atomic(Path(path), {"predicted": predicted, "logits": logits,
-                              **{f"counter/{k}": v for k, v in counters.items()}})
+def save_results(path: str | Path, results: NetworkResults) -> None:
+    save_npz(path, {
+        "predicted": results.predicted, "logits": results.logits,
+        "idle_cycles": results.idle_cycles, "total_cycles": np.array(results.total_cycles),
+        "total_seconds": np.array(results.total_seconds),
+        **{f"counter/{k}": v for k, v in results.counters.items()},
+    })
 
 
-def load_results(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """``(predicted, logits, counters)`` of a finished job."""
+def load_results(path: str | Path) -> NetworkResults:
     with np.load(path) as r:
         counters = {k.split("/", 1)[1]: r[k] for k in r.files if k.startswith("counter/")}
-        return r["predicted"], r["logits"], counters
+        return NetworkResults(r["predicted"], r["logits"], counters, r["idle_cycles"],
+                              int(r["total_cycles"]), float(r["total_seconds"]))

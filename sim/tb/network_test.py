@@ -1,83 +1,73 @@
 """cocotb test module: whole inferences on the accelerator, one job file of input vectors.
 
-Per sample: the input vector is streamed in (one value an edge while ``input.ready``, with
-seeded random idle cycles if the job asks), ``start`` is pulsed, and a single trigger waits for
-``done``; then the class, the logits and every counter are read. The run's length measured from
-simulation time must equal the ``cycles`` counter. Judging against the references is the host's
-job (``secateurs.sim.network``).
+With the ``feeder`` driver the whole batch goes to the wrapper's Verilog feeder in one await; it
+streams each vector in, pulses ``start``, times the run and records the class, the logits and
+every counter. With the Python drivers, per sample the driver streams the vector in, pulses
+``start``; the monitor awaits ``done`` (one trigger, or one step per edge for ``per_cycle``),
+times the run and reads the same things through the ports. Either way the run's length timed
+from the clock must equal the ``cycles`` counter. Idle cycles in the input stream follow the
+job's seed. Judging against the reference is the host's job (:mod:`secateurs.sim.tb.scoreboard`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, Timer, with_timeout
+from cocotb.utils import get_sim_steps
 
-from ...hw.accelerator import COUNTERS
-from .network_job import JOB_ENV, load_job, save_results
+from ..clock import CLOCK_PERIOD_NS
+from ..feeder import HANG_CYCLES
+from .driver import NetworkDriver
+from .monitor import NetworkMonitor
+from .network_job import JOB_ENV, NetworkJob, NetworkResults, load_job, save_results
 
-CLOCK_PERIOD_NS = 10
-RESET_CYCLES = 2
-IDLE_PROBABILITY = 0.2  # chance of idle cycles before each input value, when the job asks
-MAX_IDLE_CYCLES = 3
-#: A run counts as hung after this many cycles (the largest runs take a few tens of thousands).
-HANG_CYCLES = 2_000_000
+
+async def _feed(job: NetworkJob, driver: NetworkDriver, monitor: NetworkMonitor):
+    """The whole batch through the feeder: ``(timed cycles, predicted, counters, logits, idle)``."""
+    idle = await driver.feed(job.inputs)
+    timed, predicted, counters, logits = monitor.fed(len(job.inputs), job.counters, job.outputs)
+    return timed, predicted, counters, logits, idle
+
+
+async def _stream(job: NetworkJob, driver: NetworkDriver, monitor: NetworkMonitor):
+    """Each sample streamed from Python and awaited: the same five arrays as :func:`_feed`."""
+    batch = len(job.inputs)
+    logits = np.zeros((batch, job.outputs), dtype=np.int64)
+    predicted, timed = np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64)
+    idle = np.zeros(batch, dtype=np.int64)
+    counters = {name: np.zeros(batch, dtype=np.int64) for name in job.counters}
+    for sample, x in enumerate(job.inputs):
+        before = driver.idle_cycles
+        await driver.send(x)
+        idle[sample] = driver.idle_cycles - before
+        started = await driver.start()
+        timed[sample] = await monitor.wait_done(started, HANG_CYCLES)
+        for name, value in monitor.counters(job.counters).items():
+            counters[name][sample] = value
+        predicted[sample] = monitor.predicted()
+        logits[sample] = await monitor.read_logits(job.outputs)
+    return timed, predicted, counters, logits, idle
 
 
 @cocotb.test()
 async def run_job(dut):
     """Run every sample of the job named by ``$SECATEURS_NETWORK_JOB``."""
     job = load_job(os.environ[JOB_ENV])
-    inputs, idle_seed = job.inputs, job.idle_seed
-    rng = None if idle_seed is None else np.random.default_rng(idle_seed)
-    period = CLOCK_PERIOD_NS * 1000  # in simulator steps (1 ps precision)
-    Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
-    dut.start.value = 0
-    dut.input__valid.value = 0
-    dut.logit_addr.value = 0
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, RESET_CYCLES)
-    dut.rst.value = 0
-    edge = RisingEdge(dut.clk)
-    await edge
-
-    batch = len(inputs)
-    logits, predicted, cycles = [], np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64)
-    counters = {name: np.zeros(batch, dtype=np.int64) for name in COUNTERS}
-    for sample, x in enumerate(inputs.tolist()):
-        for value in x:
-            if rng is not None and rng.random() < IDLE_PROBABILITY:
-                dut.input__valid.value = 0
-                await ClockCycles(dut.clk, int(rng.integers(1, MAX_IDLE_CYCLES + 1)))
-            dut.input__payload.value = value
-            dut.input__valid.value = 1
-            await edge
-        dut.input__valid.value = 0
-        dut.start.value = 1
-        await edge
-        launched = get_sim_time("step")
-        dut.start.value = 0
-        await with_timeout(RisingEdge(dut.done), HANG_CYCLES * period, "step")
-        edges, rest = divmod(get_sim_time("step") - launched, period)
-        assert rest == 0, "done rose off a clock edge"
-        await ReadOnly()
-        for name in COUNTERS:
-            counters[name][sample] = getattr(dut, f"counters__{name}").value.to_unsigned()
-        predicted[sample] = dut.predicted.value.to_unsigned()
-        await Timer(1, "step")
-        assert counters["cycles"][sample] == edges + 1, (
-            f"sample {sample}: the cycles counter says {counters['cycles'][sample]}, the clock "
-            f"says {edges + 1}")
-        row = []
-        for i in range(job.outputs):
-            dut.logit_addr.value = i
-            await Timer(1, "step")
-            row.append(dut.logit.value.to_signed())
-        logits.append(row)
-        await edge
-    save_results(job.results, predicted=predicted, logits=np.array(logits, dtype=np.int64),
-                 counters=counters)
+    period = get_sim_steps(CLOCK_PERIOD_NS, "ns")
+    driver = NetworkDriver(dut, idle_seed=job.idle_seed)
+    monitor = NetworkMonitor(dut, period, per_cycle=job.driver == "per_cycle")
+    began = time.perf_counter()
+    await driver.reset()
+    run = _feed if job.driver == "feeder" else _stream
+    timed, predicted, counters, logits, idle = await run(job, driver, monitor)
+    off = np.flatnonzero(counters["cycles"] != timed)
+    assert not off.size, (
+        f"sample {off[0]}: the cycles counter says {counters['cycles'][off[0]]}, but the clock "
+        f"says {timed[off[0]]} cycles from launch to done")
+    total_cycles = get_sim_time("step") // period
+    save_results(job.results, NetworkResults(predicted, logits, counters, idle, total_cycles,
+                                             time.perf_counter() - began))

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...errors import SimulationError
 from ...sw.reference import accumulate, classify, forward
+from .checker import check_cycles, differences
 
 __all__ = ["Scoreboard", "cycle_stats"]
 
@@ -63,21 +64,16 @@ class Scoreboard:
     def check_cycles(self, design: str, cycles: np.ndarray, expected: np.ndarray,
                      stalls: np.ndarray | int = 0) -> None:
         """Cycles of each run == the model's + the stall cycles injected into that run."""
-        want = np.asarray(expected) + np.asarray(stalls)
-        off = np.flatnonzero(np.asarray(cycles) != want)
-        if off.size:
-            s = int(off[0])
-            raise SimulationError(f"{design} design: sample {s} took {int(cycles[s])} cycles, the "
-                                  f"model says {int(want[s])} ({off.size} of {len(want)} differ)")
+        check_cycles(cycles, np.asarray(expected) + np.asarray(stalls), label=f"{design} design")
 
     def check_events(self, design: str, counters: dict[str, np.ndarray],
                      expected: dict[str, np.ndarray]) -> None:
         """Every predicted event counter, per sample, exactly."""
         for name, want in expected.items():
-            got = np.asarray(counters[name])
-            off = np.flatnonzero(got != want)
+            got, want, off = differences(counters[name], want, label=f"{design} design",
+                                         what=f"{name} counts")
             if off.size:
-                s = int(off[0])
+                s = int(off[0][0])
                 raise SimulationError(f"{design} design: sample {s} counted {int(got[s])} {name}, "
                                       f"the reference predicts {int(want[s])}")
 
@@ -90,10 +86,7 @@ class Scoreboard:
 
 def _first_difference(design: str, layer: int, got: np.ndarray, want: np.ndarray, *,
                       what: str) -> None:
-    if got.shape != want.shape:
-        raise SimulationError(f"{design}: layer {layer} outputs have shape {got.shape}, the "
-                              f"reference {want.shape}")
-    bad = np.argwhere(got != want)
+    got, want, bad = differences(got, want, label=design, what=f"layer {layer} outputs")
     if len(bad):
         sample, index = (int(v) for v in bad[0])
         raise SimulationError(

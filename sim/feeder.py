@@ -1,0 +1,189 @@
+"""A batch feeder for the whole-network accelerator, in the Verilog wrapper that clocks it.
+
+Streaming 64 input values from Python costs an await per value, more than the ~600 cycles of a
+sparse inference cost the simulator. The feeder does the host's work inside the simulator: it
+reads each input word from a text file the testbench writes, streams it in (honouring ``ready``
+and the idle gaps the file asks for), pulses ``start``, counts the clock edges until ``done``,
+reads the class, every counter and every logit, and appends them as one line to a results file.
+A whole batch is then one ``feed_go`` and one await of ``feed_done``.
+
+While the feeder is idle the wrapper passes the host ports through unchanged, so the Python
+drivers (one await per value, or one per edge) run on the same build. The accelerator's RTL is
+untouched: the feeder exists only in simulation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .clock import CLOCK_PORT, clock_source, top_ports
+
+__all__ = ["INPUTS_FILE", "RESULTS_FILE", "GO", "COUNT", "DONE", "HUNG", "HANG_CYCLES",
+           "fed_wrapper", "write_inputs", "read_results"]
+
+#: Files the feeder reads and writes, relative to the simulator's working folder (the test's).
+INPUTS_FILE = "feed_inputs.txt"
+RESULTS_FILE = "feed_results.txt"
+#: Wrapper ports: a level that starts the batch, its size, and two levels it raises at the end.
+GO, COUNT, DONE, HUNG = "feed_go", "feed_count", "feed_done", "feed_hung"
+#: An inference counts as hung after this many cycles from its first input word (a dense
+#: digits inference takes about 5000).
+HANG_CYCLES = 2_000_000
+#: Host ports the feeder drives while it runs: ``(port, feeder register)``.
+_DRIVEN = (("input__valid", "f_valid"), ("input__payload", "f_payload"), ("start", "f_start"),
+           ("logit_addr", "f_logit_addr"))
+#: Feeder states.
+_IDLE, _GAP, _STREAM, _START, _WAIT, _TAIL = range(6)
+
+
+def _load_word(first: bool) -> list[str]:
+    """Read the next ``gap junk value`` line; present junk for ``gap`` idle cycles, or the value."""
+    return [
+        "      if ($fscanf(f_in, \"%d %d %d\\n\", w_gap, w_junk, w_value) != 3)",
+        f"        $fatal(1, \"feeder: {INPUTS_FILE} ends before sample %0d\", f_sample);",
+        *(["      f_elapsed <= 0;"] if first else []),
+        "      f_value <= w_value[7:0];",
+        "      if (w_gap != 0) begin",
+        f"        f_valid <= 0; f_payload <= w_junk[7:0]; f_gap <= w_gap; f_state <= {_GAP};",
+        "      end else begin",
+        f"        f_valid <= 1; f_payload <= w_value[7:0]; f_state <= {_STREAM};",
+        "      end",
+    ]
+
+
+def _finish(hung: bool) -> list[str]:
+    return ["      $fclose(f_in); $fclose(f_out);",
+            f"      {DONE} <= 1; {HUNG} <= {int(hung)}; f_state <= {_IDLE};"]
+
+
+def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
+                counters: tuple[str, ...], hang_cycles: int = HANG_CYCLES,
+                wrapper: str | None = None) -> tuple[str, str]:
+    """``(verilog, wrapper name)``: the accelerator plus a top module that clocks and feeds it.
+
+    The wrapper has every port of ``toplevel`` but ``clk`` under its own name, and the feeder's
+    ``feed_go``, ``feed_count`` (inferences in the batch), ``feed_done`` and ``feed_hung`` (set
+    with ``feed_done`` when an inference ran ``hang_cycles`` from its first input word).
+    """
+    wrapper = wrapper or f"{toplevel}_clocked"
+    ports = top_ports(verilog, toplevel)
+    clock = clock_source(ports, toplevel)
+    names = {p.name: p for p in ports}
+    for needed in [*(p for p, _ in _DRIVEN), "input__ready", "done", "predicted", "logit",
+                   *(f"counters__{c}" for c in counters)]:
+        if needed not in names:
+            raise ValueError(f"module {toplevel!r} has no {needed!r} port to feed or read")
+    if names["input__payload"].width != 8:
+        raise ValueError(f"the feeder streams int8 inputs; {toplevel!r} takes "
+                         f"{names['input__payload'].width}-bit ones")
+    driven = dict(_DRIVEN)
+    record = " ".join(["%0d"] * (2 + len(counters)))
+    record_args = ", ".join(["f_cycles", "predicted", *(f"counters__{c}" for c in counters)])
+    lines = [
+        "",
+        f"module {wrapper}(",
+        ",\n".join([*(f"  {p.declaration()}" for p in ports if p.name != CLOCK_PORT),
+                    f"  input wire {GO}", f"  input wire [31:0] {COUNT}",
+                    f"  output reg {DONE} = 1'b0", f"  output reg {HUNG} = 1'b0"]),
+        ");",
+        *clock,
+        f"  reg [2:0] f_state = {_IDLE};",
+        "  reg f_valid = 0, f_start = 0, f_reading = 0;",
+        "  reg [7:0] f_payload = 0, f_value = 0;",
+        f"  reg [{names['logit_addr'].width - 1}:0] f_logit_addr = 0;",
+        "  reg [31:0] f_sample = 0, f_word = 0, f_gap = 0, f_cycles = 0, f_elapsed = 0;",
+        "  reg [31:0] w_gap, w_junk, w_value;",
+        "  integer f_in = 0, f_out = 0;",
+        f"  wire feeding = f_state != {_IDLE};",
+        f"  {toplevel} dut (",
+        ",\n".join(f"    .{p.name}(feeding ? {driven[p.name]} : {p.name})" if p.name in driven
+                   else f"    .{p.name}({p.name})" for p in ports),
+        "  );",
+        f"  always @(posedge {CLOCK_PORT}) begin",
+        "    if (feeding) f_elapsed <= f_elapsed + 1;",
+        # The logits of the last run are read one a cycle beside the next sample's stream: a
+        # run overwrites them only when its last layer drains, well after they are read.
+        "    if (f_reading) begin",
+        "      $fwrite(f_out, \" %0d\", $signed(logit));",
+        f"      if (f_logit_addr != {outputs - 1}) f_logit_addr <= f_logit_addr + 1;",
+        "      else begin $fwrite(f_out, \"\\n\"); f_reading <= 0; end",
+        "    end",
+        "    case (f_state)",
+        f"    {_IDLE}: if (!{GO}) {DONE} <= 0;",
+        f"    else if (!{DONE}) begin",
+        f"      f_in = $fopen(\"{INPUTS_FILE}\", \"r\");",
+        f"      f_out = $fopen(\"{RESULTS_FILE}\", \"w\");",
+        "      if (f_in == 0 || f_out == 0) $fatal(1, \"feeder: cannot open its files\");",
+        "      f_sample <= 0; f_word <= 0;",
+        f"      if ({COUNT} == 0) begin",
+        *("  " + line for line in _finish(hung=False)),
+        "      end else begin",
+        *("  " + line for line in _load_word(first=True)),
+        "      end",
+        "    end",
+        f"    {_GAP}: begin",
+        "      f_gap <= f_gap - 1;",
+        "      if (f_gap == 1) begin",
+        f"        f_valid <= 1; f_payload <= f_value; f_state <= {_STREAM};",
+        "      end",
+        "    end",
+        f"    {_STREAM}: if (input__ready) begin",
+        f"      if (f_word == {features - 1}) begin",
+        f"        f_word <= 0; f_valid <= 0; f_start <= 1; f_state <= {_START};",
+        "      end else begin",
+        "        f_word <= f_word + 1;",
+        *("  " + line for line in _load_word(first=False)),
+        "      end",
+        "    end",
+        # The edge that samples start launches the run; the design counts it as cycle 1.
+        f"    {_START}: begin f_start <= 0; f_cycles <= 1; f_state <= {_WAIT}; end",
+        f"    {_WAIT}: if (!done) f_cycles <= f_cycles + 1;",
+        "    else begin",
+        f"      $fwrite(f_out, \"{record}\", {record_args});",
+        "      f_reading <= 1; f_logit_addr <= 0;",
+        "      f_sample <= f_sample + 1;",
+        f"      if (f_sample + 1 == {COUNT}) f_state <= {_TAIL};",
+        "      else begin",
+        *("  " + line for line in _load_word(first=True)),
+        "      end",
+        "    end",
+        f"    {_TAIL}: if (!f_reading) begin",
+        *("  " + line for line in _finish(hung=False)),
+        "    end",
+        "    default: ;",
+        "    endcase",
+        f"    if (feeding && f_elapsed == {hang_cycles}) begin",
+        *("  " + line for line in _finish(hung=True)),
+        "    end",
+        "  end",
+        "endmodule",
+        "",
+    ]
+    return verilog + "\n".join(lines), wrapper
+
+
+def write_inputs(path: str | Path, inputs: np.ndarray, gaps: np.ndarray, junk: np.ndarray) -> None:
+    """The feeder's input file: one ``gap junk value`` line per input word, samples in order.
+
+    ``gaps`` idle cycles (with ``junk`` on the payload) come before each word; values are
+    written as their int8 bit patterns.
+    """
+    words = np.stack([np.asarray(gaps).ravel(), np.asarray(junk).ravel() & 0xFF,
+                      np.asarray(inputs).ravel() & 0xFF], axis=1)
+    np.savetxt(path, words, fmt="%d")
+
+
+def read_results(path: str | Path, batch: int, counters: tuple[str, ...], outputs: int):
+    """``(cycles timed by the feeder, predicted, {counter: values}, logits)`` of a finished batch.
+
+    Only complete lines count: a hung batch yields the samples before the hang.
+    """
+    width = 2 + len(counters) + outputs
+    rows = [[int(v) for v in line.split()] for line in Path(path).read_text().splitlines()]
+    table = np.array([r for r in rows if len(r) == width][:batch], dtype=np.int64)
+    table = table.reshape(-1, width)
+    timed, predicted = table[:, 0], table[:, 1]
+    values = {name: table[:, 2 + i] for i, name in enumerate(counters)}
+    return timed, predicted, values, table[:, 2 + len(counters):]
