@@ -83,7 +83,7 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
         "",
         f"`python -m bench simulation` on {os.cpu_count()} cores (load average {load:.1f} at "
         f"the start, shared machine). Whole-network accelerator (P = {s['pes']}, "
-        f"D = {s['queue_depth']}) under Verilator, clock generated in a Verilog wrapper "
+        f"D = {s['queue_depth']}, W = {s['issue_width']}) under Verilator, clock generated in a Verilog wrapper "
         f"(`--timing`), builds at `-O2`; every inference checked bit-exact (logits, class), cycles "
         f"== cycle model, and the MAC, weight-read, accumulator-update, queue-push, drain and "
         f"activation-write counters == the counts the integer reference predicts.",

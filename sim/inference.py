@@ -184,6 +184,7 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
     hw = cfg.hardware
     summary: dict = {
         "samples": len(board.inputs), "pes": hw.pes, "queue_depth": hw.queue_depth,
+        "issue_width": hw.issue_width,
         "reference_accuracy": board.accuracy(board.classes),
         "theoretical_speedup": metrics.theoretical_speedup(packed.model.layers),
         "energy_table": {"citation": table.citation, "process": table.process, "pj": table.pj},

@@ -99,7 +99,8 @@ def build_accelerator(packed, *, kind: str, hw: HardwareConfig, build_root: str 
         raise InputError(f"the model is packed for {packed.pes} PEs but the hardware has {hw.pes}")
     try:
         design = hw_accelerator.Accelerator(network_image(packed), kind=kind,
-                                            queue_depth=hw.queue_depth, acc_bits=hw.acc_bits)
+                                            queue_depth=hw.queue_depth,
+                                            issue_width=hw.issue_width, acc_bits=hw.acc_bits)
     except ValueError as e:
         raise InputError(f"cannot build the {kind} accelerator: {e}") from None
     name = f"{kind}_accelerator"

@@ -32,4 +32,5 @@ def reference_cycles(kind: str, hw: HardwareConfig, layer: CSCLayer, inputs: np.
 def reference_network_cycles(kind: str, hw: HardwareConfig, packed,
                              inputs: np.ndarray) -> NetworkCycles:
     """Per-layer and total cycles of whole inferences on the ``kind`` accelerator of ``packed``."""
-    return network_cycles(packed, np.asarray(inputs), queue_depth=hw.queue_depth, array=kind)
+    return network_cycles(packed, np.asarray(inputs), queue_depth=hw.queue_depth,
+                          issue_width=hw.issue_width, array=kind)
