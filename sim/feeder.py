@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hw.signature import ACT_BITS
 from .clock import CLOCK_PORT, clock_source, top_ports
 
 __all__ = ["INPUTS_FILE", "RESULTS_FILE", "GO", "COUNT", "DONE", "HUNG", "HANG_CYCLES",
@@ -34,6 +35,7 @@ HANG_CYCLES = 2_000_000
 #: Host ports the feeder drives while it runs: ``(port, feeder register)``.
 _DRIVEN = (("input__valid", "f_valid"), ("input__payload", "f_payload"), ("start", "f_start"),
            ("logit_addr", "f_logit_addr"))
+_MSB = ACT_BITS - 1  # top bit of an input word
 #: Feeder states.
 _IDLE, _GAP, _STREAM, _START, _WAIT, _TAIL = range(6)
 
@@ -44,16 +46,17 @@ def _load_word(first: bool) -> list[str]:
         "      if ($fscanf(f_in, \"%d %d %d\\n\", w_gap, w_junk, w_value) != 3)",
         f"        $fatal(1, \"feeder: {INPUTS_FILE} ends before sample %0d\", f_sample);",
         *(["      f_elapsed <= 0;"] if first else []),
-        "      f_value <= w_value[7:0];",
+        f"      f_value <= w_value[{_MSB}:0];",
         "      if (w_gap != 0) begin",
-        f"        f_valid <= 0; f_payload <= w_junk[7:0]; f_gap <= w_gap; f_state <= {_GAP};",
+        f"        f_valid <= 0; f_payload <= w_junk[{_MSB}:0]; f_gap <= w_gap; f_state <= {_GAP};",
         "      end else begin",
-        f"        f_valid <= 1; f_payload <= w_value[7:0]; f_state <= {_STREAM};",
+        f"        f_valid <= 1; f_payload <= w_value[{_MSB}:0]; f_state <= {_STREAM};",
         "      end",
     ]
 
 
 def _finish(hung: bool) -> list[str]:
+    """Close both files and raise ``feed_done`` (and ``feed_hung`` if the batch gave up)."""
     return ["      $fclose(f_in); $fclose(f_out);",
             f"      {DONE} <= 1; {HUNG} <= {int(hung)}; f_state <= {_IDLE};"]
 
@@ -75,7 +78,7 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
                    *(f"counters__{c}" for c in counters)]:
         if needed not in names:
             raise ValueError(f"module {toplevel!r} has no {needed!r} port to feed or read")
-    if names["input__payload"].width != 8:
+    if names["input__payload"].width != ACT_BITS:
         raise ValueError(f"the feeder streams int8 inputs; {toplevel!r} takes "
                          f"{names['input__payload'].width}-bit ones")
     driven = dict(_DRIVEN)
@@ -91,7 +94,7 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
         *clock,
         f"  reg [2:0] f_state = {_IDLE};",
         "  reg f_valid = 0, f_start = 0, f_reading = 0;",
-        "  reg [7:0] f_payload = 0, f_value = 0;",
+        f"  reg [{_MSB}:0] f_payload = 0, f_value = 0;",
         f"  reg [{names['logit_addr'].width - 1}:0] f_logit_addr = 0;",
         "  reg [31:0] f_sample = 0, f_word = 0, f_gap = 0, f_cycles = 0, f_elapsed = 0;",
         "  reg [31:0] w_gap, w_junk, w_value;",
@@ -170,8 +173,9 @@ def write_inputs(path: str | Path, inputs: np.ndarray, gaps: np.ndarray, junk: n
     ``gaps`` idle cycles (with ``junk`` on the payload) come before each word; values are
     written as their int8 bit patterns.
     """
-    words = np.stack([np.asarray(gaps).ravel(), np.asarray(junk).ravel() & 0xFF,
-                      np.asarray(inputs).ravel() & 0xFF], axis=1)
+    mask = (1 << ACT_BITS) - 1
+    words = np.stack([np.asarray(gaps).ravel(), np.asarray(junk).ravel() & mask,
+                      np.asarray(inputs).ravel() & mask], axis=1)
     np.savetxt(path, words, fmt="%d")
 
 
