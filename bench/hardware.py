@@ -14,7 +14,6 @@ Measures, on the digits MLP (64-128-64-10, 10 % density, int8):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -128,24 +127,12 @@ def _fpga(args):
             "bytes": r.bitstream.stat().st_size if r.bitstream.exists() else 0}
 
 
-@contextlib.contextmanager
-def _default_issue_width(width: int):
-    """The simulation side builds with the accelerator's default issue width: make it ``width``."""
-    defaults = Accelerator.__init__.__kwdefaults__
-    saved, defaults["issue_width"] = defaults["issue_width"], width
-    try:
-        yield
-    finally:
-        defaults["issue_width"] = saved
-
-
 def _rtl(packed, x, kind: str, hw: HardwareConfig, build_root) -> np.ndarray:
     """Cycles per inference of ``kind`` on the Verilator RTL; SimulationError unless the logits
     and classes equal the reference's."""
     from secateurs.sim.network import build_accelerator
 
-    with _default_issue_width(hw.issue_width):
-        accelerator = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
+    accelerator = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
     result = accelerator.run(x)
     logits = forward(packed.model, x)[-1]
     if (result.logits != logits).any() or (result.predicted != classify(logits)).any():
