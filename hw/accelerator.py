@@ -1,7 +1,9 @@
 """The whole-network accelerator: every Linear layer of an MLP, with no host between layers.
 
 The host streams one int8 input vector in, pulses ``start``, waits for ``done`` and reads the
-class, the logits and the event counters. In between, for each layer in turn, the compute
+class, the logits and the event counters. The logits also leave on the ``output`` stream, in
+index order, as the last layer drains; a host that holds ``output.ready`` low holds the drain
+(and the run) for exactly as many cycles, and one that only reads registers ties it high. In between, for each layer in turn, the compute
 engine (sparse, or its dense twin: same signature, memories and counters) accumulates ``W x``
 in the PEs, then the sequencer drains the accumulators one row a cycle through the requantizer
 (bias, multiply, round, shift, clamp, ReLU) into the other half of the ping-pong activation
@@ -14,7 +16,8 @@ model's format: CSC (:mod:`.sparse_engine`) or N:M (:mod:`.nm_engine`).
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles exactly as the single-layer arrays do,
 drains row r in cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY``
-cycles later, and the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it.
+cycles later, and the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it;
+each cycle the last layer's next logit waits on ``output.ready`` adds one.
 """
 
 from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
@@ -57,6 +60,7 @@ class AcceleratorSignature(wiring.Signature):
         self.inputs, self.outputs = inputs, outputs
         super().__init__({
             "input": In(stream.Signature(signed(ACT_BITS))),
+            "output": Out(stream.Signature(signed(ACT_BITS))),
             "start": In(1),
             "busy": Out(1),
             "done": Out(1),
@@ -206,7 +210,8 @@ class Accelerator(wiring.Component):
             m.d.sync += in_count.eq(in_count + 1)
 
         # Drain: read row r (PE r % P, local row r // P) and its parameters; requantize a cycle
-        # later, and clear the row on that same cycle.
+        # later, and clear the row on the cycle the requantizer takes it. The next row is read
+        # only as the issued one leaves (``advance``), so a held output holds the whole drain.
         row = Signal(range(image.max_rows))
         drain_pe = Signal(range(pes))
         drain_local = Signal(range(max(image.rows_per_pe(l) for l in range(n_layers))))
@@ -215,6 +220,8 @@ class Accelerator(wiring.Component):
         issued_last = Signal()
         issued_pe = Signal.like(drain_pe)
         issued_local = Signal.like(drain_local)
+        advance = Signal()
+        m.d.comb += advance.eq(~issued | requant.i.ready)
         m.d.comb += [
             requant.i.valid.eq(issued),
             requant.i.payload.acc.eq(engine.acc),
@@ -224,21 +231,29 @@ class Accelerator(wiring.Component):
             requant.i.payload.relu.eq(cfg.relu),
             requant.i.payload.index.eq(issued_row),
             requant.i.payload.last.eq(issued_last),
-            engine.clear_en.eq(issued),
+            engine.clear_en.eq(issued & requant.i.ready),
             engine.clear_pe.eq(issued_pe),
             engine.clear_addr.eq(issued_local),
             engine.drain_pe.eq(drain_pe),
             engine.drain_addr.eq(drain_local),
             param_read.addr.eq(cfg.param_base + row),
-            requant.o.ready.eq(1),
+            param_read.en.eq(advance),  # a read port's enable is high unless driven
             argmax.o.ready.eq(1),
         ]
-        m.d.sync += issued.eq(0)
+        with m.If(advance):
+            m.d.sync += issued.eq(0)
 
         # Requantized rows: hidden layers into the other buffer (and the work list), the last
-        # layer into the logits and the argmax.
+        # layer into the logits, the argmax and the output stream, all on the host's ready.
         logits = Signal(data.ArrayLayout(signed(ACT_BITS), image.outputs))
         out = requant.o.payload
+        taken = Signal()  # a logit leaves this cycle
+        m.d.comb += [
+            self.output.valid.eq(requant.o.valid & cfg.last),
+            self.output.payload.eq(out.value),
+            requant.o.ready.eq(~cfg.last | (self.output.ready & argmax.i.ready)),
+            taken.eq(self.output.valid & requant.o.ready),
+        ]
         writes_hidden = requant.o.valid & ~cfg.last
         with m.If(writes_hidden):
             m.d.comb += [
@@ -248,10 +263,10 @@ class Accelerator(wiring.Component):
                 engine.pend_en.eq((out.value != 0) & cfg.next_nonempty.bit_select(out.index, 1)),
                 engine.pend_index.eq(out.index),
             ]
-        m.d.comb += [argmax.i.valid.eq(requant.o.valid & cfg.last),
+        m.d.comb += [argmax.i.valid.eq(taken),
                      argmax.i.payload.value.eq(out.value),
                      argmax.i.payload.last.eq(out.last)]
-        with m.If(requant.o.valid & cfg.last):
+        with m.If(taken):
             m.d.sync += logits[out.index].eq(out.value)
         m.d.comb += self.logit.eq(logits[self.logit_addr])
 
@@ -272,18 +287,19 @@ class Accelerator(wiring.Component):
                     m.d.sync += [row.eq(0), drain_pe.eq(0), drain_local.eq(0)]
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                m.d.comb += [engine.drain_en.eq(1), param_read.en.eq(1)]
-                m.d.sync += [
-                    issued.eq(1), issued_row.eq(row), issued_last.eq(row + 1 == cfg.rows),
-                    issued_pe.eq(drain_pe), issued_local.eq(drain_local),
-                    row.eq(row + 1), drain_pe.eq(drain_pe + 1),
-                ]
-                with m.If(drain_pe == pes - 1):
-                    m.d.sync += [drain_pe.eq(0), drain_local.eq(drain_local + 1)]
-                with m.If(row + 1 == cfg.rows):
-                    m.next = "WRITEBACK"
+                with m.If(advance):
+                    m.d.comb += engine.drain_en.eq(1)
+                    m.d.sync += [
+                        issued.eq(1), issued_row.eq(row), issued_last.eq(row + 1 == cfg.rows),
+                        issued_pe.eq(drain_pe), issued_local.eq(drain_local),
+                        row.eq(row + 1), drain_pe.eq(drain_pe + 1),
+                    ]
+                    with m.If(drain_pe == pes - 1):
+                        m.d.sync += [drain_pe.eq(0), drain_local.eq(drain_local + 1)]
+                    with m.If(row + 1 == cfg.rows):
+                        m.next = "WRITEBACK"
             with m.State("WRITEBACK"):
-                with m.If(requant.o.valid & out.last):
+                with m.If(requant.o.valid & requant.o.ready & out.last):
                     with m.If(cfg.last):
                         m.next = "ARGMAX"
                     with m.Else():

@@ -1,7 +1,9 @@
 """The host of a whole-network accelerator inside an Amaranth async testbench.
 
 Streams each input vector in (with seeded random idle cycles on ``input.valid``), pulses
-``start``, waits for ``done`` and reads the class, the logits and every counter. Used by the
+``start``, takes the logits from the ``output`` stream (with seeded random back-pressure: idle
+cycles on ``output.ready`` before a logit is taken), waits for ``done`` and reads the class, the
+logits' registers and every counter. Used by the
 Amaranth-simulation tests; the Verilator testbench (``sim/tb/network_test.py``) does the same.
 """
 
@@ -23,19 +25,23 @@ RUN_TIMEOUT = 1_000_000  # cycles after which a run that never reports done is a
 
 @dataclass(frozen=True)
 class Inference:
-    """What one run reported: class, logits, counters, and the edges the host counted."""
+    """What one run reported: class, logits (registers and stream), counters, the edges the host
+    counted and the cycles it held a valid logit back (each one adds a cycle to the run)."""
 
     predicted: int
     logits: np.ndarray
+    streamed: np.ndarray
     counters: dict
     edges: int
+    held: int
 
 
 def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
                      start_early: bool = False) -> list[Inference]:
     """Run each row of ``inputs`` (int8 features) through ``dut`` in order.
 
-    ``seed`` turns on random idle cycles (probability ``idle`` before each input value).
+    ``seed`` turns on random idle cycles (probability ``idle`` before each input value, and
+    before each logit the host takes).
     ``start_early`` holds ``start`` high while loading, proving it is ignored until the input
     vector is complete.
     """
@@ -44,6 +50,13 @@ def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
 
     async def testbench(ctx):
         rng = None if seed is None else np.random.default_rng(seed)
+
+        def hold() -> int:
+            """Cycles the host will keep the next logit waiting."""
+            if rng is None or rng.random() >= idle:
+                return 0
+            return int(rng.integers(1, MAX_IDLE + 1))
+
         for x in np.asarray(inputs):
             ctx.set(dut.start, int(start_early))
             for value in x.tolist():
@@ -59,12 +72,19 @@ def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            edges = 1
+            edges, held, waiting, streamed = 1, 0, hold(), []
             while not ctx.get(dut.done):
                 if not ctx.get(dut.busy):
                     raise AssertionError(f"busy fell before done, {edges} edges into the run")
                 if edges > RUN_TIMEOUT:
                     raise AssertionError(f"no done after {RUN_TIMEOUT} cycles")
+                ctx.set(dut.output.ready, waiting == 0)
+                if ctx.get(dut.output.valid):
+                    if waiting == 0:
+                        streamed.append(ctx.get(dut.output.payload))
+                        waiting = hold()
+                    else:
+                        waiting, held = waiting - 1, held + 1
                 await ctx.tick()
                 edges += 1
             logits = np.zeros(outputs, dtype=np.int64)
@@ -72,7 +92,8 @@ def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
                 ctx.set(dut.logit_addr, i)
                 logits[i] = ctx.get(dut.logit)
             counters = {name: ctx.get(getattr(dut.counters, name)) for name in COUNTERS}
-            results.append(Inference(ctx.get(dut.predicted), logits, counters, edges))
+            results.append(Inference(ctx.get(dut.predicted), logits,
+                                     np.array(streamed, dtype=np.int64), counters, edges, held))
 
     sim = Simulator(dut)
     sim.add_clock(CLOCK_PERIOD)

@@ -35,7 +35,8 @@ class UARTShell(wiring.Component):
         m.submodules.transmitter = tx = UARTTransmitter(divisor=self._divisor)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         m.d.comb += [acc.input.payload.eq(rx.o.payload), acc.input.valid.eq(rx.o.valid),
-                     rx.o.ready.eq(acc.input.ready)]
+                     rx.o.ready.eq(acc.input.ready),
+                     acc.output.ready.eq(1)]  # the reply reads the logits' registers
 
         reply = Signal(range(1 + outputs + CYCLE_BYTES + 1))  # bytes of the answer sent so far
         m.d.comb += acc.logit_addr.eq(reply - 1)

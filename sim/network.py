@@ -61,7 +61,8 @@ class Accelerator:
             run_dir: str | Path | None = None) -> NetworkResults:
         """Run each row of ``inputs`` (int8, batch x features) as one inference.
 
-        ``idle_seed`` slips seeded random idle cycles between input values. ``driver`` picks how
+        ``idle_seed`` slips seeded random idle cycles between input values and holds each logit
+        the output stream offers for seeded random cycles (back-pressure). ``driver`` picks how
         inputs reach the design (:data:`DRIVERS`: the Verilog feeder, or Python per inference or
         per clock edge, the benchmark's baselines). ``run_dir`` keeps the job, log and trace
         there; otherwise a temporary folder is used and removed.
@@ -119,8 +120,9 @@ def run_network(packed, inputs: np.ndarray, *, hw: HardwareConfig, build_root: s
                 kinds=KINDS, idle_seed: int | None = None) -> dict:
     """Run ``inputs`` on each kind; SimulationError unless logits, classes and cycles match.
 
-    Idle cycles in the input stream land before ``start``, so cycles must equal the model's
-    exactly. Returns, per kind, the :class:`NetworkResults` and the modelled cycles.
+    Idle cycles in the input stream land before ``start`` and change nothing; each cycle a logit
+    is held on the output stream holds the run a cycle, so cycles must equal the model's plus
+    those. Returns, per kind, the :class:`NetworkResults` and the modelled cycles.
     """
     board = Scoreboard(packed, inputs)
     results = {}
@@ -129,6 +131,6 @@ def run_network(packed, inputs: np.ndarray, *, hw: HardwareConfig, build_root: s
             board.inputs, idle_seed=idle_seed)
         board.check_logits(kind, result.logits, result.predicted)
         model = reference_network_cycles(kind, hw, packed, board.inputs).total
-        board.check_cycles(kind, result.cycles, model)
+        board.check_cycles(kind, result.cycles, model, stalls=result.held_cycles)
         results[kind] = (result, model)
     return results

@@ -38,7 +38,9 @@ sampling ``start``) and computes for ``C_l`` cycles, the single-layer count abov
 layer's own input activations; its ``R_l`` rows are then drained one a cycle, each written
 ``DRAIN_LATENCY`` cycles after its read, and the next layer launches the cycle after the last
 write: ``T_{l+1} = T_l + C_l + R_l + DRAIN_LATENCY``. The argmax registers the class on the last
-logit's edge and ``done`` rises one edge later: ``cycles = T_L + ARGMAX_LATENCY``.
+logit's edge and ``done`` rises one edge later: ``cycles = T_L + ARGMAX_LATENCY``. That is a
+host that takes every logit from the output stream as it is offered; each cycle it holds one
+back holds the drain, and adds one cycle (the testbenches add the cycles they held).
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ def _check(p, x, runs, *, queue_depth, kind, issue_width=2):
                             issue_width=issue_width).total
     for i, run in enumerate(runs):
         np.testing.assert_array_equal(run.logits, logits[i], err_msg=f"sample {i} logits")
+        np.testing.assert_array_equal(run.streamed, logits[i], err_msg=f"sample {i} stream")
         assert run.predicted == classify(logits)[i], f"sample {i} class"
-        assert run.counters["cycles"] == run.edges == cycles[i], f"sample {i} cycles"
+        # each cycle the host held a logit back holds the whole drain one cycle
+        assert run.counters["cycles"] == run.edges == cycles[i] + run.held, f"sample {i} cycles"
 
 
 def _expected_events(p, x, kind, issue_width):
@@ -215,3 +217,17 @@ def test_nm_structure(n, m, pes, kind):
     for name, values in _expected_events(p, x, kind, issue_width=2).items():
         if name != "stalls":
             assert [run.counters[name] for run in runs] == values.tolist(), name
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_output_back_pressure_holds_the_run(kind):
+    """A host that keeps every logit waiting 1..3 cycles: the logits come out of the stream in
+    order and each held cycle adds exactly one cycle to the run."""
+    rng = np.random.default_rng(21)
+    model = random_model(rng, SIZES, 0.3)
+    x = random_inputs(rng, 3, SIZES[0])
+    p = packed(model, pes=3)
+    runs = simulate_network(Accelerator(network_image(p), kind=kind, queue_depth=2), x,
+                            seed=4, idle=1.0)
+    assert all(SIZES[-1] <= run.held <= 3 * SIZES[-1] for run in runs)
+    _check(p, x, runs, queue_depth=2, kind=kind)

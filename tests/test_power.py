@@ -8,6 +8,7 @@ of the integer reference, exactly; idle cycles in the input stream change nothin
 import numpy as np
 import pytest
 
+from secateurs.errors import SimulationError
 from secateurs.sim.network import build_accelerator
 from secateurs.sim.energy import load_table
 from secateurs.sim.events import PREDICTED, network_events
@@ -66,16 +67,18 @@ def test_counters_are_the_reference_counts(runs, images, builds, kind):
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
-def test_idle_cycles_in_the_input_change_nothing(runs, images, builds, kind):
-    """Idle cycles land before ``start``: cycles must equal the model plus zero stalls. (The
-    accelerator's results are registers, not a stream: there is no output to back-pressure.)"""
+def test_idle_input_and_held_output_cost_what_was_injected(runs, images, builds, kind):
+    """Idle cycles in the input land before ``start`` and cost nothing; every cycle a logit is
+    held on the output stream holds the run one cycle: cycles == model + held, exactly."""
     cfg, packed = runs[DENSITY]
     result = _design(runs, DENSITY, kind, builds).run(images, idle_seed=5)
-    assert result.idle_cycles.sum() > 0
+    assert result.idle_cycles.sum() > 0 and result.held_cycles.sum() > 0
     board = Scoreboard(packed, images)
     board.check_logits(kind, result.logits, result.predicted)
     model = network_cycles(packed, images, queue_depth=cfg.hardware.queue_depth, array=kind).total
-    board.check_cycles(kind, result.counters["cycles"], model, stalls=0)
+    board.check_cycles(kind, result.counters["cycles"], model, stalls=result.held_cycles)
+    with pytest.raises(SimulationError, match="cycles"):
+        board.check_cycles(kind, result.counters["cycles"], model, stalls=0)
 
 
 def test_all_zero_input_switches_less_and_spends_less(runs, images, builds):

@@ -50,7 +50,8 @@ def test_whole_network(digits, build_root, kind, pes, queue_depth):
     results = run_network(packed(model, pes=pes), x, hw=HardwareConfig(pes=pes, queue_depth=queue_depth),
                           build_root=build_root, kinds=(kind,), idle_seed=pes)
     result, modelled = results[kind]
-    np.testing.assert_array_equal(result.cycles, modelled)
+    assert result.held_cycles.sum() > 0  # the seed held logits back on the output stream
+    np.testing.assert_array_equal(result.cycles, modelled + result.held_cycles)
     assert (result.predicted == y).mean() > 0.8  # a trained model, not noise
     if kind == "sparse":
         # A stall is a compute cycle in which a block waited for queue room.
@@ -72,7 +73,8 @@ def test_issue_widths(digits, build_root, pes, queue_depth, issue_width):
     np.testing.assert_array_equal(result.logits, logits)
     np.testing.assert_array_equal(result.predicted, classify(logits))
     np.testing.assert_array_equal(result.cycles, network_cycles(
-        p, x, queue_depth=queue_depth, issue_width=issue_width, array="sparse").total)
+        p, x, queue_depth=queue_depth, issue_width=issue_width, array="sparse").total
+        + result.held_cycles)
     assert (result.predicted == y).mean() > 0.8
 
 
@@ -104,8 +106,10 @@ def test_nm_network(build_root):
 
 
 def test_every_driver_reports_the_same(build_root):
-    """The Verilog feeder and both Python drivers: the same logits, classes, counters and idle
-    cycles for one seed, and cycles equal to the model's (idle cycles land before start)."""
+    """The Verilog feeder and both Python drivers: the same logits, classes, counters, idle and
+    held cycles for one seed, and cycles equal to the model's plus the cycles logits were held
+    on the output stream (idle input cycles land before start). The Python drivers also check
+    the streamed logits against the logits' registers."""
     rng = np.random.default_rng(7)
     small = packed(random_model(rng, [12, 8, 5], 0.5), pes=2)
     hw = HardwareConfig(pes=2, queue_depth=2)
@@ -114,13 +118,15 @@ def test_every_driver_reports_the_same(build_root):
     runs = {driver: accelerator.run(x, driver=driver, idle_seed=3) for driver in DRIVERS}
     board = Scoreboard(small, x)
     fed = runs["feeder"]
-    assert fed.idle_cycles.sum() > 0
+    assert fed.idle_cycles.sum() > 0 and fed.held_cycles.sum() > 0
     board.check_logits("sparse", fed.logits, fed.predicted)
-    board.check_cycles("sparse", fed.cycles, reference_network_cycles("sparse", hw, small, x).total)
+    board.check_cycles("sparse", fed.cycles, reference_network_cycles("sparse", hw, small, x).total,
+                       stalls=fed.held_cycles)
     for driver, ran in runs.items():
         np.testing.assert_array_equal(ran.logits, fed.logits, err_msg=driver)
         np.testing.assert_array_equal(ran.predicted, fed.predicted, err_msg=driver)
         np.testing.assert_array_equal(ran.idle_cycles, fed.idle_cycles, err_msg=driver)
+        np.testing.assert_array_equal(ran.held_cycles, fed.held_cycles, err_msg=driver)
         for name in COUNTERS:
             np.testing.assert_array_equal(ran.counters[name], fed.counters[name], err_msg=name)
     assert accelerator.run(x[:0]).logits.shape == (0, 5)
@@ -131,7 +137,8 @@ def _stuck_design() -> str:
     ports = [("input", 1, "clk"), ("input", 1, "rst"), ("input", 1, "input__valid"),
              ("input", 8, "input__payload"), ("output", 1, "input__ready"), ("input", 1, "start"),
              ("output", 1, "busy"), ("output", 1, "done"), ("output", 4, "predicted"),
-             ("input", 4, "logit_addr"), ("output", 8, "logit"),
+             ("input", 4, "logit_addr"), ("output", 8, "logit"), ("output", 1, "output__valid"),
+             ("output", 8, "output__payload"), ("input", 1, "output__ready"),
              *(("output", 32, f"counters__{c}") for c in COUNTERS)]
     lines = [f"module stuck({', '.join(name for _, _, name in ports)});"]
     lines += [f"  {d} {f'[{w - 1}:0] ' if w > 1 else ''}{name};" for d, w, name in ports]

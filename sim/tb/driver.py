@@ -1,26 +1,28 @@
 """Drives the host ports: a layer array's memory writes and layer size, the whole-network
-accelerator's input stream (from Python, or a whole batch handed to the wrapper's feeder);
-reset and start for both.
+accelerator's input stream and the ``ready`` of its output stream (from Python, or a whole batch
+handed to the wrapper's feeder); reset and start for both.
 
 The clock is made inside the simulator (:mod:`secateurs.sim.clock`); writes go one per edge.
 With an idle seed, random idle cycles are slipped between writes (as a slow or bursty host
 would) and random junk is driven on address and data lines that are not being written, including
 during a run. Neither may change the results or the cycles of a run: loading happens outside it,
-and the design must look at a port only when told to.
+and the design must look at a port only when told to. The whole-network accelerator's host
+may also hold a logit back (``output.ready`` low for a few cycles after it is offered): each
+such cycle holds the run one cycle, so its cycles are the model's plus the cycles held.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from ...errors import SimulationError
 from ..clock import CLOCK_PERIOD_NS
-from ..feeder import INPUTS_FILE, write_inputs
+from ..feeder import HOLDS_FILE, INPUTS_FILE, write_holds, write_inputs
 from .images import LayerImage
 
-__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver", "idle_schedule"]
+__all__ = ["ArrayDriver", "CLOCK_PERIOD_NS", "NetworkDriver", "hold_schedule", "idle_schedule"]
 
 #: Cycles the synchronous reset is held at the beginning.
 RESET_CYCLES = 2
@@ -40,9 +42,16 @@ def idle_schedule(rng: np.random.Generator | None, count: int,
     """
     if rng is None:
         return np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+    return hold_schedule(rng, count), rng.integers(0, 1 << width, count, dtype=np.int64)
+
+
+def hold_schedule(rng: np.random.Generator | None, count: int) -> np.ndarray:
+    """Idle cycles before each of ``count`` stream transfers: the host's pauses before an input
+    value, or the cycles it keeps an offered logit waiting. None without a generator."""
+    if rng is None:
+        return np.zeros(count, dtype=np.int64)
     idle = rng.random(count) < IDLE_PROBABILITY
-    gaps = np.where(idle, rng.integers(1, MAX_IDLE_CYCLES + 1, count), 0)
-    return gaps.astype(np.int64), rng.integers(0, 1 << width, count, dtype=np.int64)
+    return np.where(idle, rng.integers(1, MAX_IDLE_CYCLES + 1, count), 0).astype(np.int64)
 
 
 class ArrayDriver:
@@ -118,7 +127,9 @@ class NetworkDriver:
     """Host side of the whole-network accelerator: its input stream and ``start``.
 
     With an idle seed, ``valid`` drops for random idle cycles between input values (with junk on
-    the payload), as a slow producer would; the values still arrive in order.
+    the payload), as a slow producer would, and ``output.ready`` stays low for random cycles
+    after a logit is offered, as a slow consumer would; the values still arrive in order. Per
+    sample the input's schedule is drawn, then the output's, whichever way the batch is driven.
     """
 
     def __init__(self, dut, *, idle_seed: int | None = None):
@@ -127,11 +138,14 @@ class NetworkDriver:
         self._edge = RisingEdge(dut.clk)
         #: Idle cycles slipped into the input stream so far.
         self.idle_cycles = 0
+        #: Cycles offered logits were kept waiting so far.
+        self.held_cycles = 0
 
     async def reset(self) -> None:
         dut = self.dut
         dut.start.value = 0
         dut.input__valid.value = 0
+        dut.output__ready.value = 1
         dut.logit_addr.value = 0
         dut.feed_go.value = 0
         dut.rst.value = 1
@@ -162,6 +176,28 @@ class NetworkDriver:
                     f"the accelerator was not ready for input for {READY_TIMEOUT_CYCLES} cycles")
         dut.input__valid.value = 0
 
+    async def receive(self, outputs: int) -> np.ndarray:
+        """Take ``outputs`` logits from the output stream, keeping each waiting as the schedule
+        says; start it before the run's ``start`` (it waits for the first ``valid``)."""
+        dut = self.dut
+        holds = hold_schedule(self._rng, outputs).tolist()
+        taken, waiting = [], holds[0]
+        dut.output__ready.value = int(waiting == 0)
+        await RisingEdge(dut.output__valid)
+        while len(taken) < outputs:
+            await ReadOnly()  # what the coming edge samples
+            offered = bool(dut.output__valid.value)
+            payload = dut.output__payload.value.to_signed()
+            await self._edge
+            if offered and waiting == 0:
+                taken.append(payload)
+                waiting = holds[len(taken)] if len(taken) < outputs else 0
+            elif offered:
+                waiting -= 1
+            dut.output__ready.value = int(waiting == 0)
+        self.held_cycles += sum(holds)
+        return np.array(taken, dtype=np.int64)
+
     async def start(self) -> int:
         """Pulse ``start`` for one edge; returns the simulation time (steps) of that edge."""
         self.dut.start.value = 1
@@ -169,22 +205,30 @@ class NetworkDriver:
         self.dut.start.value = 0
         return get_sim_time("step")
 
-    async def feed(self, inputs: np.ndarray) -> np.ndarray:
+    async def feed(self, inputs: np.ndarray, outputs: int) -> tuple[np.ndarray, np.ndarray]:
         """Run the whole batch through the wrapper's feeder (:mod:`secateurs.sim.feeder`): write
-        its input file in the working folder, raise ``feed_go``, await ``feed_done``.
+        its input and hold files in the working folder, raise ``feed_go``, await ``feed_done``.
 
-        Returns the idle cycles slipped into each sample (the same schedule :meth:`send` follows).
+        Returns the idle cycles slipped into each sample's input and the cycles its logits were
+        kept waiting (the schedules :meth:`send` and :meth:`receive` follow).
         """
         dut = self.dut
         width = len(dut.input__payload)
-        schedules = [idle_schedule(self._rng, len(x), width) for x in inputs]
-        gaps = np.array([g for g, _ in schedules], dtype=np.int64).reshape(inputs.shape)
-        junk = np.array([j for _, j in schedules], dtype=np.int64).reshape(inputs.shape)
+        gaps, junk, holds = [], [], []
+        for x in inputs:
+            g, j = idle_schedule(self._rng, len(x), width)
+            gaps.append(g)
+            junk.append(j)
+            holds.append(hold_schedule(self._rng, outputs))
+        gaps, junk = (np.array(a, dtype=np.int64).reshape(inputs.shape) for a in (gaps, junk))
+        holds = np.array(holds, dtype=np.int64).reshape(len(inputs), outputs)
         write_inputs(INPUTS_FILE, inputs, gaps, junk)
+        write_holds(HOLDS_FILE, holds)
         dut.feed_count.value = len(inputs)
         dut.feed_go.value = 1
         await RisingEdge(dut.feed_done)
         dut.feed_go.value = 0
-        idle = gaps.sum(axis=1)
+        idle, held = gaps.sum(axis=1), holds.sum(axis=1)
         self.idle_cycles += int(idle.sum())
-        return idle
+        self.held_cycles += int(held.sum())
+        return idle, held

@@ -51,6 +51,8 @@ class NetworkResults:
     counters: dict[str, np.ndarray]
     #: ``(batch,)`` idle cycles slipped into each input vector.
     idle_cycles: np.ndarray
+    #: ``(batch,)`` cycles the host kept offered logits waiting (each one holds the run a cycle).
+    held_cycles: np.ndarray
     #: Clock cycles from reset to the end of the job, and the wall seconds they took.
     total_cycles: int
     total_seconds: float
@@ -92,7 +94,8 @@ def load_job(path: str | Path) -> NetworkJob:
 def save_results(path: str | Path, results: NetworkResults) -> None:
     save_npz(path, {
         "predicted": results.predicted, "logits": results.logits,
-        "idle_cycles": results.idle_cycles, "total_cycles": np.array(results.total_cycles),
+        "idle_cycles": results.idle_cycles, "held_cycles": results.held_cycles,
+        "total_cycles": np.array(results.total_cycles),
         "total_seconds": np.array(results.total_seconds),
         **{f"counter/{k}": v for k, v in results.counters.items()},
     })
@@ -102,4 +105,4 @@ def load_results(path: str | Path) -> NetworkResults:
     with np.load(path) as r:
         counters = {k.split("/", 1)[1]: r[k] for k in r.files if k.startswith("counter/")}
         return NetworkResults(r["predicted"], r["logits"], counters, r["idle_cycles"],
-                              int(r["total_cycles"]), float(r["total_seconds"]))
+                              r["held_cycles"], int(r["total_cycles"]), float(r["total_seconds"]))
