@@ -3,8 +3,10 @@
 The accelerator counts its events in hardware (``hw.accelerator.COUNTERS``); these are the same
 counts derived from the weights and the reference activations, so a test can demand equality:
 MACs are the nonzero-weight x nonzero-activation pairs, exactly, on both designs; the sparse
-design reads (and accumulates) only the words of columns whose activation is nonzero, the dense
-one every word of every column.
+design reads (and accumulates) only the words of columns whose activation is nonzero and that
+hold words, broadcasting each such column and reading one pointer word per block of W columns
+with any; the N:M engine walks N words a row of every group with a nonzero activation; the
+dense twin reads every word of every column.
 """
 
 from __future__ import annotations
@@ -15,47 +17,59 @@ from ..sw.reference import forward
 
 __all__ = ["PREDICTED", "layer_events", "network_events"]
 
-#: The counters the hardware must match exactly. Stalls depend on the queues' timing; the sparse
-#: design's broadcasts (and its activation and pointer reads, one per broadcast) count one pick
-#: per inference more than the columns with work, so they are predicted (``broadcasts``) but
-#: reported as the hardware counts them rather than demanded.
-PREDICTED = ("macs", "weight_reads", "acc_updates", "queue_pushes", "drains", "act_writes")
+#: The counters the hardware must match exactly: every one but ``stalls``, which depend on the
+#: queues' timing (the cycle model accounts for them as cycles, not as a count).
+PREDICTED = ("macs", "weight_reads", "acc_updates", "queue_pushes", "drains", "act_writes",
+             "act_reads", "broadcasts", "pointer_reads")
 
 
-def layer_events(weight: np.ndarray, counts: np.ndarray, activations: np.ndarray, *,
-                 kind: str) -> dict[str, np.ndarray]:
+def layer_events(weight: np.ndarray, layer, activations: np.ndarray, *, kind: str,
+                 issue_width: int = 1) -> dict[str, np.ndarray]:
     """Per-sample events of one layer's compute phase.
 
     Parameters
     ----------
     weight : (rows, cols) int
         The layer's decoded weights.
-    counts : (pes, cols) int
-        Words (nonzeros and fillers) each PE holds in each column.
+    layer : CSCLayer or NMLayer
+        The layer as packed (words per PE and column; N:M groups).
     activations : (batch, cols) int
         The layer's input activations.
     kind : "sparse" or "dense"
+    issue_width : int
+        Columns the sparse CSC engine sends a block (W); a block with work costs one pointer
+        word of its W + 1 column bounds.
     """
     active = np.asarray(activations) != 0
-    nonzeros = np.count_nonzero(weight, axis=0)
-    counts = np.asarray(counts)
-    pes, cols = counts.shape
-    macs = active.astype(np.int64) @ nonzeros
-    if kind == "sparse":
-        words = active.astype(np.int64) @ counts.sum(axis=0)
-        broadcasts = active.astype(np.int64) @ counts.any(axis=0)
-        pushes = active.astype(np.int64) @ np.count_nonzero(counts, axis=0)
-    else:
-        rows_per_pe = -(-weight.shape[0] // pes)
-        batch = len(active)
-        words = np.full(batch, pes * rows_per_pe * cols, dtype=np.int64)
-        broadcasts = np.full(batch, cols, dtype=np.int64)
-        pushes = np.zeros(batch, dtype=np.int64)
-    return {"macs": macs, "weight_reads": words, "acc_updates": words, "broadcasts": broadcasts,
-            "queue_pushes": pushes}
+    batch = len(active)
+    rows, cols = weight.shape
+    macs = active.astype(np.int64) @ np.count_nonzero(weight, axis=0)
+    zero = np.zeros(batch, dtype=np.int64)
+    if kind == "dense":
+        pes = layer.pes
+        words = np.full(batch, pes * -(-rows // pes) * cols, dtype=np.int64)
+        steps = np.full(batch, cols, dtype=np.int64)
+        return {"macs": macs, "weight_reads": words, "acc_updates": words, "broadcasts": steps,
+                "act_reads": steps, "queue_pushes": zero, "pointer_reads": zero}
+    if hasattr(layer, "active_groups"):  # N:M: N words a row for every group with work
+        groups = layer.active_groups(activations).sum(axis=1)
+        words = groups * layer.n * rows
+        return {"macs": macs, "weight_reads": words, "acc_updates": words, "broadcasts": groups,
+                "act_reads": groups * layer.m, "queue_pushes": zero, "pointer_reads": zero}
+    counts = layer.counts()  # (pes, cols) words, fillers included
+    sent = active & counts.any(axis=0)  # columns with work are broadcast, the rest skipped
+    words = sent.astype(np.int64) @ counts.sum(axis=0)
+    blocks = np.zeros((batch, -(-cols // issue_width) * issue_width), dtype=bool)
+    blocks[:, :cols] = sent
+    picked = blocks.reshape(batch, -1, issue_width).any(axis=2).sum(axis=1)
+    return {"macs": macs, "weight_reads": words, "acc_updates": words,
+            "broadcasts": sent.sum(axis=1), "act_reads": sent.sum(axis=1),
+            "queue_pushes": sent.astype(np.int64) @ np.count_nonzero(counts, axis=0),
+            "pointer_reads": (issue_width + 1) * picked}
 
 
-def network_events(packed, inputs: np.ndarray, *, kind: str) -> list[dict[str, np.ndarray]]:
+def network_events(packed, inputs: np.ndarray, *, kind: str,
+                   issue_width: int = 1) -> list[dict[str, np.ndarray]]:
     """Per layer, per-sample counts of every event in ``PREDICTED`` for whole inferences.
 
     Each layer also drains its rows through the requantizer; a hidden layer writes them as the
@@ -66,8 +80,8 @@ def network_events(packed, inputs: np.ndarray, *, kind: str) -> list[dict[str, n
     activations = [x, *forward(packed.model, x)[:-1]]
     batch = len(x)
     out = []
-    for i, (q, csc, a) in enumerate(zip(layers, packed.layers, activations)):
-        events = layer_events(q.weight, csc.counts(), a, kind=kind)
+    for i, (q, layer, a) in enumerate(zip(layers, packed.layers, activations)):
+        events = layer_events(q.weight, layer, a, kind=kind, issue_width=issue_width)
         events["drains"] = np.full(batch, q.rows, dtype=np.int64)
         hidden = q.rows if i < len(layers) - 1 else 0
         events["act_writes"] = np.full(batch, hidden + (q.cols if i == 0 else 0), dtype=np.int64)

@@ -103,7 +103,7 @@ def _whole_network(kind: str, packed, hw, board: Scoreboard, table, build_root: 
     board.check_logits(kind, ran.logits, ran.predicted)
     model = reference_network_cycles(kind, hw, packed, board.inputs)
     board.check_cycles(kind, ran.counters["cycles"], model.total)
-    events = network_events(packed, board.inputs, kind=kind)
+    events = network_events(packed, board.inputs, kind=kind, issue_width=hw.issue_width)
     board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
     entry = {
         "accuracy": board.accuracy(ran.predicted),

@@ -58,10 +58,10 @@ def _useful_macs(packed, x):
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_counters_are_the_reference_counts(runs, images, builds, kind):
-    _, packed = runs[DENSITY]
+    cfg, packed = runs[DENSITY]
     result = _design(runs, DENSITY, kind, builds).run(images)
     np.testing.assert_array_equal(result.counters["macs"], _useful_macs(packed, images))
-    events = network_events(packed, images, kind=kind)
+    events = network_events(packed, images, kind=kind, issue_width=cfg.hardware.issue_width)
     Scoreboard(packed, images).check_events(
         kind, result.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
 

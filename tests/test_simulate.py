@@ -79,7 +79,7 @@ def test_every_layer_is_reported(run_dir, summary):
         total = sum(l[kind]["energy_pj"]["total"] for l in layers)
         by_layer_macs = sum(l[kind]["events"]["macs"] for l in layers)
         assert by_layer_macs == pytest.approx(summary[kind]["events"]["macs"])
-        assert 0 < total <= summary[kind]["energy_pj"]["total"]
+        assert 0 < total <= summary[kind]["energy_pj"]["total"] + 1e-6  # float sums
         assert all(l[kind]["array_cycles"]["total"] > 0 for l in layers)
 
 
