@@ -98,6 +98,24 @@ class Format(NamedTuple):
     symbols: Callable[[Any], dict[str, tuple[np.ndarray, int]]]
 
 
+class BankedLayer:
+    """A layer whose rows are interleaved over P PE banks: row r is PE ``r % P``'s local row
+    ``r // P``. Subclasses are dataclasses with ``rows``, ``pes``, ``value_bits`` and
+    ``codebook`` fields."""
+
+    @property
+    def payload(self) -> Payload:
+        return Payload(self.value_bits, self.codebook)
+
+    @property
+    def rows_per_pe(self) -> int:
+        return -(-self.rows // self.pes)
+
+    def local_rows(self, pe: int) -> int:
+        """Rows PE ``pe`` holds: ``pe, pe + P, pe + 2P, …`` below ``rows``."""
+        return len(range(pe, self.rows, self.pes))
+
+
 def check_matrix(weights: np.ndarray, payload: Payload) -> np.ndarray:
     """``weights`` as an int64 matrix; InputError unless 2-D integers the payload can hold."""
     w = np.asarray(weights)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import FormatError, InputError
 from ...hw.layout import csc_code_word, csc_word, field_slices, filler_zeros
-from .base import Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer, expect_blobs
+from .base import BankedLayer, Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer, expect_blobs
 from .payload import INT8, Payload
 
 __all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "best_common_index_bits",
@@ -30,7 +30,7 @@ INDEX_WIDTHS = range(1, 9)  #: candidate relative index widths r
 
 
 @dataclass(frozen=True, eq=False)
-class CSCLayer:
+class CSCLayer(BankedLayer):
     """One layer's weights in CSC form, ready for the sparse array's banks."""
 
     rows: int
@@ -47,10 +47,6 @@ class CSCLayer:
     codebook: tuple[int, ...] | None = None
 
     @property
-    def payload(self) -> Payload:
-        return Payload(self.value_bits, self.codebook)
-
-    @property
     def word_layout(self):
         """``csc_word`` (int values) or ``csc_code_word`` (codebook indices) of this layer."""
         return word_layout(self.payload, self.index_bits)
@@ -58,14 +54,6 @@ class CSCLayer:
     @property
     def word_bits(self) -> int:
         return self.value_bits + self.index_bits
-
-    @property
-    def rows_per_pe(self) -> int:
-        return -(-self.rows // self.pes)
-
-    def local_rows(self, pe: int) -> int:
-        """Rows PE ``pe`` holds: ``pe, pe + P, pe + 2P, …`` below ``rows``."""
-        return len(range(pe, self.rows, self.pes))
 
     def counts(self) -> np.ndarray:
         """``(pes, cols)`` words (nonzeros and fillers) each PE walks in each column."""

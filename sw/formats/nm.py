@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import FormatError, InputError
 from ...hw.layout import field_slices, nm_code_word, nm_word, position_bits
-from .base import Blob, Format, Options, SizeBits, check_matrix, describe_layer, expect_blobs
+from .base import BankedLayer, Blob, Format, Options, SizeBits, check_matrix, describe_layer, expect_blobs
 from .payload import INT8, Payload
 
 __all__ = ["NMLayer", "pack_nm", "unpack_nm", "word_layout", "FORMAT"]
@@ -38,7 +38,7 @@ def _slices(payload: Payload, m: int) -> tuple[tuple[int, int], tuple[int, int]]
 
 
 @dataclass(frozen=True, eq=False)
-class NMLayer:
+class NMLayer(BankedLayer):
     """One layer's weights in N:M form, interleaved over the PEs' banks."""
 
     rows: int
@@ -52,10 +52,6 @@ class NMLayer:
     words: tuple[np.ndarray, ...]
     #: The layer's ``2**value_bits`` int8 codebook entries when words hold codes, else None.
     codebook: tuple[int, ...] | None = None
-
-    @property
-    def payload(self) -> Payload:
-        return Payload(self.value_bits, self.codebook)
 
     @property
     def word_layout(self):
@@ -76,9 +72,6 @@ class NMLayer:
     def group_width(self, group: int) -> int:
         """Inputs of group ``group``: M, or fewer for the last one."""
         return min(self.m, self.cols - group * self.m)
-
-    def local_rows(self, pe: int) -> int:
-        return len(range(pe, self.rows, self.pes))
 
     def counts(self) -> np.ndarray:
         """``(pes, groups)`` words each PE walks in each group: ``N · L_p``, kept or padding."""
