@@ -145,6 +145,10 @@ class PackConfig:
     #: 0 picks the width with the fewest total bits over the model (one width: the
     #: accelerator's banks have one word layout).
     index_bits: int = 4
+    #: Renumber the hidden neurons so every PE gets the same expected work (sw/balance.py): the
+    #: network computes exactly the same, and the PE with the heaviest rows stops setting the
+    #: pace of each layer.
+    balance_rows: bool = False
 
 
 @dataclass(frozen=True)

@@ -83,11 +83,16 @@ def quantize(run: Run) -> dict:
 def pack(run: Run) -> dict:
     """model.bin, read back and checked to compute exactly what the quantized model computes."""
     from .sw import metrics
+    from .sw.balance import balance_rows
     from .sw.checkpoint import load_quant_model
     from .sw.formats import container
+    from .sw.reference import quantize_input
 
     cfg = run.cfg
     qmodel = load_quant_model(run.path("quantized.npz"))
+    if cfg.pack.balance_rows:
+        calibration = quantize_input(run.data.train.x, qmodel.input_scale)
+        qmodel = balance_rows(qmodel, cfg.hardware.pes, calibration)
     index_bits = cfg.pack.index_bits or container.common_index_bits(qmodel, pes=cfg.hardware.pes)
     size = container.save(run.path("model.bin"), qmodel, pes=cfg.hardware.pes, index_bits=index_bits,
                           fmt=cfg.pack.format, n=cfg.prune.n, m=cfg.prune.m)

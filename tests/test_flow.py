@@ -2,6 +2,7 @@
 and steps that are skipped exactly when their inputs did not change."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,8 +10,10 @@ import torch
 
 from secateurs import config
 from secateurs.flow import STEPS_FILE, SUMMARY_KEYS, run_flow
+from secateurs.sw.checkpoint import load_quant_model
 from secateurs.sw.cycles import ARGMAX_LATENCY
 from secateurs.sw.formats import container
+from secateurs.sw.reference import forward
 
 pytestmark = pytest.mark.rtl
 
@@ -116,3 +119,22 @@ def test_a_changed_setting_reruns_only_the_steps_after_it(run, build_cache):
     for name in ("simulate", "power", "sweep", "report"):
         assert after[name]["key"] != before[name]["key"]
     assert changed["hardware_samples"] == 20
+
+
+def test_balanced_rows_pack_the_same_network(run, build_cache, tmp_path):
+    """``pack.balance_rows`` renumbers hidden neurons in model.bin: the logits stay exactly those
+    of the quantized model, and only pack (and what follows) reruns."""
+    out, _ = run
+    copy = tmp_path / "balanced"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("build"))
+    before = json.loads((copy / STEPS_FILE).read_text())
+    run_flow(config.load("configs/digits_mlp.toml", [*SMALL, "pack.balance_rows=true"]), copy,
+             build_root=build_cache, until="pack")
+    after = json.loads((copy / STEPS_FILE).read_text())
+    assert [after[n] == before[n] for n in ("train", "prune", "quantize", "pack")] == \
+           [True, True, True, False]
+    quantized = load_quant_model(copy / "quantized.npz")
+    balanced = container.load(copy / "model.bin").model
+    x = np.random.default_rng(0).integers(-128, 128, (30, quantized.layers[0].cols))
+    np.testing.assert_array_equal(forward(balanced, x)[-1], forward(quantized, x)[-1])
+    assert any((b.weight != q.weight).any() for b, q in zip(balanced.layers, quantized.layers))
