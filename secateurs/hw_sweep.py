@@ -26,11 +26,15 @@ from .errors import ConfigError
 
 #: N:M patterns the hardware reads (M up to 16); a density gets the pattern nearest to it.
 NM_PATTERNS = ((2, 4), (1, 4), (1, 8), (1, 10), (1, 16))
+#: Sweep structures that are a pruning structure packed a particular way.
+PACKED_STRUCTURES = {"rows_balanced": {"prune.structure": "unstructured", "pack.balance_rows": True}}
 
 
 def nm_pattern(density: float) -> tuple[int, int]:
     """The N:M pattern whose N / M is nearest to ``density`` (0.05 → 1:16, i.e. 0.0625)."""
     return min(NM_PATTERNS, key=lambda nm: abs(nm[0] / nm[1] - density))
+
+
 #: Weight formats of a point: the flow's ``[pack]`` and ``[quant]`` settings they stand for.
 FORMATS = {
     "csc": {"pack.format": "csc"},
@@ -49,8 +53,10 @@ class HardwareSweep:
     seeds: tuple[int, ...] = (0,)
     #: Weight densities after pruning.
     densities: tuple[float, ...] = (0.5, 0.25, 0.1, 0.05)
-    #: ``prune.structure`` of each point; "nm" uses the N:M pattern nearest the density.
-    structures: tuple[str, ...] = ("unstructured", "pe_balanced", "nm")
+    #: ``prune.structure`` of each point; "nm" uses the N:M pattern nearest the density;
+    #: "rows_balanced" is unstructured pruning packed with the hidden neurons renumbered to
+    #: balance the PEs (``pack.balance_rows``).
+    structures: tuple[str, ...] = ("unstructured", "rows_balanced", "pe_balanced", "nm")
     #: Processing elements.
     pes: tuple[int, ...] = (4, 8)
     #: Activation queue depths.
@@ -124,7 +130,7 @@ def load_hardware_sweep(path: str | Path, overrides=()) -> HardwareSweep:
 def _point_overrides(sweep: HardwareSweep, seed: int, d: float, structure: str, pes: int,
                      fmt: str) -> tuple[str, ...]:
     settings = {"seed": seed, "prune.density": d, "prune.structure": structure,
-                "hardware.pes": pes, **FORMATS[fmt]}
+                "hardware.pes": pes, **FORMATS[fmt], **PACKED_STRUCTURES.get(structure, {})}
     if structure == "nm":
         n, m = nm_pattern(d)
         settings.update({"prune.n": n, "prune.m": m, "prune.density": n / m})

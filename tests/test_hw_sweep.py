@@ -3,7 +3,8 @@
 import pytest
 
 from secateurs.errors import ConfigError
-from secateurs.hw_sweep import hardware_figures, load_hardware_sweep, nm_pattern, run_hardware_sweep
+from secateurs.hw_sweep import (hardware_figures, load_hardware_sweep, nm_pattern, plan,
+                                 run_hardware_sweep)
 
 TINY = """
 kind = "hardware"
@@ -79,3 +80,12 @@ def test_bad_sweep_configs(tmp_path):
     path.write_text(TINY + "pez = [3]\n")
     with pytest.raises(ConfigError, match="'pes'"):
         load_hardware_sweep(path)
+
+
+def test_rows_balanced_points_are_unstructured_pruning_packed_balanced(tmp_path):
+    (tmp_path / "rb.toml").write_text(TINY.replace('["unstructured", "nm"]', '["rows_balanced"]'))
+    sweep = load_hardware_sweep(tmp_path / "rb.toml")
+    point = plan(sweep, tmp_path / "out")[0]
+    cfg = point.flow_config()
+    assert (point.structure, cfg.prune.structure, cfg.pack.balance_rows) == \
+           ("rows_balanced", "unstructured", True)
