@@ -20,7 +20,7 @@ from pathlib import Path
 
 from amaranth.build import Attrs, Clock, Pins, Resource, Subsignal
 from amaranth.hdl import Module
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
 
 from .shell import UARTShell
@@ -139,8 +139,10 @@ class _Top(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.shell = shell = UARTShell(self._accelerator, divisor=self._divisor)
-        uart = platform.request("uart", 0)
-        m.d.comb += [shell.rx.eq(uart.rx.i), uart.tx.o.eq(shell.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [shell.rx.eq(rx.i), tx.o.eq(shell.tx)]
         return m
 
 
