@@ -47,7 +47,7 @@ def idle_schedule(rng: np.random.Generator | None, count: int,
 
 def hold_schedule(rng: np.random.Generator | None, count: int) -> np.ndarray:
     """Idle cycles before each of ``count`` stream transfers: the host's pauses before an input
-    value, or the cycles it keeps an offered logit waiting. None without a generator."""
+    value, or the cycles it keeps an offered logit waiting. All zero without a generator."""
     if rng is None:
         return np.zeros(count, dtype=np.int64)
     idle = rng.random(count) < IDLE_PROBABILITY
@@ -124,7 +124,8 @@ class ArrayDriver:
 
 
 class NetworkDriver:
-    """Host side of the whole-network accelerator: its input stream and ``start``.
+    """Host side of the whole-network accelerator: its input stream, ``start`` and the ``ready``
+    of its output stream.
 
     With an idle seed, ``valid`` drops for random idle cycles between input values (with junk on
     the payload), as a slow producer would, and ``output.ready`` stays low for random cycles
