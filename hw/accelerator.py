@@ -3,9 +3,11 @@
 The host streams one int8 input vector in, pulses ``start``, waits for ``done`` and reads the
 class, the logits and the event counters. The logits also leave on the ``output`` stream, in
 index order, as the last layer drains; a host that holds ``output.ready`` low holds the drain
-(and the run) for exactly as many cycles, and one that only reads registers ties it high. In between, for each layer in turn, the compute
-engine (sparse, or its dense twin: same signature, memories and counters) accumulates ``W x``
-in the PEs, then the sequencer drains the accumulators one row a cycle through the requantizer
+(and the run) for exactly as many cycles, and one that only reads registers ties it high.
+
+In between, for each layer in turn, the compute engine (sparse, or its dense twin: same
+signature, memories and counters) accumulates ``W x`` in the PEs, then the sequencer drains
+the accumulators one row a cycle through the requantizer
 (bias, multiply, round, shift, clamp, ReLU) into the other half of the ping-pong activation
 buffer, marking each nonzero output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class. Weights, pointers and
