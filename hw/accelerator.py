@@ -7,9 +7,9 @@ index order, as the last layer drains; a host that holds ``output.ready`` low ho
 
 In between, for each layer in turn, the compute engine (sparse, or its dense twin: same
 signature, memories and counters) accumulates ``W x`` in the PEs, then the sequencer drains
-the accumulators one row a cycle through the requantizer
-(bias, multiply, round, shift, clamp, ReLU) into the other half of the ping-pong activation
-buffer, marking each nonzero output as pending work for the next layer. The last layer's
+the accumulators one row a cycle through the requantizer (bias, multiply, round, shift,
+clamp, ReLU) into the other half of the ping-pong activation buffer, marking each nonzero
+output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class. Weights, pointers and
 requantization parameters are ROMs initialised from ``model.bin``: one build per model (no host
 write path, so the FPGA design is just the network). The sparse engine is chosen by the
