@@ -242,6 +242,8 @@ def _goals(eta, layers, rtl, *, dense_total, density):
     fixed = FIXED_LAYER_CYCLES * len(layers)
     verdict = {True: "met", False: "not met"}
     target = 1 / density
+    per_pes = _by_pes(rtl)
+    fastest = max(per_pes, key=per_pes.get)
     return [
         f"**Goals at P = {ETA_PES}, D = {deep}.** η ≥ 0.85 unstructured: "
         f"{verdict[best >= 0.85]} — {plain[deep, 1]['eta']:.3f} at W = 1, "
@@ -271,9 +273,9 @@ def _goals(eta, layers, rtl, *, dense_total, density):
         f"{dense_total:.0f} / {drain} = {dense_total / drain:.1f}× however fast the compute is. "
         f"With fewer PEs the compute phase is longer and the drain weighs less: on the RTL at "
         f"D = {DEFAULT.queue_depth}, W = {w}, unstructured, the whole inference runs "
-        + ", ".join(f"{s:.2f}× at P = {p}" for p, s in sorted(_by_pes(rtl).items()))
-        + f" faster than the dense twin ({verdict[max(_by_pes(rtl).values()) > target]} at "
-        f"P = {max(_by_pes(rtl), key=_by_pes(rtl).get)}).",
+        + ", ".join(f"{s:.2f}× at P = {p}" for p, s in sorted(per_pes.items()))
+        + f" faster than the dense twin ({verdict[per_pes[fastest] > target]} at "
+        f"P = {fastest}).",
     ]
 
 

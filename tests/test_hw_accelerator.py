@@ -1,12 +1,14 @@
 """The whole-network accelerator in Amaranth simulation: small random networks, sparse and dense,
-several P and D, against the integer reference, the cycle model and hand-counted events."""
+several P and D, against the integer reference, the cycle model and the event counts the
+reference predicts (sim/events.py)."""
 
 import numpy as np
 import pytest
 
-from secateurs.hw.accelerator import COUNTERS, Accelerator, AcceleratorSignature
+from secateurs.hw.accelerator import Accelerator, AcceleratorSignature
 from secateurs.hw.image import NetworkImage, network_image
 from secateurs.hw.network_sim import simulate_network
+from secateurs.sim.events import PREDICTED, network_events
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.formats import container
 from secateurs.sw.reference import QuantLayer, QuantModel, classify, forward
@@ -36,41 +38,9 @@ def _check(p, x, runs, *, queue_depth, kind, issue_width=2):
 
 
 def _expected_events(p, x, kind, issue_width):
-    """Event counts per sample derived from the model alone."""
-    acts = [x, *forward(p.model, x)[:-1]]
-    n = len(x)
-    events = {name: np.zeros(n, dtype=np.int64) for name in COUNTERS if name != "cycles"}
-    events["act_writes"] += x.shape[1] + sum(q.rows for q in p.model.layers[:-1])
-    events["drains"] += sum(q.rows for q in p.model.layers)
-    for q, csc, a in zip(p.model.layers, p.layers, acts):
-        events["macs"] += ((a != 0).astype(np.int64) @ (q.weight != 0).T.astype(np.int64)).sum(axis=1)
-        if kind == "sparse" and hasattr(csc, "m"):  # N:M: groups with work, N words a row
-            groups = csc.active_groups(a).sum(axis=1)
-            events["weight_reads"] += groups * csc.n * q.rows
-            events["acc_updates"] += groups * csc.n * q.rows
-            events["broadcasts"] += groups
-            events["act_reads"] += groups * csc.m
-            continue
-        if kind == "dense":
-            rpp = -(-q.rows // p.pes)
-            events["weight_reads"] += p.pes * rpp * q.cols
-            events["acc_updates"] += p.pes * rpp * q.cols
-            events["broadcasts"] += q.cols
-            events["act_reads"] += q.cols
-            continue
-        counts = csc.counts()
-        sent = (a != 0) & counts.any(axis=0)
-        events["weight_reads"] += sent @ counts.sum(axis=0)
-        events["acc_updates"] += sent @ counts.sum(axis=0)
-        events["broadcasts"] += sent.sum(axis=1)
-        events["act_reads"] += sent.sum(axis=1)
-        # One pointer word per block with work, holding the W + 1 bounds of its columns.
-        blocks = np.zeros((n, -(-q.cols // issue_width) * issue_width), dtype=bool)
-        blocks[:, :q.cols] = sent
-        picks = blocks.reshape(n, -1, issue_width).any(axis=2).sum(axis=1)
-        events["pointer_reads"] += (issue_width + 1) * picks
-        events["queue_pushes"] += sent @ (counts > 0).sum(axis=0)
-    return events
+    """Event counts per sample derived from the model alone (every counter but stalls)."""
+    layers = network_events(p, x, kind=kind, issue_width=issue_width)
+    return {name: sum(layer[name] for layer in layers) for name in PREDICTED}
 
 
 @pytest.mark.parametrize("kind,pes,queue_depth,issue_width", [
@@ -87,13 +57,9 @@ def test_matches_reference_and_cycle_model(kind, pes, queue_depth, issue_width):
     p, runs = _run(model, x, pes=pes, queue_depth=queue_depth, kind=kind,
                    issue_width=issue_width)
     _check(p, x, runs, queue_depth=queue_depth, kind=kind, issue_width=issue_width)
-    expected = _expected_events(p, x, kind, issue_width)
-    for name, values in expected.items():
-        got = [run.counters[name] for run in runs]
-        if name == "stalls":
-            assert kind == "sparse" or not any(got)
-            continue
-        assert got == values.tolist(), name
+    for name, values in _expected_events(p, x, kind, issue_width).items():
+        assert [run.counters[name] for run in runs] == values.tolist(), name
+    assert kind == "sparse" or not any(run.counters["stalls"] for run in runs)
 
 
 def test_filler_words_and_empty_columns():
@@ -215,8 +181,7 @@ def test_nm_structure(n, m, pes, kind):
     runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
     _check(p, x, runs, queue_depth=1, kind=kind)
     for name, values in _expected_events(p, x, kind, issue_width=2).items():
-        if name != "stalls":
-            assert [run.counters[name] for run in runs] == values.tolist(), name
+        assert [run.counters[name] for run in runs] == values.tolist(), name
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
