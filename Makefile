@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= configs/digits_mlp.toml
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install browser flow test lint bench bitstream clean
+.PHONY: install browser flow test test-fast lint bench bitstream clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ flow: install
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the Verilator, browser and FPGA tests (markers in pyproject.toml).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not rtl and not browser and not fpga"
 
 # The report is tested in a real headless browser: Debian's chromium and its driver.
 browser:

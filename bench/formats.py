@@ -18,8 +18,7 @@ import torch
 from secateurs.config import DataConfig, LayerDensity, ModelConfig, PruneConfig, QuantConfig
 from secateurs.sw import prune
 from secateurs.sw.data import load_dataset
-from secateurs.sw.formats import FORMATS, Options, codebook, container
-from secateurs.sw.formats import bounds
+from secateurs.sw.formats import FORMATS, Options, bounds, codebook, container
 from secateurs.sw.formats.accounting import FP32_BITS, model_storage
 from secateurs.sw.formats.huffman import coded_bits, table_bits
 from secateurs.sw.models import build_model, linear_layers

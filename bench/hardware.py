@@ -25,7 +25,7 @@ from secateurs import config
 from secateurs.config import HardwareConfig
 from secateurs.errors import SimulationError
 from secateurs.hw.accelerator import Accelerator
-from secateurs.hw.export import export_verilog
+from secateurs.hw.build.export import export_verilog
 from secateurs.hw.image import network_image
 from secateurs.sw import cycles as cycle_model
 from secateurs.sw.balance import balance_rows
@@ -105,7 +105,7 @@ def _design(packed, kind: str, hw: HardwareConfig) -> Accelerator:
 
 def _fpga(args):
     """One place-and-route run (in a worker process): its report as a dict, or the error."""
-    from secateurs.hw.fpga import build_bitstream, read_report
+    from secateurs.hw.build.fpga import build_bitstream, read_report
 
     qmodel_bytes, kind, pes, target, build_dir = args
     packed = container.decode(qmodel_bytes)

@@ -22,7 +22,7 @@ from secateurs.sim.network import DRIVERS, KINDS, build_accelerator
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.data import load_dataset
 from secateurs.sw.reference import quantize_input
-from tests.sim_runs import pack_model
+from tests.helpers.runs import pack_model
 
 from .sections import write_section
 

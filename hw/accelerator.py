@@ -26,22 +26,28 @@ from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import HardwareConfig
-from .argmax import Argmax
-from .broadcast import check_issue_width
-from .dense_engine import DenseEngine
-from .engine import EngineSignature, layer_config
+from .core.argmax import Argmax
+from .core.requantizer import Requantizer
+from .engines.base import EngineSignature, layer_config
+from .engines.dense import DenseEngine
+from .engines.nm import NMEngine
+from .engines.sparse import SparseEngine
 from .image import NetworkImage, check_accumulator
 from .memories import layer_table, param_image, param_word
-from .nm_engine import NMEngine
-from .queue import check_queue_depth
-from .requantizer import Requantizer
-from .signature import ACT_BITS
-from .sparse_engine import SparseEngine
+from .params import (
+    ACT_BITS,
+    COUNTER_BITS,
+    DEFAULT_ACC_BITS,
+    DEFAULT_ISSUE_WIDTH,
+    DEFAULT_QUEUE_DEPTH,
+    KINDS,
+    check_issue_width,
+    check_queue_depth,
+    check_readout,
+)
 
-__all__ = ["KINDS", "COUNTERS", "COUNTER_BITS", "AcceleratorSignature", "Accelerator"]
+__all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
 
-KINDS = ("sparse", "dense")
 #: Host-visible event counters, each counted over the last run (the events an energy model
 #: prices): ``cycles`` (launch edge to done edge, both included); ``macs`` (products of a
 #: nonzero weight and a nonzero activation: useful work); ``weight_reads`` (weight-bank words
@@ -52,35 +58,38 @@ KINDS = ("sparse", "dense")
 #: buffer accesses, the streamed input included); ``pointer_reads`` (column-pointer words).
 COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pushes",
             "acc_updates", "drains", "act_reads", "act_writes", "pointer_reads")
-COUNTER_BITS = 32  # ~40 s of cycles at 100 MHz before wrapping
 
 
 class AcceleratorSignature(wiring.Signature):
-    """Host interface of an accelerator for ``inputs`` features and ``outputs`` classes."""
+    """Host interface of an accelerator for ``inputs`` features and ``outputs`` classes whose
+    logits (or raw accumulators) are ``value_bits`` wide."""
 
-    def __init__(self, *, inputs, outputs):
-        self.inputs, self.outputs = inputs, outputs
+    def __init__(self, *, inputs, outputs, value_bits=ACT_BITS):
+        self.inputs, self.outputs, self.value_bits = inputs, outputs, value_bits
         super().__init__({
             "input": In(stream.Signature(signed(ACT_BITS))),
-            "output": Out(stream.Signature(signed(ACT_BITS))),
+            "output": Out(stream.Signature(signed(value_bits))),
             "start": In(1),
             "busy": Out(1),
             "done": Out(1),
             "predicted": Out(range(outputs)),
             "logit_addr": In(range(outputs)),
-            "logit": Out(signed(ACT_BITS)),
+            "logit": Out(signed(value_bits)),
             "counters": Out(wiring.Signature({n: Out(COUNTER_BITS) for n in COUNTERS})),
         })
 
+    def _key(self) -> tuple:
+        return self.inputs, self.outputs, self.value_bits
+
     def __eq__(self, other):
-        return (type(other) is AcceleratorSignature
-                and (self.inputs, self.outputs) == (other.inputs, other.outputs))
+        return type(other) is AcceleratorSignature and self._key() == other._key()
 
     def __hash__(self):
-        return hash((self.inputs, self.outputs))
+        return hash(self._key())
 
     def __repr__(self):
-        return f"AcceleratorSignature(inputs={self.inputs}, outputs={self.outputs})"
+        return (f"AcceleratorSignature(inputs={self.inputs}, outputs={self.outputs}, "
+                f"value_bits={self.value_bits})")
 
 
 class Accelerator(wiring.Component):
@@ -97,17 +106,22 @@ class Accelerator(wiring.Component):
         and the N:M engine step one column or group at a time whatever it is.
     acc_bits : int
         Accumulator width; rejected if any row of any layer could overflow it.
+    readout : str
+        "logits": the last layer is requantized to int8 logits and the argmax picks the class;
+        "accumulators": its rows leave raw (``acc + bias``, ``acc_bits`` wide) in the same
+        cycles, so a one-layer network computes ``W x`` exactly (``sim matmul``).
     """
 
     def __init__(self, image: NetworkImage, *, kind: str,
-                 queue_depth: int = HardwareConfig.queue_depth,
-                 issue_width: int = HardwareConfig.issue_width, acc_bits: int = 32):
+                 queue_depth: int = DEFAULT_QUEUE_DEPTH, issue_width: int = DEFAULT_ISSUE_WIDTH,
+                 acc_bits: int = DEFAULT_ACC_BITS, readout: str = "logits"):
         if kind not in KINDS:
             raise ValueError(f"Accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if not isinstance(image, NetworkImage):
             raise TypeError(f"Image must be a NetworkImage, not {image!r}")
         image.word_layout()  # validates both widths
         self.kind, self.image = kind, image
+        self.readout = check_readout(readout)
         self.queue_depth = check_queue_depth(queue_depth)
         self.issue_width = check_issue_width(issue_width)
         self.acc_bits = check_accumulator(image, acc_bits)
@@ -118,12 +132,14 @@ class Accelerator(wiring.Component):
             len(image.layers), image.max_rows, image.max_cols,
             pointer_depth=sum(l.cols + 1 for l in image.layers), param_depth=len(self._params),
             dense_depth=sum(image.rows_per_pe(i) * l.cols for i, l in enumerate(image.layers)))
-        super().__init__(AcceleratorSignature(inputs=image.inputs, outputs=image.outputs))
+        self.value_bits = acc_bits if readout == "accumulators" else ACT_BITS
+        super().__init__(AcceleratorSignature(inputs=image.inputs, outputs=image.outputs,
+                                              value_bits=self.value_bits))
 
     def parameters(self) -> dict:
         """What this design was generated from (JSON-able)."""
         image = self.image
-        return {"kind": self.kind, "pes": image.pes, "queue_depth": self.queue_depth,
+        return {"kind": self.kind, "readout": self.readout, "pes": image.pes, "queue_depth": self.queue_depth,
                 "issue_width": self.issue_width, "acc_bits": self.acc_bits, "index_bits": image.index_bits,
                 "nm": None if image.nm is None else list(image.nm),
                 "value_bits": image.value_bits, "codebook": image.codebook,
@@ -163,9 +179,10 @@ class Accelerator(wiring.Component):
         image, table = self.image, self.table
         n_layers, pes = len(image.layers), image.pes
         m.submodules.engine = engine = self.engine()
+        raw = self.readout == "accumulators"
         m.submodules.requantizer = requant = Requantizer(acc_bits=self.acc_bits,
-                                                         rows=image.max_rows)
-        m.submodules.argmax = argmax = Argmax(classes=image.outputs)
+                                                         rows=image.max_rows, raw=raw)
+        m.submodules.argmax = argmax = Argmax(classes=image.outputs, value_bits=self.value_bits)
 
         k = self._act_index_bits
         m.submodules.activations = acts = memory.Memory(
@@ -231,6 +248,7 @@ class Accelerator(wiring.Component):
             requant.i.payload.multiplier.eq(param.multiplier),
             requant.i.payload.shift.eq(cfg.shift),
             requant.i.payload.relu.eq(cfg.relu),
+            *([requant.i.payload.raw.eq(cfg.last)] if raw else []),
             requant.i.payload.index.eq(issued_row),
             requant.i.payload.last.eq(issued_last),
             engine.clear_en.eq(issued & requant.i.ready),
@@ -247,7 +265,7 @@ class Accelerator(wiring.Component):
 
         # Requantized rows: hidden layers into the other buffer (and the work list), the last
         # layer into the logits, the argmax and the output stream, all on the host's ready.
-        logits = Signal(data.ArrayLayout(signed(ACT_BITS), image.outputs))
+        logits = Signal(data.ArrayLayout(signed(self.value_bits), image.outputs))
         out = requant.o.payload
         taken = Signal()  # a logit leaves this cycle
         m.d.comb += [

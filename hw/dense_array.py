@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 
 from .host_port import activation_file, connect_bank_writes, drive_outputs
-from .pe import ProcessingElement
+from .old_pe import ProcessingElement
 from .run_control import RunControl
 from .signature import LayerArraySignature
 

@@ -4,7 +4,7 @@ weight-bank write decode and the accumulator read-back mux."""
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data
 
-from .signature import ACT_BITS
+from .params import ACT_BITS
 
 __all__ = ["activation_file", "connect_bank_writes", "drive_outputs"]
 

@@ -12,21 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .layout import csc_code_word, csc_word, nm_code_word, nm_word
-from .signature import ACT_BITS, check_positive
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_pes, check_positive
 
-__all__ = ["MAX_PES", "PARAM_MULTIPLIER_BITS", "NetworkLayer", "NetworkImage", "network_image",
-           "check_pes", "accumulator_bound"]
+__all__ = ["NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
 
-MAX_PES = 64  # the pointer word carries one bank address per PE; wider is impractical
-PARAM_MULTIPLIER_BITS = 16  # model.bin stores requantization multipliers as u16
 ACT_MAGNITUDE = 1 << (ACT_BITS - 1)  # the largest |x| of an int8 activation
-
-
-def check_pes(pes: object) -> int:
-    """Return ``pes`` if it is an integer in 1..MAX_PES, else raise."""
-    if not isinstance(pes, int) or isinstance(pes, bool) or not 1 <= pes <= MAX_PES:
-        raise ValueError(f"PE count must be an integer in 1..{MAX_PES}, not {pes!r}")
-    return pes
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,47 +25,33 @@ An N:M word holds one kept weight of a group of M consecutive inputs of one outp
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
+from .params import check_code_bits, check_group, check_index_bits
+
 __all__ = ["CODEBOOK_VALUE_BITS", "FILLER_CODE", "csc_word", "csc_code_word", "nm_word",
            "nm_code_word", "codebook_table", "position_bits", "pointer_word", "field_slices",
            "filler_zeros"]
 
 CODEBOOK_VALUE_BITS = 8  # codebook entries are int8, so the MAC is the one of int8 weights
 FILLER_CODE = 0  # codebook entry 0 is 0: fillers and padding slots carry this code
-MAX_CODE_BITS = 8  # Deep Compression's range: 2..8-bit codes (1 is allowed, if useless)
-MAX_GROUP = 16  # largest M of N:M: positions fit 4 bits
-
-
-def _check_code_bits(code_bits: object) -> int:
-    if not isinstance(code_bits, int) or not 1 <= code_bits <= MAX_CODE_BITS:
-        raise ValueError(f"Code width must be an integer in 1..{MAX_CODE_BITS}, not {code_bits!r}")
-    return code_bits
-
-
-def _check_index_bits(index_bits: object) -> int:
-    if not isinstance(index_bits, int) or not 1 <= index_bits <= 8:
-        raise ValueError(f"Index width must be an integer in 1..8, not {index_bits!r}")
-    return index_bits
 
 
 def position_bits(m: int) -> int:
     """Bits of the position of a weight within a group of ``m`` inputs (at least 1)."""
-    if not isinstance(m, int) or not 2 <= m <= MAX_GROUP:
-        raise ValueError(f"Group size M must be an integer in 2..{MAX_GROUP}, not {m!r}")
-    return (m - 1).bit_length()
+    return (check_group(m) - 1).bit_length()
 
 
 def csc_word(value_bits: int = 8, index_bits: int = 4) -> data.StructLayout:
     """Layout of a CSC weight word: ``value`` in the low bits, ``zeros`` above it."""
     if not isinstance(value_bits, int) or not 2 <= value_bits <= 16:
         raise ValueError(f"Value width must be an integer in 2..16, not {value_bits!r}")
-    _check_index_bits(index_bits)
+    check_index_bits(index_bits)
     return data.StructLayout({"value": signed(value_bits), "zeros": unsigned(index_bits)})
 
 
 def csc_code_word(code_bits: int = 4, index_bits: int = 4) -> data.StructLayout:
     """Layout of a CSC word of a shared-weight layer: ``code`` in the low bits, ``zeros`` above."""
-    _check_code_bits(code_bits)
-    _check_index_bits(index_bits)
+    check_code_bits(code_bits)
+    check_index_bits(index_bits)
     return data.StructLayout({"code": unsigned(code_bits), "zeros": unsigned(index_bits)})
 
 
@@ -78,13 +64,13 @@ def nm_word(value_bits: int = 8, m: int = 4) -> data.StructLayout:
 
 def nm_code_word(code_bits: int = 4, m: int = 4) -> data.StructLayout:
     """Layout of an N:M word of a shared-weight layer: ``code``, then ``position``."""
-    _check_code_bits(code_bits)
+    check_code_bits(code_bits)
     return data.StructLayout({"code": unsigned(code_bits), "position": unsigned(position_bits(m))})
 
 
 def codebook_table(code_bits: int = 4) -> data.ArrayLayout:
     """A layer's codebook: ``2**code_bits`` signed entries; entry ``FILLER_CODE`` is 0."""
-    return data.ArrayLayout(signed(CODEBOOK_VALUE_BITS), 1 << _check_code_bits(code_bits))
+    return data.ArrayLayout(signed(CODEBOOK_VALUE_BITS), 1 << check_code_bits(code_bits))
 
 
 def pointer_word(pes: int, pointer_bits: int) -> data.StructLayout:

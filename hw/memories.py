@@ -18,9 +18,9 @@ import numpy as np
 from amaranth.hdl import Const, Shape, signed, unsigned
 from amaranth.lib import data
 
-from .image import PARAM_MULTIPLIER_BITS, NetworkImage
+from .image import NetworkImage
 from .layout import pointer_word
-from .signature import ACT_BITS
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS
 
 __all__ = ["param_word", "LayerTable", "layer_table", "sparse_banks", "dense_banks",
            "pointer_image", "param_image", "address_width"]

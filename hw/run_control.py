@@ -11,11 +11,10 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .signature import CYCLE_BITS
+from .params import COUNTER_BITS as CYCLE_BITS
 
-__all__ = ["IDLE_CYCLES", "RunControl"]
+__all__ = ["RunControl"]
 
-IDLE_CYCLES = 2  # a run with no work: the launch edge, then cycle 1 already finishes
 
 
 class RunControl(wiring.Component):

@@ -10,18 +10,11 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layout import csc_word, pointer_word
+from .params import ACT_BITS, check_positive
+from .params import COUNTER_BITS as CYCLE_BITS
 
-__all__ = ["ACT_BITS", "CYCLE_BITS", "LayerArraySignature", "check_positive"]
+__all__ = ["LayerArraySignature"]
 
-ACT_BITS = 8  # activations are int8
-CYCLE_BITS = 32  # width of the run's cycle counter
-
-
-def check_positive(what: str, value: object) -> int:
-    """Return ``value`` if it is a positive integer, else raise naming ``what``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, not {value!r}")
-    return value
 
 
 class LayerArraySignature(wiring.Signature):

@@ -14,14 +14,13 @@ column j (0 at j = cols).
 from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 
-from ..config import HardwareConfig
-from .broadcast import check_issue_width
+from .core.walker import ColumnWalker
 from .host_port import activation_file, connect_bank_writes, drive_outputs
-from .pe import ProcessingElement
+from .old_pe import ProcessingElement
+from .old_scheduler import ColumnScheduler
+from .params import DEFAULT_ISSUE_WIDTH, check_issue_width, check_queue_depth
 from .run_control import RunControl
-from .scheduler import ColumnScheduler
 from .signature import LayerArraySignature
-from .walker import ColumnWalker, check_queue_depth
 
 __all__ = ["SparseArray"]
 
@@ -34,7 +33,7 @@ class SparseArray(wiring.Component):
     """
 
     def __init__(self, *, pes, rows, cols, queue_depth,
-                 issue_width=HardwareConfig.issue_width, value_bits=8, index_bits=4,
+                 issue_width=DEFAULT_ISSUE_WIDTH, value_bits=8, index_bits=4,
                  acc_bits=32, bank_depth=None):
         signature = LayerArraySignature(
             pes=pes, rows=rows, cols=cols, value_bits=value_bits, index_bits=index_bits,

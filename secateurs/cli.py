@@ -12,7 +12,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import atomic, config as config_mod
+from . import atomic
+from . import config as config_mod
 from .errors import InputError, SecateursError
 
 EXIT_USER_ERROR = 2
@@ -83,7 +84,13 @@ class RichReporter:
 
     @contextlib.contextmanager
     def track(self, description: str, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
@@ -292,11 +299,11 @@ def rtl(config_path, overrides, model_path, out) -> None:
     """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
     cfg = config_mod.load(config_path, overrides)
     image = _network(cfg, model_path)
-    from .hw.lint import write_checked_accelerators
+    from .hw.build.lint import write_checked_accelerators
 
     with atomic.staged_dir(out) as stage:
         try:
-            write_checked_accelerators(stage, image, hw=cfg.hardware)
+            write_checked_accelerators(stage, image, **cfg.hardware.design())
         except ValueError as e:
             raise SecateursError(f"cannot generate or check the accelerators: {e}") from None
     console.print(f"wrote {out / 'sparse_accelerator.v'}, {out / 'dense_accelerator.v'} and "
@@ -322,7 +329,7 @@ def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
     cfg = config_mod.load(config_path, overrides)
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
-    from .hw.fpga import build_bitstream
+    from .hw.build.fpga import build_bitstream
 
     out = out or Path("runs") / cfg.name / f"bitstream-{target}"
     try:
@@ -423,7 +430,8 @@ def _samples(value: str) -> int | None:
 @user_errors
 def simulate(run_dir, samples, waves, energy_table) -> None:
     """The test split on the sparse and dense RTL: exact outputs, cycles and power proxies."""
-    from .sim.inference import SUMMARY, simulate as run_simulation
+    from .sim.inference import SUMMARY
+    from .sim.inference import simulate as run_simulation
 
     summary = run_simulation(run_dir, samples=_samples(samples), waves=waves,
                              energy_table=energy_table,

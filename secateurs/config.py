@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .hw import params
 
 
 @dataclass(frozen=True)
@@ -154,14 +155,19 @@ class PackConfig:
 @dataclass(frozen=True)
 class HardwareConfig:
     #: Processing elements; output row r lives in PE r mod pes.
-    pes: int = 4
+    pes: int = params.DEFAULT_PES
     #: Depth of each PE's activation queue: lets PEs with few nonzeros in a column run ahead.
-    queue_depth: int = 4
+    queue_depth: int = params.DEFAULT_QUEUE_DEPTH
     #: Columns the sparse engine broadcasts per cycle, an aligned block of W (1, 2, 4 or 8): feeds
     #: PEs that have under one word per column fast enough for the queues to balance them.
-    issue_width: int = 2
+    issue_width: int = params.DEFAULT_ISSUE_WIDTH
     #: Width of the accumulators (the datapath checks it cannot overflow for the layer's fan-in).
-    acc_bits: int = 32
+    acc_bits: int = params.DEFAULT_ACC_BITS
+
+    def design(self) -> dict:
+        """The plain keywords ``hw.accelerator.Accelerator`` is built with, besides ``kind``."""
+        return {"queue_depth": self.queue_depth, "issue_width": self.issue_width,
+                "acc_bits": self.acc_bits}
 
 
 @dataclass(frozen=True)
@@ -315,14 +321,10 @@ def validate(config: FlowConfig) -> None:
     validate_quant(config.quant)
     validate_pack(config.pack, config.quant, config.prune)
     h = config.hardware
-    if not 1 <= h.pes <= 64:
-        raise ConfigError(f"hardware.pes must be in 1..64, not {h.pes}")
-    if not 1 <= h.queue_depth <= 16:
-        raise ConfigError(f"hardware.queue_depth must be in 1..16, not {h.queue_depth}")
-    if h.issue_width not in (1, 2, 4, 8):
-        raise ConfigError(f"hardware.issue_width must be 1, 2, 4 or 8, not {h.issue_width}")
-    if not 16 <= h.acc_bits <= 48:
-        raise ConfigError(f"hardware.acc_bits must be in 16..48, not {h.acc_bits}")
+    _check("hardware.pes", params.check_pes, h.pes)
+    _check("hardware.queue_depth", params.check_queue_depth, h.queue_depth)
+    _check("hardware.issue_width", params.check_issue_width, h.issue_width)
+    _check("hardware.acc_bits", params.check_acc_bits, h.acc_bits)
     if config.sim.samples < 0:
         raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
     t = config.train
@@ -426,13 +428,20 @@ def validate_pack(p: PackConfig, q: QuantConfig, prune: PruneConfig) -> None:
                           f"values, not {kind} (quant.codebook_bits = {q.codebook_bits})")
     if p.format == "nm" and prune.structure != "nm":
         raise ConfigError("pack.format = 'nm' needs N:M weights: set prune.structure = 'nm'")
-    from .sw.formats.base import MAX_GROUP
+    if p.format == "nm" and not 1 <= prune.n <= prune.m <= params.MAX_GROUP:
+        raise ConfigError(f"pack.format = 'nm' reads N:M with 1 <= N <= M <= {params.MAX_GROUP}, "
+                          f"not {prune.n}:{prune.m}")
+    if p.index_bits != 0:
+        _check("pack.index_bits", params.check_index_bits, p.index_bits,
+               hint=", or 0 for the best per layer")
 
-    if p.format == "nm" and not 1 <= prune.n <= prune.m <= MAX_GROUP:
-        raise ConfigError(f"pack.format = 'nm' reads N:M with 1 <= N <= M <= {MAX_GROUP}, not "
-                          f"{prune.n}:{prune.m}")
-    if not 0 <= p.index_bits <= 8:
-        raise ConfigError(f"pack.index_bits must be in 1..8, or 0 for the best per layer, not {p.index_bits}")
+
+def _check(key: str, check, value, hint: str = "") -> None:
+    """Run one of ``hw.params``' checks on a config value; its error names the key."""
+    try:
+        check(value)
+    except ValueError as e:
+        raise ConfigError(f"{key}: {e}{hint}") from None
 
 
 def field_docs(cls: type) -> dict[str, str]:

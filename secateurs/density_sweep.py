@@ -23,10 +23,10 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     from .sim.tb.scoreboard import Scoreboard
     from .sw import metrics
     from .sw import prune as pruning
+    from .sw.cycles import network_cycles
     from .sw.formats import container
     from .sw.prune.retrain import Recipe, prune_and_retrain, replay_checkpoints
     from .sw.quantize import quantize
-    from .sw.cycles import network_cycles
     from .sw.reference import predict, quantize_input
     from .sw.train import accuracy
 

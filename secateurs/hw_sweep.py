@@ -180,8 +180,8 @@ def run_point(point: Point, build_root: str) -> str:
     from .sim.tb.scoreboard import Scoreboard
     from .sw import metrics
     from .sw.cycles import network_cycles
-    from .sw.formats import container
     from .sw.data import load_dataset
+    from .sw.formats import container
     from .sw.reference import quantize_input
 
     start = time.perf_counter()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
-
 from . import atomic
 from .errors import ConfigError
 from .flow import Run, Step
@@ -32,7 +30,8 @@ def _recipe(run: Run):
 
 
 def train(run: Run) -> dict:
-    from .sw.train import accuracy, train as fit
+    from .sw.train import accuracy
+    from .sw.train import train as fit
 
     t = run.cfg.train
     model = run.fresh_model()
@@ -104,12 +103,12 @@ def pack(run: Run) -> dict:
 
 
 def rtl(run: Run) -> dict:
+    from .hw.build.lint import write_checked_accelerators
     from .hw.image import network_image
-    from .hw.lint import write_checked_accelerators
 
     try:
         described = write_checked_accelerators(run.path("rtl"), network_image(run.packed()),
-                                               hw=run.cfg.hardware)
+                                               **run.cfg.hardware.design())
     except ValueError as e:
         raise ConfigError(f"cannot generate or check the accelerators: {e}") from None
     return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")}}

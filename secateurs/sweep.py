@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Callable
 
 from . import atomic
-from .config import (DataConfig, ModelConfig, PruneConfig, apply_overrides, from_dict, to_dict,
-                     validate_data, validate_model, validate_prune)
+from .config import (
+    DataConfig,
+    ModelConfig,
+    PruneConfig,
+    apply_overrides,
+    from_dict,
+    to_dict,
+    validate_data,
+    validate_model,
+    validate_prune,
+)
 from .distributed import Task, run_tasks
 from .errors import ConfigError
 from .sw.prune.retrain import Recipe

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hw.signature import ACT_BITS
+from ..hw.params import ACT_BITS
 from .clock import CLOCK_PORT, clock_source, top_ports
 
 __all__ = ["INPUTS_FILE", "HOLDS_FILE", "RESULTS_FILE", "GO", "COUNT", "DONE", "HUNG",

@@ -25,11 +25,11 @@ from ..sw import metrics
 from ..sw.data import load_dataset
 from ..sw.formats import container
 from ..sw.reference import quantize_input
-from .energy import energy, load_table
 from .events import PREDICTED, network_events
 from .layer import build_array
 from .network import KINDS, build_accelerator
-from .power import event_energy, switching_activity
+from .power.energy import energy, load_table
+from .power.measure import event_energy, switching_activity
 from .tb.model import reference_cycles, reference_network_cycles
 from .tb.scoreboard import Scoreboard, cycle_stats
 

@@ -18,8 +18,10 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
-from ..hw.export import ARRAY_KINDS as KINDS
-from ..hw.export import export_verilog, layer_array
+from ..hw.build.export import export_verilog
+from ..hw.dense_array import DenseArray
+from ..hw.params import KINDS
+from ..hw.sparse_array import SparseArray
 from ..sw.formats.csc import CSCLayer, pack_csc, unpack_csc
 from . import runner
 from .clock import self_clocked
@@ -162,6 +164,16 @@ class Array:
     def expected_cycles(self, layer: CSCLayer | np.ndarray, inputs: np.ndarray) -> np.ndarray:
         """Per-sample cycles the analytic model predicts for this array."""
         return reference_cycles(self.kind, self.hw, self.pack(layer), np.asarray(inputs))
+
+
+def layer_array(kind: str, *, hw: HardwareConfig, rows: int, cols: int, index_bits: int,
+                bank_depth: int | None = None):
+    """The ``kind`` array ("sparse" or "dense") for layers up to ``rows`` x ``cols``."""
+    common = dict(pes=hw.pes, rows=rows, cols=cols, value_bits=8, index_bits=index_bits,
+                  acc_bits=hw.acc_bits, bank_depth=bank_depth)
+    if kind == "sparse":
+        return SparseArray(queue_depth=hw.queue_depth, issue_width=hw.issue_width, **common)
+    return DenseArray(**common)
 
 
 def build_array(kind: str, *, rows: int, cols: int, hw: HardwareConfig, index_bits: int,

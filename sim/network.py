@@ -21,14 +21,13 @@ import numpy as np
 from ..config import HardwareConfig
 from ..errors import InputError
 from ..hw import accelerator as hw_accelerator
-from ..hw.export import export_verilog
+from ..hw.build.export import export_verilog
 from ..hw.image import network_image
 from . import runner
 from .feeder import fed_wrapper
 from .layer import int8_matrix
+from .tb.job import DRIVERS, JOB_ENV, NetworkJob, NetworkResults, load_results, save_job
 from .tb.model import reference_network_cycles
-from .tb.network_job import (DRIVERS, JOB_ENV, NetworkJob, NetworkResults, load_results,
-                             save_job)
 from .tb.scoreboard import Scoreboard
 
 __all__ = ["KINDS", "COUNTERS", "DRIVERS", "NetworkResults", "Accelerator", "build_accelerator",
@@ -37,7 +36,7 @@ __all__ = ["KINDS", "COUNTERS", "DRIVERS", "NetworkResults", "Accelerator", "bui
 KINDS = hw_accelerator.KINDS
 COUNTERS = hw_accelerator.COUNTERS
 #: The cocotb test module every run executes.
-TEST_MODULE = "secateurs.sim.tb.network_test"
+TEST_MODULE = "secateurs.sim.tb.cocotb_test"
 
 
 class Accelerator:

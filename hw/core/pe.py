@@ -1,0 +1,170 @@
+"""A processing element of the whole-network accelerator: weight ROM, value decode, MAC into RAM.
+
+Like :mod:`.pe`, one bank address may be issued per cycle with its activation; the word comes
+back a cycle later, its row is decoded and the product registered; the next cycle adds it into
+the row's accumulator. Here the accumulators live in a RAM (one read, one write port) so that a
+PE holds every row of the widest layer: the add reads the row on the decode cycle and writes it
+back the cycle after. The read port is transparent to the write port, so a row written on one
+edge and read on the same edge (the last word of a column and the first of the next hitting the
+same row) sees the new sum. Between layers the host side reads each row out (``drain``) and
+writes it back to zero (``clear``), so every layer starts from zero accumulators.
+
+The value path decodes a word's ``value`` field into an int8 weight: as it is (int8 words), or
+through the current layer's codebook (the field is then an unsigned code).
+"""
+
+from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..params import ACT_BITS, WEIGHT_BITS, check_positive
+
+__all__ = ["IssueSignature", "ProcessingElement"]
+
+
+
+class IssueSignature(wiring.Signature):
+    """One bank read per cycle, with the activation its word multiplies.
+
+    ``first`` marks the first word of a column: its ``zeros`` counts from local row 0.
+    """
+
+    def __init__(self, *, bank_depth: int):
+        super().__init__({
+            "valid": Out(1),
+            "addr": Out(range(bank_depth)),
+            "first": Out(1),
+            "x": Out(signed(ACT_BITS)),
+        })
+
+
+class ProcessingElement(wiring.Component):
+    """Weight ROM ``bank`` (raw words of ``word`` layout), ``local_rows`` accumulators in RAM.
+
+    Parameters
+    ----------
+    word : data.StructLayout
+        Bank word: a ``value`` field (``code`` with codebooks) and, for CSC, a ``zeros`` field
+        (absent: every word lands on the next local row, as the dense twin's do).
+    bank : list of int
+        Raw words of the ROM (at least one).
+    codebooks : tuple of tuple of int, or None
+        Per layer, the int8 weight of each code; ``None`` for int8 values.
+    group : int or None
+        N:M words (a ``position`` field): the M activations of the group come on ``xs`` and the
+        local row on ``row`` with each issue; the word's position picks the activation.
+    """
+
+    def __init__(self, *, word, bank, local_rows, acc_bits, layers=1, codebooks=None, group=None):
+        check_positive("Local row count", local_rows)
+        check_positive("Accumulator width", acc_bits)
+        check_positive("Layer count", layers)
+        self._word, self._bank = word, list(bank) or [0]
+        self._local_rows, self._acc_bits = local_rows, acc_bits
+        self._codebooks = codebooks
+        self._group = group
+        self._value_field = "code" if codebooks is not None else "value"
+        if codebooks is not None:
+            codes = 1 << word["code"].width
+            if len(codebooks) != layers or any(len(c) != codes for c in codebooks):
+                raise ValueError(f"A codebook network needs {codes} codes for each of its "
+                                 f"{layers} layers")
+        super().__init__({
+            "issue": In(IssueSignature(bank_depth=len(self._bank))),
+            "layer": In(range(layers)),
+            "drain_en": In(1),
+            "drain_addr": In(range(local_rows)),
+            "clear_en": In(1),
+            "clear_addr": In(range(local_rows)),
+            **({} if group is None else {
+                "xs": In(data.ArrayLayout(signed(ACT_BITS), group)),
+                "row": In(range(local_rows)),
+            }),
+            "acc": Out(signed(acc_bits)),
+            "settling": Out(1),
+            "read": Out(1),
+            "mac": Out(1),
+            "update": Out(1),
+        })
+
+    @property
+    def bank_depth(self) -> int:
+        return len(self._bank)
+
+    def _weight(self, m: Module, value) -> Signal:
+        weight = Signal(signed(WEIGHT_BITS))
+        if self._codebooks is None:
+            m.d.comb += weight.eq(value)
+        else:
+            table = Array(Array(Const(w, signed(WEIGHT_BITS)) for w in codes)
+                          for codes in self._codebooks)
+            m.d.comb += weight.eq(table[self.layer][value.as_unsigned()])
+        return weight
+
+    def elaborate(self, platform):
+        m = Module()
+        rows = self._local_rows
+        has_zeros = "zeros" in dict(self._word)
+        row_shape = range(rows + (1 << self._word["zeros"].width if has_zeros else 1))
+
+        m.submodules.bank = bank = memory.Memory(
+            shape=unsigned(self._word.size), depth=len(self._bank), init=self._bank)
+        read = bank.read_port()
+        m.d.comb += [read.addr.eq(self.issue.addr), read.en.eq(self.issue.valid)]
+        word = data.View(self._word, read.data)
+
+        m.submodules.accumulators = accs = memory.Memory(
+            shape=signed(self._acc_bits), depth=rows, init=[])
+        acc_write = accs.write_port()
+        acc_read = accs.read_port(transparent_for=(acc_write,))
+
+        # Stage 1: the word arrives; decode its row, read that row, register the product.
+        fetched = Signal()
+        first = Signal()
+        x = Signal(signed(ACT_BITS))
+        m.d.sync += [fetched.eq(self.issue.valid), first.eq(self.issue.first)]
+        if self._group is None:
+            m.d.sync += x.eq(self.issue.x)
+        row = Signal(row_shape)  # local row of the last decoded word of the current column
+        this_row = Signal(row_shape)
+        if self._group is None:
+            skipped = word.zeros if has_zeros else 0
+            m.d.comb += this_row.eq(row + skipped + 1)
+            with m.If(first):
+                m.d.comb += this_row.eq(skipped)
+        else:  # N:M: the row comes with the issue, the activation is picked by position
+            group_x = Signal(data.ArrayLayout(signed(ACT_BITS), self._group))
+            issued_row = Signal(range(rows))
+            with m.If(self.issue.valid):
+                m.d.sync += [group_x.eq(self.xs), issued_row.eq(self.row)]
+            m.d.comb += [this_row.eq(issued_row), x.eq(group_x[word.position])]
+        weight = self._weight(m, word[self._value_field])
+
+        product = Signal(signed(WEIGHT_BITS + ACT_BITS))
+        product_row = Signal(range(rows))
+        product_valid = Signal()
+        m.d.sync += product_valid.eq(fetched)
+        with m.If(fetched):
+            m.d.sync += [row.eq(this_row), product_row.eq(this_row), product.eq(weight * x)]
+            m.d.comb += [acc_read.addr.eq(this_row), acc_read.en.eq(1)]
+        with m.Else():
+            m.d.comb += [acc_read.addr.eq(self.drain_addr), acc_read.en.eq(self.drain_en)]
+
+        # Stage 2: add the product to the row read back; write the sum.
+        with m.If(product_valid):
+            m.d.comb += [
+                acc_write.en.eq(1),
+                acc_write.addr.eq(product_row),
+                acc_write.data.eq(acc_read.data + product),
+            ]
+        with m.Else():
+            m.d.comb += [acc_write.en.eq(self.clear_en), acc_write.addr.eq(self.clear_addr)]
+
+        m.d.comb += [
+            self.acc.eq(acc_read.data),
+            self.settling.eq(fetched),
+            self.read.eq(self.issue.valid),
+            self.mac.eq(fetched & (weight != 0) & (x != 0)),
+            self.update.eq(product_valid),
+        ]
+        return m

@@ -1,0 +1,105 @@
+"""The sparse engine's column scheduler: the work list of nonzero activations, filled as they are
+written, and the broadcast of one block of up to W columns a cycle to the PEs with words in it.
+
+The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
+next layer into a column that has words; no cycle is ever spent on a zero. Columns form aligned
+blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
+cycle its predecessor leaves the broadcast stage: its pointer word (one ROM word: the W + 1
+bank starts of each PE) and the activations of its pending columns (W read lanes at consecutive
+addresses) are read on the pick edge, and from the next cycle each PE takes its columns of the
+block as its queue has room. This is the timing of
+:class:`~secateurs.hw.old_scheduler.ColumnScheduler`, so the single-layer cycle model holds for each
+layer's compute phase.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..core.priority import lowest_set_bit
+from ..params import ACT_BITS, check_issue_width, check_positive
+from .broadcast import BroadcastStage, block_lanes, block_mask, block_pointer_word, blocks_with_work
+from .queue import PushSignature
+from .walker import column_entry
+
+__all__ = ["ColumnScheduler"]
+
+
+class ColumnScheduler(wiring.Component):
+    """Work list, block pick, pointer ROM (``pointers``: raw block words, a layer's first at
+    ``ptr_base``) and broadcast stage."""
+
+    def __init__(self, *, pes, cols, issue_width, pointer_bits, pointers):
+        check_positive("PE count", pes)
+        check_positive("Column count", cols)
+        self._pes, self._cols = pes, cols
+        self._width = check_issue_width(issue_width)
+        self._pointer_bits, self._pointers = pointer_bits, list(pointers)
+        self._word = block_pointer_word(pes, pointer_bits, issue_width)
+        super().__init__({
+            "launch": In(1),
+            "run": In(1),
+            "ptr_base": In(range(len(self._pointers) + 1)),
+            "pend_en": In(1),
+            "pend_index": In(range(cols)),
+            "act_en": Out(issue_width),
+            "act_addr": Out(range(cols)),
+            "act_data": In(data.ArrayLayout(signed(ACT_BITS), issue_width)),
+            "columns": Out(PushSignature(column_entry(pointer_bits), issue_width)).array(pes),
+            "busy": Out(1),
+            "broadcasts": Out(range(issue_width + 1)),
+            "pushes": Out(range(pes * issue_width + 1)),
+            "stall": Out(1),
+            "picking": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        pes, cols, width = self._pes, self._cols, self._width
+
+        m.submodules.pointers = pointers = memory.Memory(
+            shape=unsigned(self._word.size), depth=len(self._pointers), init=self._pointers)
+        pending = Signal(cols)
+        blocks = blocks_with_work(pending, cols, width)
+        picked, index = lowest_set_bit(m, blocks, len(blocks))
+        lanes = block_lanes(pending, cols, width, index)
+        port = pointers.read_port()
+        m.d.comb += port.addr.eq(self.ptr_base + index)
+
+        m.submodules.stage = stage = BroadcastStage(pes=pes, width=width,
+                                                    pointer_bits=self._pointer_bits)
+        staged = Signal()  # the broadcast stage holds a block (its pointers are on the port)
+        staged_lanes = Signal(width)
+        m.d.comb += [
+            stage.staged.eq(staged),
+            stage.lanes.eq(staged_lanes),
+            stage.x.eq(self.act_data),
+            stage.starts.eq(port.data),
+        ]
+        for p in range(pes):
+            wiring.connect(m, stage.columns[p], wiring.flipped(self.columns[p]))
+
+        advance = self.run & (~staged | stage.done)
+        picking = advance & blocks.any()
+        m.d.comb += [
+            port.en.eq(advance),
+            self.act_en.eq(Mux(picking, lanes, 0)),
+            self.act_addr.eq(index * width),
+        ]
+        marked = Signal(cols)
+        with m.If(self.pend_en):
+            m.d.comb += marked.eq(1 << self.pend_index)
+        with m.If(self.launch):
+            m.d.sync += staged.eq(0)
+        with m.Elif(advance):
+            m.d.sync += [staged.eq(blocks.any()), staged_lanes.eq(lanes)]
+        taken = Mux(picking, block_mask(picked, cols, width), 0)
+        m.d.sync += pending.eq((pending & ~taken) | marked)
+        m.d.comb += [
+            self.busy.eq(pending.any() | staged),
+            self.broadcasts.eq(Mux(stage.done, sum(staged_lanes[s] for s in range(width)), 0)),
+            self.pushes.eq(stage.pushes),
+            self.stall.eq(staged & ~stage.done),
+            self.picking.eq(picking),
+        ]
+        return m

@@ -1,0 +1,159 @@
+"""The N:M compute engine: the sparse accelerator's datapath for N:M structured weights.
+
+N:M needs no index walk. For each group of M inputs, every PE walks its local rows in lockstep,
+N words a row; a word's ``position`` picks one of the group's M activations, which come to all
+PEs at once from a group register. So a layer costs ``N * ceil(rows / P)`` issue cycles per
+group instead of the dense ``M * ceil(rows / P)``. A group whose M activations are all zero is
+skipped: the sequencer marks each nonzero activation it writes (``pend_en``), and only groups
+with a mark are walked, lowest first. The next group's M activations are read from the buffer
+(one a cycle) while the current group is walked; each PE's first word of a group comes from a
+group pointer ROM read when the group's loading starts.
+
+Timing of a layer launched in cycle T (``sw/cycles.py`` models it): the first group's
+activations are read in cycles T + 1 .. T + M and swapped into the group register on the edge
+closing T + M + 2; the k-th group walked is walked in cycles ``S_k .. S_k + W - 1``
+(``W = N * ceil(rows / P)``), with ``S_0 = T + M + 3`` and ``S_{k+1} = S_k + max(W, M + 2)``:
+group k + 1 is read from ``S_k`` on. With no group to walk the layer ends in cycle T + 1.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+
+from ..core.broadcast import block_mask, blocks_with_work
+from ..core.pe import ProcessingElement
+from ..core.priority import lowest_set_bit
+from ..memories import address_width, sparse_banks
+from ..params import ACT_BITS
+from .base import EngineSignature, connect_drain
+
+__all__ = ["group_pointer_image", "NMEngine"]
+
+
+def group_pointer_image(image, address_bits: int) -> tuple[list[int], list[int]]:
+    """``(words, bases)``: for every group of every layer, each PE's bank address of its first
+    word (``ArrayLayout(unsigned(address_bits), P)`` raw words), and each layer's first word."""
+    layout = data.ArrayLayout(unsigned(address_bits), image.pes)
+    n = image.nm[0]
+    _, base = sparse_banks(image)
+    words, bases = [], []
+    for l, layer in enumerate(image.layers):
+        bases.append(len(words))
+        local = [len(range(p, layer.rows, image.pes)) for p in range(image.pes)]
+        for g in range(layer.groups):
+            words.append(Const.cast(layout.const(
+                [int(base[p, l]) + g * n * local[p] for p in range(image.pes)])).value)
+    return words, bases
+
+
+class NMEngine(wiring.Component):
+    """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and loader."""
+
+    def __init__(self, signature: EngineSignature, image, *, acc_bits):
+        self._image, self._acc_bits = image, acc_bits
+        self._n, self._m = image.nm
+        banks, _ = sparse_banks(image)
+        self.bank_depth = max(1, max(len(b) for b in banks))
+        self._banks = [b + [0] * (self.bank_depth - len(b)) for b in banks]
+        self._address_bits = address_width(self.bank_depth)
+        self._pointers, self._bases = group_pointer_image(image, self._address_bits)
+        super().__init__(signature)
+
+    def elaborate(self, platform):
+        m = Module()
+        image, bus, cfg = self._image, self, self.config
+        n, group = self._n, self._m
+        codebooks = tuple(l.codebook for l in image.layers) if image.codebook else None
+        rows_per_pe = max(image.rows_per_pe(l) for l in range(len(image.layers)))
+        pes = []
+        for p in range(image.pes):
+            pe = ProcessingElement(word=image.word_layout(), bank=self._banks[p], local_rows=rows_per_pe,
+                           acc_bits=self._acc_bits, layers=len(image.layers),
+                           codebooks=codebooks, group=group)
+            m.submodules[f"pe{p}"] = pe
+            pes.append(pe)
+        connect_drain(m, bus, pes)
+
+        # Work list: columns with a nonzero activation; the lowest group holding one is next.
+        cols = image.max_cols
+        pending = Signal(cols)
+        groups = blocks_with_work(pending, cols, group)
+        picked, index = lowest_set_bit(m, groups, len(groups))
+        start_load = Signal()  # the loader starts on the next group this edge
+        marked = Signal(cols)
+        with m.If(bus.pend_en):
+            m.d.comb += marked.eq(1 << bus.pend_index)
+        taken = Mux(start_load, block_mask(picked, cols, group), 0)
+        m.d.sync += pending.eq((pending & ~taken) | marked)
+
+        layout = data.ArrayLayout(unsigned(self._address_bits), image.pes)
+        m.submodules.pointers = pointers = memory.Memory(
+            shape=unsigned(layout.size), depth=len(self._pointers), init=self._pointers)
+        pointer = pointers.read_port()
+        first_words = data.View(layout, pointer.data)  # the loaded group's first word per PE
+        bases = Array(Const(b, range(len(self._pointers) + 1)) for b in self._bases)
+        m.d.comb += [pointer.addr.eq(bases[bus.layer] + index), pointer.en.eq(start_load)]
+
+        # Loader: reads the M activations of group ``load_group`` into ``next_x``.
+        loading = Signal()
+        load_group = Signal(range(len(groups)))
+        load_k = Signal(range(group))
+        captured = Signal()
+        captured_k = Signal(range(group))
+        next_x = Signal(data.ArrayLayout(signed(ACT_BITS), group))
+        next_full = Signal()
+        current_x = Signal(data.ArrayLayout(signed(ACT_BITS), group))
+        m.d.sync += captured.eq(0)
+        with m.If(loading):
+            m.d.comb += [bus.act_en.eq(1), bus.act_addr.eq(load_group * group + load_k)]
+            m.d.sync += [captured.eq(1), captured_k.eq(load_k), load_k.eq(load_k + 1)]
+            with m.If(load_k == group - 1):
+                m.d.sync += [loading.eq(0), load_k.eq(0)]
+        with m.If(captured):
+            m.d.sync += next_x[captured_k].eq(bus.act_data[0])
+            with m.If(captured_k == group - 1):
+                m.d.sync += next_full.eq(1)
+
+        # Walker: local row ``local``, slot ``slot`` of the current group, all PEs in lockstep;
+        # each PE's address advances only on its own rows (its bank holds just those).
+        walking = Signal()
+        local = Signal(range(rows_per_pe))
+        slot = Signal(range(n))
+        last_issue = (slot == n - 1) & (local + 1 == cfg.rows_per_pe)
+        swap = next_full & (~walking | last_issue)
+        for p, pe in enumerate(pes):
+            owns = local * image.pes + p < cfg.rows
+            pe_addr = Signal(range(self.bank_depth), name=f"addr{p}")
+            m.d.comb += [
+                pe.issue.valid.eq(walking & owns),
+                pe.issue.addr.eq(pe_addr),
+                pe.xs.eq(current_x),
+                pe.row.eq(local),
+            ]
+            with m.If(swap):
+                m.d.sync += pe_addr.eq(first_words[p])
+            with m.Elif(walking & owns):
+                m.d.sync += pe_addr.eq(pe_addr + 1)
+
+        m.d.comb += start_load.eq((bus.launch | swap) & groups.any())
+        with m.If(start_load):
+            m.d.sync += [loading.eq(1), load_group.eq(index), load_k.eq(0)]
+        with m.If(bus.launch):
+            m.d.sync += [next_full.eq(0), walking.eq(0)]
+        with m.Else():
+            with m.If(walking):
+                m.d.sync += slot.eq(slot + 1)
+                with m.If(slot == n - 1):
+                    m.d.sync += [slot.eq(0), local.eq(local + 1)]
+                with m.If(last_issue):
+                    m.d.sync += [walking.eq(0), local.eq(0)]
+            with m.If(swap):
+                m.d.sync += [current_x.eq(next_x), next_full.eq(0), walking.eq(1), slot.eq(0),
+                             local.eq(0)]
+
+        settling = Signal()
+        m.d.comb += settling.eq(sum(pe.settling for pe in pes) != 0)
+        m.d.comb += [
+            bus.working.eq(walking | loading | captured | next_full | settling),
+            bus.events.broadcasts.eq(swap),
+        ]
+        return m

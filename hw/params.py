@@ -1,0 +1,137 @@
+"""Every hardware limit, width and latency, in plain Python: the one authority for them.
+
+The RTL (``hw/``) builds from these numbers, the cycle model (``sw/cycles.py``) counts with
+them and the flow's configuration validates with the checks below, so none
+of them is stated twice. Nothing here imports Amaranth: software that only needs a limit or a
+latency reads it without generating hardware.
+
+Latencies are in cycles, numbered as ``sw/cycles.py`` numbers them (cycle 0 is the one whose
+closing edge samples ``start``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "Kind", "KINDS", "Readout", "READOUTS", "ACT_BITS", "WEIGHT_BITS", "COUNTER_BITS", "PARAM_MULTIPLIER_BITS",
+    "SHIFT_BITS", "DEFAULT_PES", "DEFAULT_QUEUE_DEPTH", "DEFAULT_ISSUE_WIDTH",
+    "DEFAULT_ACC_BITS", "MAX_PES", "MAX_QUEUE_DEPTH", "ISSUE_WIDTHS", "MIN_INDEX_BITS",
+    "MAX_INDEX_BITS", "MIN_ACC_BITS", "MAX_ACC_BITS", "MAX_CODE_BITS", "MAX_GROUP", "FIRST_PICK", "BROADCAST_LATENCY",
+    "QUEUE_LATENCY", "MAC_LATENCY", "IDLE_CYCLES", "ACC_READ_LATENCY", "REQUANT_LATENCY",
+    "DRAIN_LATENCY", "ARGMAX_LATENCY", "NM_FIRST_GROUP", "NM_GROUP_LOAD", "check_positive",
+    "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
+    "check_code_bits", "check_group", "check_acc_bits",
+]
+
+#: The two designs of every hardware configuration: the sparse accelerator and its dense twin.
+Kind = Literal["sparse", "dense"]
+KINDS: tuple[str, ...] = get_args(Kind)
+#: What leaves the last layer: requantized int8 logits (and the class), or its raw accumulators
+#: (``sim matmul``: one layer's ``W x`` exactly).
+Readout = Literal["logits", "accumulators"]
+READOUTS: tuple[str, ...] = get_args(Readout)
+
+# Widths.
+ACT_BITS = 8  # activations are int8
+WEIGHT_BITS = 8  # decoded weights are int8, whatever the stored value field holds
+COUNTER_BITS = 32  # host-visible event counters: ~40 s of cycles at 100 MHz before wrapping
+PARAM_MULTIPLIER_BITS = 16  # model.bin stores requantization multipliers as u16
+SHIFT_BITS = 6  # model.bin allows requantization shifts up to 63
+
+# Defaults of a hardware configuration (the flow's hardware section takes them too).
+DEFAULT_PES = 4
+DEFAULT_QUEUE_DEPTH = 4
+DEFAULT_ISSUE_WIDTH = 2
+DEFAULT_ACC_BITS = 32
+
+# Limits.
+MAX_PES = 64  # the pointer word carries one bank address per PE; wider is impractical
+MAX_QUEUE_DEPTH = 16  # deeper queues buy nothing at these layer sizes and cost registers
+ISSUE_WIDTHS = (1, 2, 4, 8)  # powers of two: a column's block and lane are slices of its index
+MIN_INDEX_BITS, MAX_INDEX_BITS = 1, 8  # relative row index of a CSC word
+MIN_ACC_BITS, MAX_ACC_BITS = 16, 48  # accumulators: int8 x int8 sums need 16; wider buys nothing
+MAX_CODE_BITS = 8  # Deep Compression's range: 2..8-bit codes (1 is allowed, if useless)
+MAX_GROUP = 16  # largest M of N:M: positions fit 4 bits
+
+# Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
+FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first block
+BROADCAST_LATENCY = 1  # a picked block's pointer word is read on the pick edge (sync memory)
+QUEUE_LATENCY = 1  # an entry pushed on one edge can leave in the cycle after it
+MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
+IDLE_CYCLES = 2  # a layer with no work: the launch edge, then cycle 1 already finishes
+ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle after the read
+REQUANT_LATENCY = 3  # add bias; multiply; round, shift and clamp — each ends in a register
+DRAIN_LATENCY = ACC_READ_LATENCY + REQUANT_LATENCY  # a row's read to its requantized write
+ARGMAX_LATENCY = 1  # the class is registered on the last logit's edge, done one edge later
+NM_FIRST_GROUP = 3  # N:M: group 0 is read from the cycle after launch and swapped in 2 later
+NM_GROUP_LOAD = 2  # N:M: a group's last read, then its capture, before the swap edge
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_positive(what: str, value: object) -> int:
+    """Return ``value`` if it is a positive integer, else raise naming ``what``."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def _check_range(what: str, value: object, low: int, high: int) -> int:
+    if not _is_int(value) or not low <= value <= high:
+        raise ValueError(f"{what} must be an integer in {low}..{high}, not {value!r}")
+    return value
+
+
+def check_kind(kind: object) -> str:
+    """Return ``kind`` if it is one of :data:`KINDS`, else raise."""
+    if kind not in KINDS:
+        raise ValueError(f"Kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    return kind
+
+
+def check_readout(readout: object) -> str:
+    """Return ``readout`` if it is one of :data:`READOUTS`, else raise."""
+    if readout not in READOUTS:
+        raise ValueError(f"Readout must be one of {', '.join(READOUTS)}, not {readout!r}")
+    return readout
+
+
+def check_pes(pes: object) -> int:
+    """Return ``pes`` if it is an integer in 1..MAX_PES, else raise."""
+    return _check_range("PE count", pes, 1, MAX_PES)
+
+
+def check_queue_depth(queue_depth: object) -> int:
+    """Return ``queue_depth`` if it is an integer in 1..MAX_QUEUE_DEPTH, else raise."""
+    return _check_range("Queue depth", queue_depth, 1, MAX_QUEUE_DEPTH)
+
+
+def check_issue_width(issue_width: object) -> int:
+    """Return ``issue_width`` if it is one of ISSUE_WIDTHS, else raise."""
+    if not _is_int(issue_width) or issue_width not in ISSUE_WIDTHS:
+        raise ValueError(f"Issue width must be one of {', '.join(map(str, ISSUE_WIDTHS))}, "
+                         f"not {issue_width!r}")
+    return issue_width
+
+
+def check_index_bits(index_bits: object) -> int:
+    """Return ``index_bits`` if it is an integer in MIN_INDEX_BITS..MAX_INDEX_BITS, else raise."""
+    return _check_range("Index width", index_bits, MIN_INDEX_BITS, MAX_INDEX_BITS)
+
+
+def check_code_bits(code_bits: object) -> int:
+    """Return ``code_bits`` if it is an integer in 1..MAX_CODE_BITS, else raise."""
+    return _check_range("Code width", code_bits, 1, MAX_CODE_BITS)
+
+
+def check_group(m: object) -> int:
+    """Return ``m`` if it is a valid N:M group size (2..MAX_GROUP), else raise."""
+    return _check_range("Group size M", m, 2, MAX_GROUP)
+
+
+def check_acc_bits(acc_bits: object) -> int:
+    """Return ``acc_bits`` if it is an integer in MIN_ACC_BITS..MAX_ACC_BITS, else raise."""
+    return _check_range("Accumulator width", acc_bits, MIN_ACC_BITS, MAX_ACC_BITS)

@@ -1,0 +1,80 @@
+"""The two power proxies of a design, per inference: switching activity and event energy.
+
+Switching activity: the design is built with SAIF tracing and run twice on the same stimulus,
+once with the inferences and once stopping before the first; the difference of the per-net
+toggle counts is what the inferences alone switched (:mod:`.toggles`). Event energy: the
+hardware's event counters times the per-event energy table (:mod:`.energy`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import SimulationError
+from .energy import EnergyTable, energy
+from .toggles import BLOCKS, activity, by_block, read_saif, subtract
+
+__all__ = ["Switching", "switching_activity", "event_energy"]
+
+
+@dataclass(frozen=True)
+class Switching:
+    """Toggles of a batch of inferences, per block and per inference."""
+
+    inferences: int
+    #: Clock cycles the measured window spans (streaming inputs and reading logits included).
+    cycles: int
+    #: ``{block: {"toggles": per inference, "nets": count, "alpha": activity factor}}``.
+    blocks: dict[str, dict[str, float]]
+
+    @property
+    def toggles(self) -> float:
+        """Toggles per inference over the whole design."""
+        return sum(b["toggles"] for b in self.blocks.values())
+
+    @property
+    def nets(self) -> int:
+        return int(sum(b["nets"] for b in self.blocks.values()))
+
+    @property
+    def alpha(self) -> float:
+        """Activity factor of the whole design: toggles / (nets x cycles)."""
+        return activity(self.toggles * self.inferences, self.nets, self.cycles)
+
+    def as_dict(self) -> dict:
+        return {"inferences": self.inferences, "window_cycles": self.cycles,
+                "per_inference": self.toggles, "nets": self.nets, "alpha": self.alpha,
+                "by_block": self.blocks}
+
+
+def switching_activity(design, inputs: np.ndarray, *, work_dir: str | Path | None = None) -> Switching:
+    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` built with SAIF)."""
+    if design.built.trace != "saif":
+        raise SimulationError(f"the {design.kind} design was not built with SAIF tracing")
+    x = np.asarray(inputs)
+    if not len(x):
+        raise SimulationError("switching activity needs at least one inference")
+    with tempfile.TemporaryDirectory(prefix="secateurs-saif-", dir=work_dir) as tmp:
+        full, empty = Path(tmp) / "full", Path(tmp) / "empty"
+        ran = design.run(x, run_dir=full)
+        idle = design.run(x[:0], run_dir=empty)
+        saif = design.built.trace_file
+        toggles = subtract(read_saif(full / saif), read_saif(empty / saif))
+    cycles = ran.total_cycles - idle.total_cycles
+    blocks = {}
+    for name, entry in by_block(toggles.nets).items():
+        blocks[name] = {"toggles": entry["toggles"] / len(x), "nets": entry["nets"],
+                        "alpha": activity(entry["toggles"], entry["nets"], cycles)}
+    assert set(blocks) == set(BLOCKS)
+    return Switching(len(x), cycles, blocks)
+
+
+def event_energy(counters: dict[str, np.ndarray], table: EnergyTable) -> dict:
+    """Mean picojoules per inference by event type, and their total."""
+    by_event = {name: float(np.mean(pj)) if np.size(pj) else 0.0
+                for name, pj in energy(counters, table).items()}
+    return {"by_event": by_event, "total": sum(by_event.values())}

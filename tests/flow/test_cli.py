@@ -1,0 +1,102 @@
+"""The CLI's contract for bad input: one line on stderr, exit code 2, nothing written."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from secateurs.sw.formats import container
+from tests.sw.formats.test_container import random_model
+
+
+def secateurs(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "secateurs.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "w.npy", rng.integers(-128, 128, (6, 5)).astype(np.int8))
+    np.save(tmp_path / "x.npy", rng.integers(-128, 128, (3, 5)).astype(np.int8))
+    np.save(tmp_path / "x_wide.npy", rng.integers(-128, 128, (3, 4)).astype(np.int8))
+    np.save(tmp_path / "w_float.npy", rng.random((6, 5)))
+    np.save(tmp_path / "w_1d.npy", np.zeros(5, dtype=np.int8))
+    (tmp_path / "garbage.npy").write_bytes(b"not numpy")
+    return tmp_path
+
+
+@pytest.mark.parametrize("weights, inputs, fragments", [
+    ("missing.npy", "x.npy", ("weights", "does not exist")),
+    ("w.npy", "missing.npy", ("inputs", "does not exist")),
+    ("w_float.npy", "x.npy", ("weights must be int8", "float64")),
+    ("w_1d.npy", "x.npy", ("2-D",)),
+    ("garbage.npy", "x.npy", ("not a .npy",)),
+    ("w.npy", "x_wide.npy", ("4 columns", "5")),
+])
+def test_sim_matmul_bad_input(arrays, weights, inputs, fragments):
+    out = arrays / "out"
+    result = secateurs("sim", "matmul", "--weights", arrays / weights, "--inputs", arrays / inputs,
+                       "--out", out)
+    assert_one_line_error(result, *fragments)
+    assert not out.exists()
+    assert not [p for p in arrays.iterdir() if p.name.startswith(".out")]
+
+
+def test_sim_matmul_impossible_hardware(arrays):
+    result = secateurs("sim", "matmul", "--weights", arrays / "w.npy", "--inputs",
+                       arrays / "x.npy", "--out", arrays / "out", "--pes", "0")
+    assert_one_line_error(result, "hardware.pes")
+
+
+def test_inspect_corrupt_model(tmp_path):
+    data = container.encode(random_model(), pes=2, index_bits=4)
+    (tmp_path / "ok.bin").write_bytes(data)
+    (tmp_path / "short.bin").write_bytes(data[:30])
+    flipped = bytearray(data)
+    flipped[40] ^= 0x10
+    (tmp_path / "flipped.bin").write_bytes(bytes(flipped))
+    assert_one_line_error(secateurs("inspect", tmp_path / "short.bin"), "truncated", "layer 0 header")
+    assert_one_line_error(secateurs("inspect", tmp_path / "flipped.bin"), "checksum", "layer 0 header")
+    assert_one_line_error(secateurs("inspect", tmp_path / "none.bin"), "does not exist")
+
+
+def test_inspect_reports_every_layer(tmp_path):
+    """--json per layer: shape, density, format, bits per nonzero adding up to the file, compression."""
+    import json
+
+    model = random_model(widths=(40, 30, 7), codebook=True)
+    size = container.save(tmp_path / "m.bin", model, pes=2, index_bits=None)
+    result = secateurs("inspect", "--json", tmp_path / "m.bin")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["bytes"] == size and len(report["layers"]) == 2
+    for q, layer in zip(model.layers, report["layers"]):
+        nonzeros = int(np.count_nonzero(q.weight))
+        assert layer["shape"] == [q.rows, q.cols] and layer["nonzeros"] == nonzeros
+        assert layer["format"] == "csc" and layer["payload"] == "codebook3" and layer["pes"] == 2
+        per = layer["bits_per_nonzero"]
+        assert per["values"] == 3.0 and per["index"] == layer["index_bits"]
+        parts = sum(per[k] for k in ("values", "index", "fillers", "metadata"))
+        assert parts == pytest.approx(per["total"]) == pytest.approx(8 * layer["bytes"] / nonzeros)
+        assert layer["compression"] == pytest.approx(32 * (q.rows * q.cols + q.rows) / (8 * layer["bytes"]))
+    dense = 32 * sum(q.rows * q.cols + q.rows for q in model.layers)
+    assert report["compression"] == pytest.approx(dense / (8 * size))
+    table = secateurs("inspect", tmp_path / "m.bin")
+    assert table.returncode == 0 and "csc codebook3" in table.stdout and "bits/nz" in table.stdout
+
+
+def test_flow_bad_config(tmp_path):
+    result = secateurs("flow", "--set", "prune.densty=0.2", "--out", tmp_path / "run")
+    assert_one_line_error(result, "prune.densty", "density")
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,94 @@
+"""The FPGA side: the UART shell answers with the reference's class and logits, and a small
+accelerator goes through YoWASP synthesis, place and route and packing to a bitstream."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from secateurs.hw.accelerator import Accelerator
+from secateurs.hw.build.fpga import build_bitstream, parse_report, platform
+from secateurs.hw.image import network_image
+from secateurs.hw.build.shell import CYCLE_BYTES, UARTShell
+from secateurs.sw.cycles import network_cycles
+from secateurs.sw.reference import classify, forward
+
+from tests.helpers.models import packed, random_inputs, random_model
+
+DIVISOR = 4  # clock cycles per UART bit: fast to simulate, and still sampled mid-bit
+
+
+def _uart_exchange(shell, sent: list[int], replies: int) -> list[int]:
+    got = []
+
+    async def host(ctx):
+        ctx.set(shell.rx, 1)
+        await ctx.tick().repeat(5)
+        for byte in sent:
+            for bit in [0, *((int(byte) >> k) & 1 for k in range(8)), 1]:
+                ctx.set(shell.rx, bit)
+                await ctx.tick().repeat(DIVISOR)
+        ctx.set(shell.rx, 1)
+
+    async def listener(ctx):
+        while len(got) < replies:
+            await ctx.tick().until(shell.tx == 0)  # start bit
+            await ctx.tick().repeat(DIVISOR // 2)
+            byte = 0
+            for k in range(8):
+                await ctx.tick().repeat(DIVISOR)
+                byte |= ctx.get(shell.tx) << k
+            await ctx.tick().repeat(DIVISOR)
+            assert ctx.get(shell.tx) == 1, "no stop bit"
+            got.append(byte)
+
+    sim = Simulator(shell)
+    sim.add_clock(1e-8)
+    sim.add_testbench(host)
+    sim.add_testbench(listener)
+    sim.run()
+    return got
+
+
+def test_shell_answers_class_logits_and_cycles():
+    rng = np.random.default_rng(2)
+    p = packed(random_model(rng, [6, 8, 4], 0.5), pes=2)
+    x = random_inputs(rng, 2, 6)
+    shell = UARTShell(Accelerator(network_image(p), kind="sparse", queue_depth=2), divisor=DIVISOR)
+    reply = 1 + 4 + CYCLE_BYTES
+    got = _uart_exchange(shell, [v & 0xFF for v in x.reshape(-1)], 2 * reply)
+    logits = forward(p.model, x)[-1]
+    cycles = network_cycles(p, x, queue_depth=2, array="sparse").total
+    for i in range(2):
+        answer = got[i * reply:(i + 1) * reply]
+        assert answer[0] == classify(logits)[i]
+        assert [b - 256 if b > 127 else b for b in answer[1:5]] == logits[i].tolist()
+        assert int.from_bytes(bytes(answer[5:]), "little") == cycles[i]
+
+
+def test_parse_report():
+    nextpnr = ("Info: Device utilisation:\nInfo: \t ICESTORM_LC:   100/  5280     1%\n"
+               "Info: \t ICESTORM_DSP:     2/     8    25%\n"
+               "Info: Max frequency for clock 'clk': 20.00 MHz (PASS at 12.00 MHz)\n"
+               "Info: Max frequency for clock 'clk': 31.50 MHz (PASS at 12.00 MHz)\n")
+    yosys = ("Printing statistics.\n=== top ===\n      12   SB_DFFE\n       3   SB_DFF\n"
+             "      90   SB_LUT4\n=== design hierarchy ===\n      12   SB_DFFE\n"
+             "       3   SB_DFF\n      90   SB_LUT4\n")
+    fmax, cells, luts, ffs = parse_report(nextpnr, yosys)
+    assert (fmax, luts, ffs) == (31.5, 90, 15)
+    assert cells == {"ICESTORM_LC": (100, 5280), "ICESTORM_DSP": (2, 8)}
+
+
+def test_unknown_target():
+    with pytest.raises(ValueError, match="FPGA target must be one of ice40-up5k, ecp5-25k"):
+        platform("xc7a35t")
+
+
+@pytest.mark.fpga
+def test_small_design_to_bitstream(tmp_path):
+    p = packed(random_model(np.random.default_rng(0), [6, 5, 3], 0.5), pes=1)
+    report = build_bitstream(Accelerator(network_image(p), kind="sparse", queue_depth=1),
+                             target="ice40-up5k", build_dir=tmp_path)
+    assert report.bitstream.exists() and report.bitstream.stat().st_size > 100_000
+    assert report.fmax_mhz > 5
+    assert 0 < report.used("logic") <= report.available("logic") == 5280
+    assert report.luts > 0 and report.flip_flops > 0

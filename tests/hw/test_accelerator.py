@@ -1,0 +1,197 @@
+"""The whole-network accelerator in Amaranth simulation: small random networks, sparse and dense,
+several P and D, against the integer reference, the cycle model and the event counts the
+reference predicts (sim/events.py)."""
+
+import numpy as np
+import pytest
+
+from secateurs.hw.accelerator import Accelerator, AcceleratorSignature
+from secateurs.hw.image import NetworkImage, network_image
+from secateurs.sim.amaranth_host import simulate_network
+from secateurs.sim.events import PREDICTED, network_events
+from secateurs.sw.cycles import network_cycles
+from secateurs.sw.formats import container
+from secateurs.sw.reference import QuantLayer, QuantModel, classify, forward
+from tests.helpers.models import packed, random_inputs, random_model
+
+SIZES = [12, 20, 9, 5]  # three layers; 20 rows exercise several local rows per PE
+
+
+def _run(model, x, *, pes, queue_depth, kind, issue_width=2, seed=1, index_bits=2):
+    p = packed(model, pes=pes, index_bits=index_bits)
+    dut = Accelerator(network_image(p), kind=kind, queue_depth=queue_depth,
+                      issue_width=issue_width)
+    return p, simulate_network(dut, x, seed=seed, idle=0.3)
+
+
+def _check(p, x, runs, *, queue_depth, kind, issue_width=2):
+    logits = forward(p.model, x)[-1]
+    cycles = network_cycles(p, x, queue_depth=queue_depth, array=kind,
+                            issue_width=issue_width).total
+    for i, run in enumerate(runs):
+        np.testing.assert_array_equal(run.logits, logits[i], err_msg=f"sample {i} logits")
+        np.testing.assert_array_equal(run.streamed, logits[i], err_msg=f"sample {i} stream")
+        assert run.predicted == classify(logits)[i], f"sample {i} class"
+        # each cycle the host held a logit back holds the whole drain one cycle
+        assert run.counters["cycles"] == run.edges == cycles[i] + run.held, f"sample {i} cycles"
+
+
+def _expected_events(p, x, kind, issue_width):
+    """Event counts per sample derived from the model alone (every counter but stalls)."""
+    layers = network_events(p, x, kind=kind, issue_width=issue_width)
+    return {name: sum(layer[name] for layer in layers) for name in PREDICTED}
+
+
+@pytest.mark.parametrize("kind,pes,queue_depth,issue_width", [
+    ("sparse", 1, 1, 1), ("sparse", 2, 2, 1), ("sparse", 3, 4, 2), ("sparse", 4, 8, 4),
+    ("sparse", 8, 1, 2), ("sparse", 8, 2, 8), ("sparse", 4, 1, 4),
+    ("dense", 1, 1, 2), ("dense", 3, 1, 2), ("dense", 4, 4, 4),
+])
+def test_matches_reference_and_cycle_model(kind, pes, queue_depth, issue_width):
+    rng = np.random.default_rng(pes * 10 + queue_depth)
+    model = random_model(rng, SIZES, 0.35)
+    x = random_inputs(rng, 5, SIZES[0])
+    x[0] = 0  # no work in the first layer; biases alone reach the logits
+    x[1, 0] = -128
+    p, runs = _run(model, x, pes=pes, queue_depth=queue_depth, kind=kind,
+                   issue_width=issue_width)
+    _check(p, x, runs, queue_depth=queue_depth, kind=kind, issue_width=issue_width)
+    for name, values in _expected_events(p, x, kind, issue_width).items():
+        assert [run.counters[name] for run in runs] == values.tolist(), name
+    assert kind == "sparse" or not any(run.counters["stalls"] for run in runs)
+
+
+def test_filler_words_and_empty_columns():
+    """1 index bit: every gap of two or more rows needs fillers; whole columns are empty."""
+    rng = np.random.default_rng(7)
+    model = random_model(rng, [10, 24, 6], 0.15)
+    model.layers[0].weight[:, [0, 4, 9]] = 0
+    x = random_inputs(rng, 4, 10, zero_fraction=0.2)
+    p, runs = _run(model, x, pes=2, queue_depth=2, kind="sparse", index_bits=1)
+    assert any(len(w) > np.count_nonzero(model.layers[0].weight[i::2]) for i, w in
+               enumerate(p.layers[0].words)), "the case has no filler word"
+    _check(p, x, runs, queue_depth=2, kind="sparse")
+
+
+def test_ties_go_to_the_first_class():
+    layer = QuantLayer(weight=np.zeros((4, 3), dtype=np.int8),
+                       bias=np.array([5, 9, 9, 9], dtype=np.int32),
+                       multiplier=np.ones(4, dtype=np.int64), shift=0, relu=False,
+                       weight_scale=None, in_scale=1.0, out_scale=1.0)
+    model = QuantModel(1.0, (layer,))
+    x = np.array([[1, 2, 3]])
+    p, runs = _run(model, x, pes=2, queue_depth=1, kind="sparse")
+    assert runs[0].predicted == 1
+    np.testing.assert_array_equal(runs[0].logits, [5, 9, 9, 9])
+
+
+def test_start_waits_for_a_complete_input():
+    rng = np.random.default_rng(3)
+    model = random_model(rng, SIZES, 0.3)
+    x = random_inputs(rng, 2, SIZES[0])
+    p = packed(model, pes=2)
+    dut = Accelerator(network_image(p), kind="sparse", queue_depth=2)
+    runs = simulate_network(dut, x, seed=5, idle=0.5, start_early=True)
+    _check(p, x, runs, queue_depth=2, kind="sparse")
+
+
+def test_codebook_and_int4_values():
+    rng = np.random.default_rng(11)
+    base = random_model(rng, SIZES, 0.4)
+    book = np.array([0, -90, -40, -7, 3, 25, 64, 127], dtype=np.int8)  # entry 0 is 0
+    layers = []
+    for q in base.layers:
+        codes = rng.integers(1, len(book), q.weight.shape) * (q.weight != 0)
+        layers.append(QuantLayer(weight=book[codes], bias=q.bias, multiplier=q.multiplier,
+                                 shift=q.shift, relu=q.relu, weight_scale=None, in_scale=1.0,
+                                 out_scale=1.0, codebook=book))
+    shared = QuantModel(1.0, tuple(layers))
+    x = random_inputs(rng, 4, SIZES[0])
+    p, runs = _run(shared, x, pes=3, queue_depth=2, kind="sparse")
+    assert p.layers[0].codebook is not None
+    _check(p, x, runs, queue_depth=2, kind="sparse")
+
+    int4 = QuantModel(1.0, tuple(
+        QuantLayer(weight=np.clip(q.weight // 16, -8, 7).astype(np.int8), bias=q.bias,
+                   multiplier=q.multiplier, shift=q.shift - 3, relu=q.relu, weight_scale=None,
+                   in_scale=1.0, out_scale=1.0, weight_bits=4) for q in base.layers))
+    p, runs = _run(int4, x, pes=2, queue_depth=4, kind="sparse")
+    assert p.layers[0].value_bits == 4
+    _check(p, x, runs, queue_depth=4, kind="sparse")
+
+
+def test_both_kinds_share_one_signature():
+    p = packed(random_model(np.random.default_rng(0), SIZES, 0.3), pes=2)
+    image = network_image(p)
+    sparse = Accelerator(image, kind="sparse", queue_depth=4)
+    dense = Accelerator(image, kind="dense")
+    assert sparse.signature == dense.signature == AcceleratorSignature(inputs=12, outputs=5)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(kind="systolic"), "Accelerator kind must be one of sparse, dense, not 'systolic'"),
+    (dict(kind="sparse", queue_depth=0), "Queue depth must be an integer in 1..16, not 0"),
+    (dict(kind="sparse", queue_depth=17), "Queue depth must be an integer in 1..16, not 17"),
+    (dict(kind="sparse", issue_width=16), "Issue width must be one of 1, 2, 4, 8, not 16"),
+    (dict(kind="sparse", acc_bits=16), "Accumulator width 16 can overflow in layer 0"),
+])
+def test_rejects_bad_parameters(kwargs, message):
+    rng = np.random.default_rng(0)
+    image = network_image(packed(random_model(rng, [40, 8, 4], 0.9), pes=2))
+    with pytest.raises(ValueError, match=message):
+        Accelerator(image, **kwargs)
+
+
+def test_rejects_bad_images():
+    rng = np.random.default_rng(0)
+    model = random_model(rng, [8, 8, 4], 0.5)
+    image = network_image(packed(model, pes=2))
+    with pytest.raises(ValueError, match="PE count must be an integer in 1..64, not 65"):
+        NetworkImage(pes=65, index_bits=4, value_bits=8, layers=image.layers)
+    with pytest.raises(ValueError, match="Layer 0 is packed for 2 PEs, not 3"):
+        NetworkImage(pes=3, index_bits=4, value_bits=8, layers=image.layers)
+    csr = container.decode(container.encode(model, pes=2, fmt="csr"))
+    with pytest.raises(ValueError, match="the accelerator reads CSC or N:M layers"):
+        network_image(csr)
+
+
+def _nm_model(rng, sizes, n, m):
+    """A random model whose every row keeps at most ``n`` weights in each group of ``m`` inputs."""
+    model = random_model(rng, sizes, 1.0)
+    for q in model.layers:
+        for r in range(q.rows):
+            for g in range(0, q.cols, m):
+                group = np.arange(g, min(g + m, q.cols))
+                q.weight[r, rng.permutation(group)[n:]] = 0
+    return model
+
+
+@pytest.mark.parametrize("n,m,pes", [(2, 4, 1), (2, 4, 3), (1, 4, 4), (1, 4, 8), (1, 2, 2)])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_nm_structure(n, m, pes, kind):
+    """N:M layers: the sparse design walks N words per row and group with work (no index), the
+    dense twin every weight; both exact."""
+    rng = np.random.default_rng(n * 100 + m * 10 + pes)
+    model = _nm_model(rng, [14, 20, 9, 5], n, m)  # 14 inputs: a narrower last group
+    x = random_inputs(rng, 4, 14)
+    x[0] = 0  # no group of the first layer has work
+    x[1, 4:12] = 0  # groups of zeros amid groups with work
+    p = container.decode(container.encode(model, pes=pes, fmt="nm", n=n, m=m))
+    runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
+    _check(p, x, runs, queue_depth=1, kind=kind)
+    for name, values in _expected_events(p, x, kind, issue_width=2).items():
+        assert [run.counters[name] for run in runs] == values.tolist(), name
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_output_back_pressure_holds_the_run(kind):
+    """A host that keeps every logit waiting 1..3 cycles: the logits come out of the stream in
+    order and each held cycle adds exactly one cycle to the run."""
+    rng = np.random.default_rng(21)
+    model = random_model(rng, SIZES, 0.3)
+    x = random_inputs(rng, 3, SIZES[0])
+    p = packed(model, pes=3)
+    runs = simulate_network(Accelerator(network_image(p), kind=kind, queue_depth=2), x,
+                            seed=4, idle=1.0)
+    assert all(SIZES[-1] <= run.held <= 3 * SIZES[-1] for run in runs)
+    _check(p, x, runs, queue_depth=2, kind=kind)
