@@ -152,7 +152,7 @@ def expected_cycles(hw: HardwareConfig, layer: CSCLayer, inputs: np.ndarray, *,
 
 def nm_cycles(rows: int, cols: int, pes: int, n: int, m: int,
               active_groups: int | np.ndarray | None = None):
-    """Compute cycles of an N:M layer on the N:M engine (``hw/nm_engine.py``).
+    """Compute cycles of an N:M layer on the N:M engine (``hw/engines/nm.py``).
 
     Only groups holding a nonzero activation are walked (``active_groups`` of the
     ``ceil(cols / m)``; all of them if None), lowest first. The k-th is walked in
