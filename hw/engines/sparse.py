@@ -3,8 +3,7 @@
 Only columns with a nonzero activation and some word are broadcast, lowest first, an aligned
 block of up to W a cycle (the issue width); each PE queues (depth D) the columns it has words in,
 up to W a cycle, and walks their CSC words, one a cycle, from its weight ROM. Each layer's
-compute phase has exactly the timing of the single-layer
-:class:`~secateurs.hw.sparse_array.SparseArray`, which ``sw/cycles.py`` models.
+compute phase takes exactly the cycles ``sw/cycles.py``'s ``sparse_cycles`` gives.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module
@@ -22,8 +21,9 @@ __all__ = ["block_pointer_image", "SparseEngine"]
 
 
 def block_pointer_image(image, pointer_bits: int, width: int) -> tuple[list[int], list[int]]:
-    """``(words, bases)``: the raw :func:`~.broadcast.block_pointer_word` of every block of every
-    layer (absolute bank starts), and the address of each layer's first block."""
+    """``(words, bases)``: the raw :func:`~secateurs.hw.core.broadcast.block_pointer_word` of
+    every block of every layer (absolute bank starts), and the address of each layer's first
+    block."""
     layout = block_pointer_word(image.pes, pointer_bits, width)
     _, base = sparse_banks(image)
     words, bases = [], []
