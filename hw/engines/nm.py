@@ -26,7 +26,7 @@ from ..core.pe import ProcessingElement
 from ..core.priority import lowest_set_bit
 from ..memories import address_width, sparse_banks
 from ..params import ACT_BITS
-from .base import EngineSignature, connect_drain
+from .base import EngineSignature, check_engine, connect_drain
 
 __all__ = ["group_pointer_image", "NMEngine"]
 
@@ -60,6 +60,9 @@ class NMEngine(wiring.Component):
     """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and loader."""
 
     def __init__(self, signature: EngineSignature, image, *, acc_bits):
+        check_engine(signature, image, acc_bits)
+        if image.nm is None:
+            raise ValueError("The N:M engine needs an N:M image, not a CSC one")
         self._image, self._acc_bits = image, acc_bits
         self._n, self._m = image.nm
         banks, _ = sparse_banks(image)

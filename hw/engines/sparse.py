@@ -15,7 +15,7 @@ from ..core.scheduler import ColumnScheduler
 from ..core.walker import ColumnWalker
 from ..memories import address_width, sparse_banks
 from ..params import check_issue_width, check_queue_depth
-from .base import EngineSignature, connect_drain
+from .base import EngineSignature, check_engine, connect_drain
 
 __all__ = ["block_pointer_image", "SparseEngine"]
 
@@ -41,6 +41,9 @@ class SparseEngine(wiring.Component):
     """P ProcessingElements fed by per-PE column walkers and the network scheduler."""
 
     def __init__(self, signature: EngineSignature, image, *, queue_depth, issue_width, acc_bits):
+        check_engine(signature, image, acc_bits)
+        if image.nm is not None:
+            raise ValueError("The sparse CSC engine needs a CSC image, not an N:M one")
         self._image = image
         self._queue_depth = check_queue_depth(queue_depth)
         self._issue_width = check_issue_width(issue_width)
