@@ -13,14 +13,20 @@ output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class. Weights, pointers and
 requantization parameters are ROMs initialised from ``model.bin``: one build per model (no host
 write path, so the FPGA design is just the network). The sparse engine is chosen by the
-model's format: CSC (:mod:`.sparse_engine`) or N:M (:mod:`.nm_engine`).
+model's format: CSC (:mod:`.engines.sparse`) or N:M (:mod:`.engines.nm`); the dense twin is
+:mod:`.engines.dense`.
+
+``elaborate`` wires named stages, each a method: the layer select, the activation buffer, the
+input stage, the drain, the write-back, the sequencer and the event counters.
 
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
-cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles exactly as the single-layer arrays do,
-drains row r in cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY``
-cycles later, and the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it;
-each cycle the last layer's next logit waits on ``output.ready`` adds one.
+cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
+cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY`` cycles later, and
+the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it; each cycle the
+last layer's next logit waits on ``output.ready`` adds one.
 """
+
+from typing import Callable, NamedTuple
 
 from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -58,6 +64,31 @@ __all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
 #: buffer accesses, the streamed input included); ``pointer_reads`` (column-pointer words).
 COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pushes",
             "acc_updates", "drains", "act_reads", "act_writes", "pointer_reads")
+
+
+class _Layer(NamedTuple):
+    """The running layer: its ``index``, registered constants ``cfg`` (:func:`layer_config`), the
+    buffer ``parity`` it reads, and ``select(value)``, which moves to layer ``value``."""
+
+    index: Signal
+    cfg: Signal
+    parity: object
+    select: Callable
+
+
+class _Drain(NamedTuple):
+    """The drain's row counters (``row`` = ``local`` * P + ``pe``), the row issued to the
+    requantizer and ``advance`` (the issued row leaves, so the next may be read)."""
+
+    row: Signal
+    pe: Signal
+    local: Signal
+    issued: Signal
+    issued_row: Signal
+    issued_last: Signal
+    issued_pe: Signal
+    issued_local: Signal
+    advance: Signal
 
 
 class AcceleratorSignature(wiring.Signature):
@@ -176,46 +207,58 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        image, table = self.image, self.table
-        n_layers, pes = len(image.layers), image.pes
         m.submodules.engine = engine = self.engine()
-        raw = self.readout == "accumulators"
-        m.submodules.requantizer = requant = Requantizer(acc_bits=self.acc_bits,
-                                                         rows=image.max_rows, raw=raw)
-        m.submodules.argmax = argmax = Argmax(classes=image.outputs, value_bits=self.value_bits)
+        m.submodules.requantizer = requant = Requantizer(
+            acc_bits=self.acc_bits, rows=self.image.max_rows, raw=self.readout == "accumulators")
+        m.submodules.argmax = argmax = Argmax(classes=self.image.outputs,
+                                              value_bits=self.value_bits)
+        layer = self._layer_select(m, engine)
+        act_write = self._activation_buffer(m, engine, layer.parity)
+        in_count, loaded = self._input_stage(m, engine, act_write)
+        drain = self._drain(m, engine, requant, layer.cfg)
+        writes_hidden = self._write_back(m, engine, requant, argmax, act_write, layer)
+        launch_run = self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded)
+        self._counters(m, engine, launch_run, writes_hidden)
+        return m
 
-        k = self._act_index_bits
-        m.submodules.activations = acts = memory.Memory(
-            shape=signed(ACT_BITS), depth=2 << k, init=[])
-        act_write = acts.write_port()
-        act_reads = [acts.read_port() for _ in range(self.act_lanes)]
-        layout = param_word(self.acc_bits)
-        m.submodules.params = params = memory.Memory(
-            shape=unsigned(layout.size), depth=len(self._params), init=self._params)
-        param_read = params.read_port()
-        param = data.View(layout, param_read.data)
-
+    def _layer_select(self, m, engine) -> _Layer:
+        """The running layer's index and its registered constants (``cfg``), fed to the engine."""
+        n_layers = len(self.image.layers)
         layer = Signal(range(max(n_layers, 2)))  # bit 0 is the buffer parity
         cfg = Signal(self.config_layout, init=self._config(0))
         configs = Array(Const.cast(self.config_layout.const(self._config(l)))
                         for l in range(n_layers))
 
-        def set_layer(value):
+        def select(value):
             m.d.sync += [layer.eq(value), cfg.eq(configs[value])]
 
-        parity = layer[0]  # layer l reads buffer l % 2 and writes the other one
         m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg)]
-        for s, port in enumerate(act_reads):  # lane s reads activation act_addr + s
+        # layer l reads buffer l % 2 and writes the other one
+        return _Layer(index=layer, cfg=cfg, parity=layer[0], select=select)
+
+    def _activation_buffer(self, m, engine, parity):
+        """The ping-pong activation buffer: the engine's read lanes on the current half (lane s
+        reads ``act_addr + s``); returns the write port, shared by input and write-back."""
+        k = self._act_index_bits
+        m.submodules.activations = acts = memory.Memory(
+            shape=signed(ACT_BITS), depth=2 << k, init=[])
+        act_write = acts.write_port()
+        act_reads = [acts.read_port() for _ in range(self.act_lanes)]
+        for s, port in enumerate(act_reads):
             m.d.comb += [
                 port.addr.eq((engine.act_addr + s)[:k] | (parity << k)),
                 port.en.eq(engine.act_en[s]),
                 engine.act_data[s].eq(port.data),
             ]
+        return act_write
 
-        # Input: the host streams the first layer's activations into buffer 0.
+    def _input_stage(self, m, engine, act_write):
+        """The host streams the first layer's activations into buffer 0, marking each nonzero
+        one of a column with words as work; returns ``(in_count, loaded)``."""
+        image = self.image
         in_count = Signal(range(image.inputs + 1))
         loaded = in_count == image.inputs
-        first_nonempty = Const(table.nonempty[0], image.inputs)
+        first_nonempty = Const(self.table.nonempty[0], image.inputs)
         m.d.comb += self.input.ready.eq(~self.busy & ~loaded)
         with m.If(self.input.valid & self.input.ready):
             m.d.comb += [
@@ -227,13 +270,23 @@ class Accelerator(wiring.Component):
                 engine.pend_index.eq(in_count),
             ]
             m.d.sync += in_count.eq(in_count + 1)
+        return in_count, loaded
 
-        # Drain: read row r (PE r % P, local row r // P) and its parameters; requantize a cycle
-        # later, and clear the row on the cycle the requantizer takes it. The next row is read
-        # only as the issued one leaves (``advance``), so a held output holds the whole drain.
+    def _drain(self, m, engine, requant, cfg) -> _Drain:
+        """Read row r (PE r % P, local row r // P) and its parameters; requantize a cycle later,
+        and clear the row on the cycle the requantizer takes it. The next row is read only as
+        the issued one leaves (``advance``), so a held output holds the whole drain. The
+        sequencer steps it (``_drain_row``)."""
+        image = self.image
+        layout = param_word(self.acc_bits)
+        m.submodules.params = params = memory.Memory(
+            shape=unsigned(layout.size), depth=len(self._params), init=self._params)
+        param_read = params.read_port()
+        param = data.View(layout, param_read.data)
+
         row = Signal(range(image.max_rows))
-        drain_pe = Signal(range(pes))
-        drain_local = Signal(range(max(image.rows_per_pe(l) for l in range(n_layers))))
+        drain_pe = Signal(range(image.pes))
+        drain_local = Signal(range(max(image.rows_per_pe(l) for l in range(len(image.layers)))))
         issued = Signal()
         issued_row = Signal.like(row)
         issued_last = Signal()
@@ -248,7 +301,7 @@ class Accelerator(wiring.Component):
             requant.i.payload.multiplier.eq(param.multiplier),
             requant.i.payload.shift.eq(cfg.shift),
             requant.i.payload.relu.eq(cfg.relu),
-            *([requant.i.payload.raw.eq(cfg.last)] if raw else []),
+            *([requant.i.payload.raw.eq(cfg.last)] if self.readout == "accumulators" else []),
             requant.i.payload.index.eq(issued_row),
             requant.i.payload.last.eq(issued_last),
             engine.clear_en.eq(issued & requant.i.ready),
@@ -258,14 +311,19 @@ class Accelerator(wiring.Component):
             engine.drain_addr.eq(drain_local),
             param_read.addr.eq(cfg.param_base + row),
             param_read.en.eq(advance),  # a read port's enable is high unless driven
-            argmax.o.ready.eq(1),
         ]
         with m.If(advance):
             m.d.sync += issued.eq(0)
+        return _Drain(row=row, pe=drain_pe, local=drain_local, issued=issued,
+                      issued_row=issued_row, issued_last=issued_last, issued_pe=issued_pe,
+                      issued_local=issued_local, advance=advance)
 
-        # Requantized rows: hidden layers into the other buffer (and the work list), the last
-        # layer into the logits, the argmax and the output stream, all on the host's ready.
-        logits = Signal(data.ArrayLayout(signed(self.value_bits), image.outputs))
+    def _write_back(self, m, engine, requant, argmax, act_write, layer):
+        """Requantized rows: a hidden layer's into the other buffer (and the next layer's work
+        list), the last layer's into the logit registers, the argmax and the output stream, on
+        the host's ready. Returns the hidden-write strobe (an event)."""
+        k, cfg = self._act_index_bits, layer.cfg
+        logits = Signal(data.ArrayLayout(signed(self.value_bits), self.image.outputs))
         out = requant.o.payload
         taken = Signal()  # a logit leaves this cycle
         m.d.comb += [
@@ -278,18 +336,36 @@ class Accelerator(wiring.Component):
         with m.If(writes_hidden):
             m.d.comb += [
                 act_write.en.eq(1),
-                act_write.addr.eq(out.index | (~parity << k)),
+                act_write.addr.eq(out.index | (~layer.parity << k)),
                 act_write.data.eq(out.value),
                 engine.pend_en.eq((out.value != 0) & cfg.next_nonempty.bit_select(out.index, 1)),
                 engine.pend_index.eq(out.index),
             ]
         m.d.comb += [argmax.i.valid.eq(taken),
                      argmax.i.payload.value.eq(out.value),
-                     argmax.i.payload.last.eq(out.last)]
+                     argmax.i.payload.last.eq(out.last),
+                     argmax.o.ready.eq(1)]
         with m.If(taken):
             m.d.sync += logits[out.index].eq(out.value)
         m.d.comb += self.logit.eq(logits[self.logit_addr])
+        return writes_hidden
 
+    def _drain_row(self, m, engine, drain, cfg):
+        """Read the next row and hand the one read to the requantizer (when ``advance``)."""
+        m.d.comb += engine.drain_en.eq(1)
+        m.d.sync += [
+            drain.issued.eq(1), drain.issued_row.eq(drain.row),
+            drain.issued_last.eq(drain.row + 1 == cfg.rows),
+            drain.issued_pe.eq(drain.pe), drain.issued_local.eq(drain.local),
+            drain.row.eq(drain.row + 1), drain.pe.eq(drain.pe + 1),
+        ]
+        with m.If(drain.pe == self.image.pes - 1):
+            m.d.sync += [drain.pe.eq(0), drain.local.eq(drain.local + 1)]
+
+    def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded):
+        """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer) → ARGMAX →
+        IDLE; returns the launch strobe (``start`` with a complete input while idle)."""
+        cfg = layer.cfg
         launch_run = Signal()
         m.d.comb += launch_run.eq(~self.busy & self.start & loaded)
         with m.FSM():
@@ -304,34 +380,31 @@ class Accelerator(wiring.Component):
             with m.State("COMPUTE"):
                 m.d.comb += engine.run.eq(1)
                 with m.If(~engine.working):
-                    m.d.sync += [row.eq(0), drain_pe.eq(0), drain_local.eq(0)]
+                    m.d.sync += [drain.row.eq(0), drain.pe.eq(0), drain.local.eq(0)]
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                with m.If(advance):
-                    m.d.comb += engine.drain_en.eq(1)
-                    m.d.sync += [
-                        issued.eq(1), issued_row.eq(row), issued_last.eq(row + 1 == cfg.rows),
-                        issued_pe.eq(drain_pe), issued_local.eq(drain_local),
-                        row.eq(row + 1), drain_pe.eq(drain_pe + 1),
-                    ]
-                    with m.If(drain_pe == pes - 1):
-                        m.d.sync += [drain_pe.eq(0), drain_local.eq(drain_local + 1)]
-                    with m.If(row + 1 == cfg.rows):
+                with m.If(drain.advance):
+                    self._drain_row(m, engine, drain, cfg)
+                    with m.If(drain.row + 1 == cfg.rows):
                         m.next = "WRITEBACK"
             with m.State("WRITEBACK"):
-                with m.If(requant.o.valid & requant.o.ready & out.last):
+                with m.If(requant.o.valid & requant.o.ready & requant.o.payload.last):
                     with m.If(cfg.last):
                         m.next = "ARGMAX"
                     with m.Else():
-                        set_layer(layer + 1)
+                        layer.select(layer.index + 1)
                         m.next = "LAUNCH"
             with m.State("ARGMAX"):
                 with m.If(argmax.o.valid):
                     m.d.sync += [self.predicted.eq(argmax.o.payload), self.busy.eq(0),
                                  self.done.eq(1)]
-                    set_layer(0)
+                    layer.select(0)
                     m.next = "IDLE"
+        return launch_run
 
+    def _counters(self, m, engine, launch_run, writes_hidden):
+        """The host-visible event counters (:data:`COUNTERS`): restarted by the launch edge
+        (``act_writes`` counting the streamed input), summed every cycle of the run."""
         events = {
             "cycles": 1,
             "macs": engine.events.macs,
@@ -348,10 +421,9 @@ class Accelerator(wiring.Component):
         with m.If(launch_run):
             m.d.sync += [self.busy.eq(1), self.done.eq(0)]
             for name, event in events.items():
-                initial = image.inputs if name == "act_writes" else 0
+                initial = self.image.inputs if name == "act_writes" else 0
                 m.d.sync += getattr(self.counters, name).eq(event + initial)
         with m.Elif(self.busy):
             for name, event in events.items():
                 counter = getattr(self.counters, name)
                 m.d.sync += counter.eq(counter + event)
-        return m

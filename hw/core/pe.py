@@ -1,6 +1,6 @@
 """A processing element of the whole-network accelerator: weight ROM, value decode, MAC into RAM.
 
-Like :mod:`.pe`, one bank address may be issued per cycle with its activation; the word comes
+One bank address may be issued per cycle with its activation; the word comes
 back a cycle later, its row is decoded and the product registered; the next cycle adds it into
 the row's accumulator. Here the accumulators live in a RAM (one read, one write port) so that a
 PE holds every row of the widest layer: the add reads the row on the decode cycle and writes it

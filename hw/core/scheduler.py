@@ -7,8 +7,7 @@ blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with wor
 cycle its predecessor leaves the broadcast stage: its pointer word (one ROM word: the W + 1
 bank starts of each PE) and the activations of its pending columns (W read lanes at consecutive
 addresses) are read on the pick edge, and from the next cycle each PE takes its columns of the
-block as its queue has room. This is the timing of
-:class:`~secateurs.hw.old_scheduler.ColumnScheduler`, so the single-layer cycle model holds for each
+block as its queue has room. ``sw/cycles.py``'s ``sparse_cycles`` models this timing for each
 layer's compute phase.
 """
 

@@ -14,9 +14,10 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..params import ACT_BITS
+from ..params import ACT_BITS, check_positive
 
-__all__ = ["layer_config", "engine_events", "EngineSignature", "connect_drain", "count"]
+__all__ = ["layer_config", "engine_events", "EngineSignature", "check_engine", "connect_drain",
+           "count"]
 
 
 def layer_config(layers: int, max_rows: int, max_cols: int, pointer_depth: int,
@@ -41,7 +42,7 @@ class EngineSignature(wiring.Signature):
     """Ports of a compute engine (see the module docstring); ``pes`` sets the event widths."""
 
     def __init__(self, *, pes, layers, config, max_cols, rows_per_pe, acc_bits, lanes=1):
-        self.pes, self.layers, self.lanes = pes, layers, lanes
+        self.pes, self.layers, self.lanes, self.acc_bits = pes, layers, lanes, acc_bits
         super().__init__({
             "layer": In(range(layers)),
             "config": In(config),
@@ -62,6 +63,20 @@ class EngineSignature(wiring.Signature):
             "acc": Out(signed(acc_bits)),
             "events": Out(engine_events(pes, lanes)),
         })
+
+
+def check_engine(signature, image, acc_bits: int) -> None:
+    """Raise unless ``signature`` is an :class:`EngineSignature` for ``image``'s PEs whose
+    accumulators are ``acc_bits`` wide (what every engine's constructor checks first)."""
+    if not isinstance(signature, EngineSignature):
+        raise TypeError(f"Engine signature must be an EngineSignature, not {signature!r}")
+    check_positive("Accumulator width", acc_bits)
+    if signature.pes != image.pes:
+        raise ValueError(f"The signature has {signature.pes} PEs, but the image is packed for "
+                         f"{image.pes}")
+    if signature.acc_bits != acc_bits:
+        raise ValueError(f"The signature's accumulators are {signature.acc_bits} bits wide, "
+                         f"not {acc_bits}")
 
 
 def engine_events(pes: int, lanes: int = 1) -> data.StructLayout:

@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from ..core.pe import ProcessingElement
 from ..memories import dense_banks
 from ..params import ACT_BITS
-from .base import EngineSignature, connect_drain
+from .base import EngineSignature, check_engine, connect_drain
 
 __all__ = ["DenseEngine"]
 
@@ -22,6 +22,7 @@ class DenseEngine(wiring.Component):
     """P ProcessingElements with value-only words and one shared lockstep address counter."""
 
     def __init__(self, signature: EngineSignature, image, *, acc_bits):
+        check_engine(signature, image, acc_bits)
         self._image, self._acc_bits = image, acc_bits
         self._banks = dense_banks(image)
         self.bank_depth = max(1, len(self._banks[0]))

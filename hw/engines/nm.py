@@ -16,6 +16,8 @@ closing T + M + 2; the k-th group walked is walked in cycles ``S_k .. S_k + W - 
 group k + 1 is read from ``S_k`` on. With no group to walk the layer ends in cycle T + 1.
 """
 
+from typing import NamedTuple
+
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 
@@ -24,7 +26,7 @@ from ..core.pe import ProcessingElement
 from ..core.priority import lowest_set_bit
 from ..memories import address_width, sparse_banks
 from ..params import ACT_BITS
-from .base import EngineSignature, connect_drain
+from .base import EngineSignature, check_engine, connect_drain
 
 __all__ = ["group_pointer_image", "NMEngine"]
 
@@ -45,10 +47,22 @@ def group_pointer_image(image, address_bits: int) -> tuple[list[int], list[int]]
     return words, bases
 
 
+class _Loader(NamedTuple):
+    """The loader's state the walker and ``working`` need (see ``NMEngine._loader``)."""
+
+    loading: Signal
+    captured: Signal
+    next_x: Signal
+    next_full: Signal
+
+
 class NMEngine(wiring.Component):
     """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and loader."""
 
     def __init__(self, signature: EngineSignature, image, *, acc_bits):
+        check_engine(signature, image, acc_bits)
+        if image.nm is None:
+            raise ValueError("The N:M engine needs an N:M image, not a CSC one")
         self._image, self._acc_bits = image, acc_bits
         self._n, self._m = image.nm
         banks, _ = sparse_banks(image)
@@ -56,70 +70,108 @@ class NMEngine(wiring.Component):
         self._banks = [b + [0] * (self.bank_depth - len(b)) for b in banks]
         self._address_bits = address_width(self.bank_depth)
         self._pointers, self._bases = group_pointer_image(image, self._address_bits)
+        self._rows_per_pe = max(image.rows_per_pe(l) for l in range(len(image.layers)))
         super().__init__(signature)
 
     def elaborate(self, platform):
         m = Module()
-        image, bus, cfg = self._image, self, self.config
-        n, group = self._n, self._m
+        pes = self._processing_elements(m)
+        connect_drain(m, self, pes)
+        groups, index, start_load = self._work_list(m)
+        first_words = self._group_pointer_rom(m, index, start_load)
+        loader = self._loader(m, index, start_load)
+        walking, swap = self._walker(m, pes, loader, first_words)
+
+        settling = Signal()
+        m.d.comb += [
+            start_load.eq((self.launch | swap) & groups.any()),
+            settling.eq(sum(pe.settling for pe in pes) != 0),
+        ]
+        m.d.comb += [
+            self.working.eq(walking | loader.loading | loader.captured | loader.next_full
+                            | settling),
+            self.events.broadcasts.eq(swap),
+        ]
+        return m
+
+    def _processing_elements(self, m) -> list:
+        """The P PEs in N:M mode (a word's position picks one of the group's activations)."""
+        image = self._image
         codebooks = tuple(l.codebook for l in image.layers) if image.codebook else None
-        rows_per_pe = max(image.rows_per_pe(l) for l in range(len(image.layers)))
         pes = []
         for p in range(image.pes):
-            pe = ProcessingElement(word=image.word_layout(), bank=self._banks[p], local_rows=rows_per_pe,
-                           acc_bits=self._acc_bits, layers=len(image.layers),
-                           codebooks=codebooks, group=group)
+            pe = ProcessingElement(word=image.word_layout(), bank=self._banks[p],
+                                   local_rows=self._rows_per_pe, acc_bits=self._acc_bits,
+                                   layers=len(image.layers), codebooks=codebooks, group=self._m)
             m.submodules[f"pe{p}"] = pe
             pes.append(pe)
-        connect_drain(m, bus, pes)
+        return pes
 
-        # Work list: columns with a nonzero activation; the lowest group holding one is next.
-        cols = image.max_cols
+    def _work_list(self, m):
+        """Columns with a nonzero activation; the lowest group holding one is next. Returns the
+        groups with work, the lowest one's ``index`` and ``start_load`` (driven by the caller:
+        the loader takes that group on this edge, which clears its columns)."""
+        cols, group = self._image.max_cols, self._m
         pending = Signal(cols)
         groups = blocks_with_work(pending, cols, group)
         picked, index = lowest_set_bit(m, groups, len(groups))
         start_load = Signal()  # the loader starts on the next group this edge
         marked = Signal(cols)
-        with m.If(bus.pend_en):
-            m.d.comb += marked.eq(1 << bus.pend_index)
+        with m.If(self.pend_en):
+            m.d.comb += marked.eq(1 << self.pend_index)
         taken = Mux(start_load, block_mask(picked, cols, group), 0)
         m.d.sync += pending.eq((pending & ~taken) | marked)
+        return groups, index, start_load
 
-        layout = data.ArrayLayout(unsigned(self._address_bits), image.pes)
+    def _group_pointer_rom(self, m, index, start_load):
+        """Each PE's first word of group ``index``, read as its loading starts."""
+        layout = data.ArrayLayout(unsigned(self._address_bits), self._image.pes)
         m.submodules.pointers = pointers = memory.Memory(
             shape=unsigned(layout.size), depth=len(self._pointers), init=self._pointers)
         pointer = pointers.read_port()
         first_words = data.View(layout, pointer.data)  # the loaded group's first word per PE
         bases = Array(Const(b, range(len(self._pointers) + 1)) for b in self._bases)
-        m.d.comb += [pointer.addr.eq(bases[bus.layer] + index), pointer.en.eq(start_load)]
+        m.d.comb += [pointer.addr.eq(bases[self.layer] + index), pointer.en.eq(start_load)]
+        return first_words
 
-        # Loader: reads the M activations of group ``load_group`` into ``next_x``.
+    def _loader(self, m, index, start_load) -> _Loader:
+        """Reads the M activations of group ``load_group``, one a cycle, into ``next_x``;
+        ``next_full`` once the last is captured (the walker clears it as it swaps them in)."""
+        group = self._m
+        n_groups = -(-self._image.max_cols // group)
         loading = Signal()
-        load_group = Signal(range(len(groups)))
+        load_group = Signal(range(n_groups))
         load_k = Signal(range(group))
         captured = Signal()
         captured_k = Signal(range(group))
         next_x = Signal(data.ArrayLayout(signed(ACT_BITS), group))
         next_full = Signal()
-        current_x = Signal(data.ArrayLayout(signed(ACT_BITS), group))
         m.d.sync += captured.eq(0)
         with m.If(loading):
-            m.d.comb += [bus.act_en.eq(1), bus.act_addr.eq(load_group * group + load_k)]
+            m.d.comb += [self.act_en.eq(1), self.act_addr.eq(load_group * group + load_k)]
             m.d.sync += [captured.eq(1), captured_k.eq(load_k), load_k.eq(load_k + 1)]
             with m.If(load_k == group - 1):
                 m.d.sync += [loading.eq(0), load_k.eq(0)]
         with m.If(captured):
-            m.d.sync += next_x[captured_k].eq(bus.act_data[0])
+            m.d.sync += next_x[captured_k].eq(self.act_data[0])
             with m.If(captured_k == group - 1):
                 m.d.sync += next_full.eq(1)
+        with m.If(start_load):
+            m.d.sync += [loading.eq(1), load_group.eq(index), load_k.eq(0)]
+        return _Loader(loading=loading, captured=captured, next_x=next_x, next_full=next_full)
 
-        # Walker: local row ``local``, slot ``slot`` of the current group, all PEs in lockstep;
-        # each PE's address advances only on its own rows (its bank holds just those).
+    def _walker(self, m, pes, loader, first_words):
+        """Local row ``local``, slot ``slot`` of the current group, all PEs in lockstep; each
+        PE's address advances only on its own rows (its bank holds just those). The loaded
+        group is swapped in when the walk of the current one issues its last word (or at once
+        when none is walked). Returns ``(walking, swap)``."""
+        image, cfg, n = self._image, self.config, self._n
         walking = Signal()
-        local = Signal(range(rows_per_pe))
+        local = Signal(range(self._rows_per_pe))
         slot = Signal(range(n))
+        current_x = Signal(data.ArrayLayout(signed(ACT_BITS), self._m))
         last_issue = (slot == n - 1) & (local + 1 == cfg.rows_per_pe)
-        swap = next_full & (~walking | last_issue)
+        swap = loader.next_full & (~walking | last_issue)
         for p, pe in enumerate(pes):
             owns = local * image.pes + p < cfg.rows
             pe_addr = Signal(range(self.bank_depth), name=f"addr{p}")
@@ -134,11 +186,8 @@ class NMEngine(wiring.Component):
             with m.Elif(walking & owns):
                 m.d.sync += pe_addr.eq(pe_addr + 1)
 
-        m.d.comb += start_load.eq((bus.launch | swap) & groups.any())
-        with m.If(start_load):
-            m.d.sync += [loading.eq(1), load_group.eq(index), load_k.eq(0)]
-        with m.If(bus.launch):
-            m.d.sync += [next_full.eq(0), walking.eq(0)]
+        with m.If(self.launch):
+            m.d.sync += [loader.next_full.eq(0), walking.eq(0)]
         with m.Else():
             with m.If(walking):
                 m.d.sync += slot.eq(slot + 1)
@@ -147,13 +196,6 @@ class NMEngine(wiring.Component):
                 with m.If(last_issue):
                     m.d.sync += [walking.eq(0), local.eq(0)]
             with m.If(swap):
-                m.d.sync += [current_x.eq(next_x), next_full.eq(0), walking.eq(1), slot.eq(0),
-                             local.eq(0)]
-
-        settling = Signal()
-        m.d.comb += settling.eq(sum(pe.settling for pe in pes) != 0)
-        m.d.comb += [
-            bus.working.eq(walking | loading | captured | next_full | settling),
-            bus.events.broadcasts.eq(swap),
-        ]
-        return m
+                m.d.sync += [current_x.eq(loader.next_x), loader.next_full.eq(0), walking.eq(1),
+                             slot.eq(0), local.eq(0)]
+        return walking, swap

@@ -3,8 +3,7 @@
 Only columns with a nonzero activation and some word are broadcast, lowest first, an aligned
 block of up to W a cycle (the issue width); each PE queues (depth D) the columns it has words in,
 up to W a cycle, and walks their CSC words, one a cycle, from its weight ROM. Each layer's
-compute phase has exactly the timing of the single-layer
-:class:`~secateurs.hw.sparse_array.SparseArray`, which ``sw/cycles.py`` models.
+compute phase takes exactly the cycles ``sw/cycles.py``'s ``sparse_cycles`` gives.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module
@@ -16,14 +15,15 @@ from ..core.scheduler import ColumnScheduler
 from ..core.walker import ColumnWalker
 from ..memories import address_width, sparse_banks
 from ..params import check_issue_width, check_queue_depth
-from .base import EngineSignature, connect_drain
+from .base import EngineSignature, check_engine, connect_drain
 
 __all__ = ["block_pointer_image", "SparseEngine"]
 
 
 def block_pointer_image(image, pointer_bits: int, width: int) -> tuple[list[int], list[int]]:
-    """``(words, bases)``: the raw :func:`~.broadcast.block_pointer_word` of every block of every
-    layer (absolute bank starts), and the address of each layer's first block."""
+    """``(words, bases)``: the raw :func:`~secateurs.hw.core.broadcast.block_pointer_word` of
+    every block of every layer (absolute bank starts), and the address of each layer's first
+    block."""
     layout = block_pointer_word(image.pes, pointer_bits, width)
     _, base = sparse_banks(image)
     words, bases = [], []
@@ -41,6 +41,9 @@ class SparseEngine(wiring.Component):
     """P ProcessingElements fed by per-PE column walkers and the network scheduler."""
 
     def __init__(self, signature: EngineSignature, image, *, queue_depth, issue_width, acc_bits):
+        check_engine(signature, image, acc_bits)
+        if image.nm is not None:
+            raise ValueError("The sparse CSC engine needs a CSC image, not an N:M one")
         self._image = image
         self._queue_depth = check_queue_depth(queue_depth)
         self._issue_width = check_issue_width(issue_width)

@@ -195,3 +195,51 @@ def test_output_back_pressure_holds_the_run(kind):
                             seed=4, idle=1.0)
     assert all(SIZES[-1] <= run.held <= 3 * SIZES[-1] for run in runs)
     _check(p, x, runs, queue_depth=2, kind=kind)
+
+
+def _matmul_model(weight):
+    """One layer whose requantization is the identity: bias 0, multiplier 1, shift 0, no ReLU."""
+    rows = weight.shape[0]
+    layer = QuantLayer(weight=weight.astype(np.int8), bias=np.zeros(rows, dtype=np.int32),
+                       multiplier=np.ones(rows, dtype=np.int64), shift=0, relu=False,
+                       weight_scale=None, in_scale=1.0, out_scale=1.0)
+    return QuantModel(1.0, (layer,))
+
+
+@pytest.mark.parametrize("fmt", ["csc", "nm"])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_accumulator_readout_is_the_exact_product(kind, fmt):
+    """``readout="accumulators"``: the stream and the logit registers are ``X @ W.T`` exactly,
+    far outside int8 (all -128 weights and inputs), in the cycles of a requantized readout."""
+    n, m, pes, cols = 2, 4, 3, 14
+    rng = np.random.default_rng(31 if fmt == "csc" else 32)
+    if fmt == "nm":
+        w = _nm_model(rng, [cols, 7], n, m).layers[0].weight.astype(np.int64)
+        w[0, w[0] != 0] = -128  # every kept weight of row 0 at the int8 extreme
+        p = container.decode(container.encode(_matmul_model(w), pes=pes, fmt="nm", n=n, m=m))
+    else:
+        w = random_model(rng, [cols, 7], 0.5).layers[0].weight.astype(np.int64)
+        w[0] = -128
+        p = packed(_matmul_model(w), pes=pes)
+    x = random_inputs(rng, 4, cols)
+    x[0] = -128
+    x[1] = 127
+    expected = x.astype(np.int64) @ w.T
+    assert expected.max() == 128 * 128 * np.count_nonzero(w[0]) and expected.min() < -(1 << 15)
+    dut = Accelerator(network_image(p), kind=kind, queue_depth=2, issue_width=2,
+                      readout="accumulators")
+    assert dut.signature == AcceleratorSignature(inputs=cols, outputs=7, value_bits=32)
+    runs = simulate_network(dut, x, seed=6, idle=0.3)
+    cycles = network_cycles(p, x, queue_depth=2, array=kind, issue_width=2).total
+    for i, run in enumerate(runs):
+        np.testing.assert_array_equal(run.logits, expected[i], err_msg=f"sample {i} registers")
+        np.testing.assert_array_equal(run.streamed, expected[i], err_msg=f"sample {i} stream")
+        assert run.predicted == np.argmax(expected[i]), f"sample {i} class"
+        assert run.counters["cycles"] == run.edges == cycles[i] + run.held, f"sample {i} cycles"
+
+
+def test_rejects_a_bad_readout():
+    image = network_image(packed(random_model(np.random.default_rng(0), [8, 4], 0.5), pes=2))
+    with pytest.raises(ValueError) as error:
+        Accelerator(image, kind="sparse", readout="x")
+    assert str(error.value) == "Readout must be one of logits, accumulators, not 'x'"
