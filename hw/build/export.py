@@ -11,7 +11,6 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-
 __all__ = ["export_verilog", "write_atomic", "write_accelerators"]
 
 LINT_WAIVERS = "lint_waivers.vlt"  # Verilator control file written beside the accelerators' RTL
@@ -47,9 +46,8 @@ def write_accelerators(out: str | os.PathLike, image, *, queue_depth: int, issue
     was generated from) and the lint waivers (:mod:`.lint`) into ``out``; returns the JSON."""
     import json
 
-    from ..params import KINDS
     from ..accelerator import Accelerator
-
+    from ..params import KINDS
     from .lint import waiver_text
 
     out = Path(out)

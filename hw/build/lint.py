@@ -8,11 +8,10 @@ construction. Everything else Verilator reports is an error.
 from __future__ import annotations
 
 import os
-import subprocess
-from pathlib import Path
-
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 __all__ = ["WAIVERS", "waiver_text", "lint_verilog", "parse_verilog", "write_checked_accelerators"]
 

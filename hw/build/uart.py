@@ -1,8 +1,10 @@
 """A UART (8 data bits, no parity, 1 stop bit) as two streams: the FPGA shell's only wires.
 
 ``divisor`` is clock cycles per bit. The receiver samples each bit in its middle, after a start
-bit that is still low half a bit in; a byte that is not taken before the next one completes is
-dropped (the host paces its bytes). The transmitter sends a byte as soon as one is offered.
+bit that is still low half a bit in; a frame whose stop bit is low gives no byte, and the
+receiver waits for the line to go high before it looks for the next start bit. A byte that is
+not taken before the next one completes is dropped (the host paces its bytes). The transmitter
+sends a byte as soon as one is offered.
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -53,6 +55,11 @@ class UARTReceiver(wiring.Component):
                 with m.If(timer == 0):
                     with m.If(rx):
                         m.d.sync += [self.o.payload.eq(shift), self.o.valid.eq(1)]
+                        m.next = "IDLE"
+                    with m.Else():  # framing error: no byte, and no start bit until the line idles
+                        m.next = "RECOVER"
+            with m.State("RECOVER"):
+                with m.If(rx):
                     m.next = "IDLE"
         return m
 

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from secateurs.cli import main
 from secateurs.hw.build.lint import WAIVERS
 from secateurs.sw.formats import container
-
 from tests.helpers.models import random_model
 
 

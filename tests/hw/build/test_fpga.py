@@ -7,11 +7,10 @@ from amaranth.sim import Simulator
 
 from secateurs.hw.accelerator import Accelerator
 from secateurs.hw.build.fpga import build_bitstream, parse_report, platform
-from secateurs.hw.image import network_image
 from secateurs.hw.build.shell import CYCLE_BYTES, UARTShell
+from secateurs.hw.image import network_image
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.reference import classify, forward
-
 from tests.helpers.models import packed, random_inputs, random_model
 
 DIVISOR = 4  # clock cycles per UART bit: fast to simulate, and still sampled mid-bit
