@@ -115,7 +115,7 @@ def test_cli_list_prints_every_registered_name_with_its_citation():
 
 def test_data_dir_switches_the_sweep_to_mnist_and_lenet_5_runs_on_it(tmp_path):
     from secateurs.sweep import plan, run_dense, run_one
-    from tests.test_data import write_mnist
+    from tests.sw.test_data import write_mnist
 
     write_mnist(tmp_path, side=28, per_class=4)
     lenet_5 = '[models.cnn]\narch = "cnn"\nhidden = [120, 84]'
