@@ -15,17 +15,19 @@ import time
 import numpy as np
 import torch
 
-from secateurs.config import DataConfig, LayerDensity, ModelConfig, PruneConfig, QuantConfig
+from secateurs import pipeline
+from secateurs.config import (DataConfig, FlowConfig, LayerDensity, ModelConfig, PruneConfig,
+                              QuantConfig, TrainConfig)
 from secateurs.sw import prune
 from secateurs.sw.data import load_dataset
 from secateurs.sw.formats import FORMATS, Options, bounds, codebook, container
 from secateurs.sw.formats.accounting import FP32_BITS, model_storage
 from secateurs.sw.formats.huffman import coded_bits, table_bits
-from secateurs.sw.models import build_model, linear_layers
-from secateurs.sw.prune.retrain import Recipe, prune_and_retrain
+from secateurs.sw.models import linear_layers
+from secateurs.sw.prune.retrain import prune_and_retrain
 from secateurs.sw.quantize import quantize
 from secateurs.sw.reference import predict
-from secateurs.sw.train import accuracy, train
+from secateurs.sw.train import accuracy
 
 from .sections import write_section
 
@@ -46,9 +48,7 @@ TORCH_THREADS = 1  #: the digits MLP is too small for threads to pay; one keeps 
 
 
 def _dense_model(data):
-    model = build_model(ModelConfig(hidden=HIDDEN), data.features, data.classes, SEED)
-    recipe = Recipe()
-    train(model, data, epochs=recipe.epochs, lr=recipe.lr, weight_decay=1e-4, seed=SEED)
+    model, _ = pipeline.train_model(FlowConfig(seed=SEED, model=ModelConfig(hidden=HIDDEN)), data)
     return model
 
 
@@ -177,7 +177,7 @@ def end_to_end(data, dense_model) -> tuple[str, str, dict]:
     dense_bytes = FP32_BITS * sum(p.numel() for p in dense_model.parameters()) // 8
     model = copy.deepcopy(dense_model)
     start = time.perf_counter()
-    prune_and_retrain(model, data, E2E_PRUNE, Recipe(), seed=SEED)
+    prune_and_retrain(model, data, E2E_PRUNE, TrainConfig(), seed=SEED)
     prune.squash(prune.prunable(model))
     pruned_accuracy, density = accuracy(model, data.test), prune.density_of(model)
     rows = [("dense fp32", dense_accuracy, 1.0, dense_bytes, None),

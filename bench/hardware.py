@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from secateurs import config
+from secateurs.atomic import write_text
 from secateurs.config import HardwareConfig
 from secateurs.errors import SimulationError
 from secateurs.hw.accelerator import Accelerator
@@ -59,25 +60,17 @@ FIXED_LAYER_CYCLES = (cycle_model.FIRST_PICK + cycle_model.BROADCAST_LATENCY
 
 
 def _train(structure: str, pes: int):
-    """The default flow's model (full training), pruned with ``structure``: ``(int8 QuantModel,
-    test inputs, test labels, training inputs)``, inputs quantized."""
-    from secateurs.sw import prune
+    """The default flow's model (full training), pruned with ``structure`` for ``pes`` PEs:
+    ``(int8 QuantModel, test inputs, test labels, training inputs)``, inputs quantized."""
+    from secateurs import pipeline
     from secateurs.sw.data import load_dataset
-    from secateurs.sw.models import build_model
-    from secateurs.sw.quantize import quantize_model
-    from secateurs.sw.train import train
 
-    cfg = config.load(CONFIG)
-    data = load_dataset(cfg.data, SEED)
-    model = build_model(cfg.model, data.features, data.classes, SEED)
-    train(model, data, epochs=cfg.train.epochs, lr=cfg.train.lr,
-          weight_decay=cfg.train.weight_decay, batch_size=cfg.train.batch_size, seed=SEED)
-    prune.prune(model, density=cfg.prune.density, structure=structure, seed=SEED,
-                options=prune.options_of(cfg.prune, pes))
-    train(model, data, epochs=cfg.prune.finetune_epochs, lr=cfg.prune.finetune_lr,
-          batch_size=cfg.train.batch_size, seed=SEED + 1)
-    prune.squash(prune.prunable(model))
-    qmodel = quantize_model(model, data.train.x, cfg.quant)
+    cfg = config.load(CONFIG, [f"seed={SEED}", f"prune.structure={structure}",
+                               f"hardware.pes={pes}"])
+    data = load_dataset(cfg.data, cfg.seed)
+    model, _ = pipeline.train_model(cfg, data)
+    pipeline.prune_model(cfg, data, model)
+    qmodel = pipeline.quantize_model(cfg, data, model).model
     x = quantize_input(data.test.x, qmodel.input_scale)
     return qmodel, x, data.test.y, quantize_input(data.train.x, qmodel.input_scale)
 
@@ -121,8 +114,8 @@ def _fpga(args):
                             seconds=float(seconds.read_text()) if seconds.exists() else 0.0)
         else:
             r = build_bitstream(design, target=target, build_dir=build_dir)
-            (Path(build_dir) / "seconds").write_text(f"{r.seconds:.1f}")
-            stamp.write_text(digest)
+            write_text(Path(build_dir) / "seconds", f"{r.seconds:.1f}")
+            write_text(stamp, digest)
     except (RuntimeError, ValueError) as e:
         return {"kind": kind, "pes": pes, "target": target, "error": str(e)[:300]}
     return {"kind": kind, "pes": pes, "target": target, "fmax": r.fmax_mhz, "luts": r.luts,

@@ -1,7 +1,7 @@
 """Simulation benchmark: RTL inference speed, and energy and toggles per inference by density.
 
 For each weight density the default digits MLP is trained, pruned, quantized and packed (seeded,
-with the sw API), then ``simulate`` runs the whole test split on the sparse and dense RTL with
+by the flow's steps), then ``simulate`` runs the whole test split on the sparse and dense RTL with
 every check on. At the default density the same builds also run the split with each driver —
 the Verilog feeder, Python per inference, Python per clock edge — interleaved and repeated, so
 the speeds come from one machine in one run.
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from secateurs import config
+from secateurs.flow import run_flow
 from secateurs.sim.inference import load_run, simulate
 from secateurs.sim.network import DRIVERS, KINDS, build_accelerator
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.data import load_dataset
 from secateurs.sw.reference import quantize_input
-from tests.helpers.runs import pack_model
 
 from .sections import write_section
 
@@ -43,9 +43,8 @@ AWAITS = {"feeder": "none (one per batch)", "per_inference": "one per input valu
 def _model(density: float) -> Path:
     """The default MLP trained, pruned, quantized and packed at ``density``; its run folder."""
     out = OUT / f"density-{density:g}"
-    if (out / "model.bin").exists() and (out / "config.json").exists():
-        return out
-    return pack_model(config.load(CONFIG, [f"prune.density={density}"]), out)
+    run_flow(config.load(CONFIG, [f"prune.density={density}"]), out, until="pack")  # resumes
+    return out
 
 
 def _speed(run_dir: Path, build_root: Path) -> list[dict]:

@@ -46,15 +46,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How the dense model is trained: the flow's ``[train]``, a sweep's ``[train]``, and what
+    learning-rate and weight rewinding replay."""
+
     #: Epochs of dense training; the epoch with the best validation accuracy is kept.
     epochs: int = 60
-    #: Mini-batch size.
+    #: Mini-batch size (also of the batches the gradient and activation scores average).
     batch_size: int = 64
-    #: Adam learning rate.
+    #: Adam learning rate at the start of the schedule.
     lr: float = 2e-3
-    #: Adam weight decay (L2).
+    #: Adam weight decay (L2) of dense training and of retraining that replays its schedule
+    #: (rewinding); fine-tuning at ``prune.finetune_lr`` runs without it.
     weight_decay: float = 1e-4
-    #: Learning-rate schedule: "constant", "cosine" or "step" (LR rewinding replays it).
+    #: Learning-rate schedule: "constant", "cosine" or "step" (x0.1 at 50 % and 75 %).
     lr_schedule: str = "constant"
 
 
@@ -294,17 +298,31 @@ def apply_overrides(values: dict, overrides: typing.Iterable[str]) -> dict:
     return values
 
 
+def parse_toml(text: str, what: str) -> dict:
+    """``text`` as TOML; ``what`` names it in the error (e.g. ``"config file 'x.toml'"``)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} is not valid TOML: {e}") from None
+
+
+def read_toml(path: str | Path, what: str) -> dict:
+    """The TOML file at ``path``; a missing, unreadable or invalid file is a :class:`ConfigError`
+    naming ``what`` it is (``"config file"``, ``"sweep config"``, ``"energy table"``) and the path."""
+    where = f"{what} {str(path)!r}"
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read {where}: it does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = (e.strerror or str(e)) if isinstance(e, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"cannot read {where}: {reason}") from None
+    return parse_toml(text, where)
+
+
 def load(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -> FlowConfig:
     """Load a flow config from TOML (defaults where a key is absent), then apply overrides."""
-    values: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            values = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+    values = {} if path is None else read_toml(path, "config file")
     config = from_dict(FlowConfig, apply_overrides(values, overrides))
     validate(config)
     return config
@@ -327,7 +345,15 @@ def validate(config: FlowConfig) -> None:
     _check("hardware.acc_bits", params.check_acc_bits, h.acc_bits)
     if config.sim.samples < 0:
         raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
-    t = config.train
+    validate_train(config.train)
+    r = config.report
+    if any(not 0 < d <= 1 for d in r.densities):
+        raise ConfigError(f"report.densities must be in (0, 1], not {r.densities!r}")
+    if r.rtl_samples < 0:
+        raise ConfigError(f"report.rtl_samples must be >= 0 (0 = all), not {r.rtl_samples}")
+
+
+def validate_train(t: TrainConfig) -> None:
     if t.epochs < 1 or t.batch_size < 1 or not t.lr > 0 or t.weight_decay < 0:
         raise ConfigError("train.epochs, train.batch_size and train.lr must be positive, "
                           "train.weight_decay not negative")
@@ -336,11 +362,6 @@ def validate(config: FlowConfig) -> None:
     if t.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(f"train.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                           f"not {t.lr_schedule!r}")
-    r = config.report
-    if any(not 0 < d <= 1 for d in r.densities):
-        raise ConfigError(f"report.densities must be in (0, 1], not {r.densities!r}")
-    if r.rtl_samples < 0:
-        raise ConfigError(f"report.rtl_samples must be >= 0 (0 = all), not {r.rtl_samples}")
 
 
 def validate_data(d: DataConfig) -> None:

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from . import atomic
+from . import atomic, pipeline
 from .errors import SimulationError
 from .flow import Run
 
@@ -22,29 +22,17 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     from .sim.network import build_accelerator
     from .sim.tb.scoreboard import Scoreboard
     from .sw import metrics
-    from .sw import prune as pruning
     from .sw.cycles import network_cycles
     from .sw.formats import container
-    from .sw.prune.retrain import Recipe, prune_and_retrain, replay_checkpoints
-    from .sw.quantize import quantize
-    from .sw.reference import predict, quantize_input
+    from .sw.reference import quantize_input
     from .sw.train import accuracy
 
-    cfg = run.cfg
-    t = cfg.train
-    recipe = Recipe(epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay, batch_size=t.batch_size,
-                    lr_schedule=t.lr_schedule)
-    prune_cfg = dataclasses.replace(cfg.prune, density=density)
+    cfg = dataclasses.replace(run.cfg, prune=dataclasses.replace(run.cfg.prune, density=density))
     model = run.load_model("dense.pt")
-    init, rewind = replay_checkpoints(prune_cfg, run.fresh_model, run.data, recipe, seed=cfg.seed)
-    prune_and_retrain(model, run.data, prune_cfg, recipe, seed=cfg.seed, init=init, rewind=rewind,
-                      pes=cfg.hardware.pes)
-    pruning.squash(pruning.prunable(model))
+    pipeline.prune_model(cfg, run.data, model)
     pruned_accuracy = accuracy(model, run.data.test)
-    qmodel = quantize(model, run.data, cfg.quant, seed=cfg.seed, batch_size=t.batch_size).model
-    index_bits = cfg.pack.index_bits or container.common_index_bits(qmodel, pes=cfg.hardware.pes)
-    data = container.encode(qmodel, pes=cfg.hardware.pes, index_bits=index_bits,
-                            fmt=cfg.pack.format, n=cfg.prune.n, m=cfg.prune.m)
+    qmodel = pipeline.quantize_model(cfg, run.data, model).model
+    data = pipeline.pack_model(cfg, run.data, qmodel).data
     packed = container.decode(data)
     layers = packed.model.layers
     x = quantize_input(images, packed.model.input_scale).astype(np.int64)
@@ -59,7 +47,7 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     return {
         "density": metrics.density(layers), "target_density": density,
         "pruned_accuracy": pruned_accuracy,
-        "quantized_accuracy": float((predict(packed.model, run.data.test.x) == run.data.test.y).mean()),
+        "quantized_accuracy": pipeline.reference_accuracy(packed.model, run.data.test),
         "compression_ratio": metrics.compression_ratio(layers, len(data)),
         "theoretical_speedup": metrics.theoretical_speedup(layers),
         "cycles_per_inference_sparse": sparse_cycles,

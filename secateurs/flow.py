@@ -70,9 +70,9 @@ class Run:
 
     def fresh_model(self):
         """The seeded, untrained model (every run of one config starts from the same weights)."""
-        from .sw.models import build_model
+        from .pipeline import fresh_model
 
-        return build_model(self.cfg.model, self.data.image_shape, self.data.classes, self.cfg.seed)
+        return fresh_model(self.cfg, self.data)
 
     def load_model(self, name: str):
         """A model holding the plain state_dict ``name`` (``dense.pt`` or ``model.pt``)."""

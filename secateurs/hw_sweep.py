@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -103,18 +102,13 @@ class Point:
 def is_hardware_sweep(path: str | Path) -> bool:
     """Whether the sweep config at ``path`` says ``kind = "hardware"``."""
     try:
-        return tomllib.loads(Path(path).read_text()).get("kind") == "hardware"
-    except (OSError, tomllib.TOMLDecodeError):
+        return config.read_toml(path, "sweep config").get("kind") == "hardware"
+    except ConfigError:
         return False  # the pruning sweep's loader reports the problem
 
 
 def load_hardware_sweep(path: str | Path, overrides=()) -> HardwareSweep:
-    try:
-        values = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep config {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"sweep config {str(path)!r} is not valid TOML: {e}") from None
+    values = config.read_toml(path, "sweep config")
     sweep = config.from_dict(HardwareSweep, config.apply_overrides(values, overrides))
     if any(not 0 < d <= 1 for d in sweep.densities):
         raise ConfigError(f"densities must be in (0, 1], not {sweep.densities!r}")

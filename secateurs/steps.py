@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from . import atomic
+from . import atomic, pipeline
 from .errors import ConfigError
 from .flow import Run, Step
 
@@ -21,24 +21,12 @@ def _save_model(run: Run, name: str, model) -> None:
     atomic.write_bytes(run.path(name), buffer.getvalue())
 
 
-def _recipe(run: Run):
-    from .sw.prune.retrain import Recipe
-
-    t = run.cfg.train
-    return Recipe(epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay, batch_size=t.batch_size,
-                  lr_schedule=t.lr_schedule)
-
-
 def train(run: Run) -> dict:
     from .sw.train import accuracy
-    from .sw.train import train as fit
 
-    t = run.cfg.train
-    model = run.fresh_model()
-    with run.reporter.track("train (epochs)", t.epochs) as advance:
-        result = fit(model, run.data, epochs=t.epochs, lr=t.lr, weight_decay=t.weight_decay,
-                     batch_size=t.batch_size, seed=run.cfg.seed, lr_schedule=t.lr_schedule,
-                     on_epoch=lambda epoch, val: advance(1))
+    with run.reporter.track("train (epochs)", run.cfg.train.epochs) as advance:
+        model, result = pipeline.train_model(run.cfg, run.data,
+                                             on_epoch=lambda epoch, val: advance(1))
     _save_model(run, "dense.pt", model)
     return {"dense_accuracy": accuracy(model, run.data.test),
             "dense_val_accuracy": result.best_val_accuracy, "dense_best_epoch": result.best_epoch}
@@ -46,58 +34,37 @@ def train(run: Run) -> dict:
 
 def prune(run: Run) -> dict:
     """Score, structure, scope, schedule and retraining exactly as ``[prune]`` says."""
-    from .sw import prune as pruning
-    from .sw.prune.retrain import prune_and_retrain, replay_checkpoints
+    from .sw.prune import density_of
     from .sw.train import accuracy
 
-    cfg = run.cfg
     model = run.load_model("dense.pt")
-    init, rewind = replay_checkpoints(cfg.prune, run.fresh_model, run.data, _recipe(run), seed=cfg.seed)
-    result = prune_and_retrain(model, run.data, cfg.prune, _recipe(run), seed=cfg.seed, init=init,
-                               rewind=rewind, pes=cfg.hardware.pes)
-    pruning.squash(pruning.prunable(model))
+    result = pipeline.prune_model(run.cfg, run.data, model)
     _save_model(run, "model.pt", model)
     return {"pruned_accuracy": accuracy(model, run.data.test),
             "pruned_val_accuracy": result.val_accuracy[-1],
-            "density": pruning.density_of(model), "prune_steps": result.densities}
-
-
-def _reference_accuracy(qmodel, split) -> float:
-    from .sw.reference import predict
-
-    return float((predict(qmodel, split.x) == split.y).mean())
+            "density": density_of(model), "prune_steps": result.densities}
 
 
 def quantize(run: Run) -> dict:
     from .sw.checkpoint import save_quant_model
-    from .sw.quantize import quantize as quantize_model
 
-    cfg = run.cfg
-    quantized = quantize_model(run.load_model("model.pt"), run.data, cfg.quant, seed=cfg.seed,
-                               batch_size=cfg.train.batch_size)
+    quantized = pipeline.quantize_model(run.cfg, run.data, run.load_model("model.pt"))
     save_quant_model(run.path("quantized.npz"), quantized.model)
-    return {**quantized.steps, "quantized_accuracy": _reference_accuracy(quantized.model, run.data.test)}
+    accuracy = pipeline.reference_accuracy(quantized.model, run.data.test)
+    return {**quantized.steps, "quantized_accuracy": accuracy}
 
 
 def pack(run: Run) -> dict:
     """model.bin, read back and checked to compute exactly what the quantized model computes."""
     from .sw import metrics
-    from .sw.balance import balance_rows
     from .sw.checkpoint import load_quant_model
-    from .sw.formats import container
-    from .sw.reference import quantize_input
 
-    cfg = run.cfg
-    qmodel = load_quant_model(run.path("quantized.npz"))
-    if cfg.pack.balance_rows:
-        calibration = quantize_input(run.data.train.x, qmodel.input_scale)
-        qmodel = balance_rows(qmodel, cfg.hardware.pes, calibration)
-    index_bits = cfg.pack.index_bits or container.common_index_bits(qmodel, pes=cfg.hardware.pes)
-    size = container.save(run.path("model.bin"), qmodel, pes=cfg.hardware.pes, index_bits=index_bits,
-                          fmt=cfg.pack.format, n=cfg.prune.n, m=cfg.prune.m)
+    made = pipeline.pack_model(run.cfg, run.data, load_quant_model(run.path("quantized.npz")))
+    atomic.write_bytes(run.path("model.bin"), made.data)
     layers = run.packed().model.layers
-    return {"format": cfg.pack.format, "index_bits": index_bits, "model_bytes": size,
-            "compression_ratio": metrics.compression_ratio(layers, size),
+    return {"format": run.cfg.pack.format, "index_bits": made.index_bits,
+            "model_bytes": len(made.data),
+            "compression_ratio": metrics.compression_ratio(layers, len(made.data)),
             "theoretical_speedup": metrics.theoretical_speedup(layers),
             "quantized_density": metrics.density(layers)}
 

@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,16 +22,18 @@ from .config import (
     DataConfig,
     ModelConfig,
     PruneConfig,
+    TrainConfig,
     apply_overrides,
     from_dict,
+    read_toml,
     to_dict,
     validate_data,
     validate_model,
     validate_prune,
+    validate_train,
 )
 from .distributed import Task, run_tasks
 from .errors import ConfigError
-from .sw.prune.retrain import Recipe
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SweepSettings:
     workers: int = 2
     data: DataConfig = field(default_factory=DataConfig)
     #: How each dense model is trained (rewinding replays it).
-    train: Recipe = field(default_factory=Recipe)
+    train: TrainConfig = field(default_factory=TrainConfig)
     #: ``[prune]`` fields every strategy starts from.
     prune: PruneConfig = field(default_factory=PruneConfig)
 
@@ -63,14 +64,7 @@ class SweepConfig:
 
 def load_sweep(path: str | Path, overrides=(), data_dir: str | None = None) -> SweepConfig:
     """Read a sweep TOML: top-level settings, ``[models.LABEL]`` and ``[strategies.LABEL]`` tables."""
-    path = Path(path)
-    try:
-        values = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep config {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"sweep config {str(path)!r} is not valid TOML: {e}") from None
-    values = apply_overrides(values, overrides)
+    values = apply_overrides(read_toml(path, "sweep config"), overrides)
     if data_dir is not None:
         values.setdefault("data", {}).update(dataset="mnist", data_dir=str(data_dir))
     models = values.pop("models", None)
@@ -97,11 +91,7 @@ def validate_sweep(config: SweepConfig) -> None:
         raise ConfigError(f"compressions must be >= 1 (density 1/c), not {s.compressions!r}")
     if s.workers < 1:
         raise ConfigError(f"workers must be a positive integer, not {s.workers!r}")
-    if s.train.epochs < 1 or s.train.lr <= 0 or s.train.batch_size < 1:
-        raise ConfigError("train.epochs, train.lr and train.batch_size must be positive")
-    from .sw.train import lr_factor
-
-    lr_factor(s.train.lr_schedule, 0, 1)
+    validate_train(s.train)
     validate_data(s.data)
     for model in config.models.values():
         validate_model(model)
@@ -119,7 +109,7 @@ class DenseTask:
     seed: int
     model: ModelConfig
     data: DataConfig
-    train: Recipe
+    train: TrainConfig
     rewind_epoch: int
     path: Path
 
@@ -132,7 +122,7 @@ class RunTask:
     seed: int
     model: ModelConfig
     data: DataConfig
-    train: Recipe
+    train: TrainConfig
     prune: PruneConfig
     dense_path: Path
     path: Path

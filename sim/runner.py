@@ -23,6 +23,8 @@ from pathlib import Path
 
 from cocotb_tools.runner import VerilatorControlFile, get_runner
 
+from ..atomic import write_text
+from ..environment import environment
 from ..errors import SimulationError
 
 __all__ = ["Build", "build", "run_test", "verilator_env"]
@@ -102,28 +104,6 @@ def verilator_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Apply ``values`` to ``os.environ`` (empty string = unset), restoring it afterwards.
-
-    cocotb's runner looks the simulator up on ``PATH`` and hands ``os.environ`` to its children.
-    """
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value:
-                os.environ[name] = value
-            else:
-                os.environ.pop(name, None)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``directory`` so concurrent callers build it once."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -133,12 +113,6 @@ def _locked(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _tool_versions() -> dict[str, str]:
@@ -201,12 +175,12 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
                     return result
         stamp_file.unlink(missing_ok=True)
         source = directory / f"{toplevel}.v"
-        _write_atomic(source, verilog)
+        write_text(source, verilog)
         control = directory / f"{toplevel}.vlt"
-        _write_atomic(control, _CONTROL.format(toplevel=toplevel))
-        _write_atomic(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
+        write_text(control, _CONTROL.format(toplevel=toplevel))
+        write_text(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
         log = directory / "build.log"
-        with _environment(verilator_env()):
+        with environment(verilator_env()):
             try:
                 _runner().build(sources=[VerilatorControlFile(control), source],
                                 hdl_toplevel=toplevel, build_dir=result.objects,
@@ -217,7 +191,7 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
                 raise SimulationError(
                     f"Verilator build of {toplevel} failed: {_explain(log, str(e))} (log: {log})"
                 ) from None
-        _write_atomic(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
+        write_text(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
     return result
 
 
@@ -251,7 +225,7 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
     log = test_dir / "sim.log"
     # The runner reads (and under pytest judges) its results itself; the judgement here is ours.
     plumbing = {"PYTEST_CURRENT_TEST": "", **verilator_env(), **(extra_env or {})}
-    with _environment(plumbing):
+    with environment(plumbing):
         try:
             _runner().test(test_module=test_module, hdl_toplevel=built.toplevel,
                            hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import TrainConfig
 from ..errors import ConfigError
 from .data import Dataset, Split
 
@@ -119,3 +120,13 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float, weight_dec
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def train_by(model: nn.Module, data: Dataset, recipe: TrainConfig, *, seed: int,
+             **overrides) -> TrainResult:
+    """:func:`train` with the epochs, learning rate, weight decay, batch size and schedule of
+    ``recipe``; ``overrides`` are further keywords of :func:`train` (or replace the recipe's)."""
+    return train(model, data, **{"epochs": recipe.epochs, "lr": recipe.lr,
+                                 "weight_decay": recipe.weight_decay,
+                                 "batch_size": recipe.batch_size,
+                                 "lr_schedule": recipe.lr_schedule, **overrides}, seed=seed)

@@ -1,20 +1,20 @@
-"""Verilog out of the Amaranth arrays, for Verilator and the FPGA flow.
+"""Verilog out of the Amaranth accelerator, for Verilator and the FPGA flow.
 
 The top module's ports are the component's signature members (structured ones flattened to
 plain vectors) plus ``clk`` and ``rst`` of its ``sync`` domain.
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["export_verilog", "write_atomic", "write_accelerators"]
+from ...atomic import write_text
+
+__all__ = ["export_verilog", "write_accelerators"]
 
 LINT_WAIVERS = "lint_waivers.vlt"  # Verilator control file written beside the accelerators' RTL
-FILE_MODE = 0o644  # temp files are created private; the written RTL is an ordinary artifact
 
 
 def export_verilog(component: wiring.Component, *, name: str) -> str:
@@ -22,22 +22,6 @@ def export_verilog(component: wiring.Component, *, name: str) -> str:
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"Module name must be a Verilog identifier, not {name!r}")
     return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` (creating its folder) through a temp file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
 
 
 def write_accelerators(out: str | os.PathLike, image, *, queue_depth: int, issue_width: int,
@@ -51,13 +35,13 @@ def write_accelerators(out: str | os.PathLike, image, *, queue_depth: int, issue
     from .lint import waiver_text
 
     out = Path(out)
-    write_atomic(out / LINT_WAIVERS, waiver_text())
+    write_text(out / LINT_WAIVERS, waiver_text())
     described = {"lint_waivers": LINT_WAIVERS}
     for kind in KINDS:
         design = Accelerator(image, kind=kind, queue_depth=queue_depth,
                              issue_width=issue_width, acc_bits=acc_bits)
         name = f"{kind}_accelerator"
-        write_atomic(out / f"{name}.v", export_verilog(design, name=name))
+        write_text(out / f"{name}.v", export_verilog(design, name=name))
         described[kind] = {"file": f"{name}.v", "top": name, **design.parameters()}
-    write_atomic(out / "accelerators.json", json.dumps(described, indent=2) + "\n")
+    write_text(out / "accelerators.json", json.dumps(described, indent=2) + "\n")
     return described

@@ -9,8 +9,6 @@ variables its build scripts read (``YOSYS``, ``NEXTPNR_ICE40``, ...), set for th
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
 import sys
@@ -23,6 +21,7 @@ from amaranth.hdl import Module
 from amaranth.lib import io, wiring
 from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
 
+from ...environment import environment
 from .shell import UARTShell
 
 __all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "read_report",
@@ -31,16 +30,19 @@ __all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "read_re
 BAUD = 115_200  # the shell's UART rate; any host serial port does it
 
 
+def _board(clock: str, pin: str, hz: float, *, tx: str, rx: str, **attrs: str) -> list[Resource]:
+    """A board's resources as the shell needs them: one clock and one UART, all with ``attrs``."""
+    return [Resource(clock, 0, Pins(pin, dir="i"), Clock(hz), Attrs(**attrs)),
+            Resource("uart", 0, Subsignal("tx", Pins(tx, dir="o")),
+                     Subsignal("rx", Pins(rx, dir="i")), Attrs(**attrs))]
+
+
 class _UP5K(LatticeICE40Platform):
     """iCE40 UltraPlus 5K in the SG48 package (the UPduino's pinout): 12 MHz clock, one UART."""
 
     device, package = "iCE40UP5K", "SG48"
     default_clk = "clk12"
-    resources = [
-        Resource("clk12", 0, Pins("35", dir="i"), Clock(12e6), Attrs(IO_STANDARD="SB_LVCMOS")),
-        Resource("uart", 0, Subsignal("tx", Pins("14", dir="o")),
-                 Subsignal("rx", Pins("15", dir="i")), Attrs(IO_STANDARD="SB_LVCMOS")),
-    ]
+    resources = _board("clk12", "35", 12e6, tx="14", rx="15", IO_STANDARD="SB_LVCMOS")
     connectors = []
 
 
@@ -49,11 +51,7 @@ class _ECP5_25K(LatticeECP5Platform):
 
     device, package, speed = "LFE5U-25F", "BG381", "6"
     default_clk = "clk25"
-    resources = [
-        Resource("clk25", 0, Pins("G2", dir="i"), Clock(25e6), Attrs(IO_TYPE="LVCMOS33")),
-        Resource("uart", 0, Subsignal("tx", Pins("L4", dir="o")),
-                 Subsignal("rx", Pins("M1", dir="i")), Attrs(IO_TYPE="LVCMOS33")),
-    ]
+    resources = _board("clk25", "G2", 25e6, tx="L4", rx="M1", IO_TYPE="LVCMOS33")
     connectors = []
 
 
@@ -159,20 +157,6 @@ def _tool_environment(variables: dict[str, str]) -> dict[str, str]:
     return paths
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
                     name: str = "top") -> BitstreamReport:
     """Synthesise, place, route and pack ``accelerator`` behind the UART shell for ``target``.
@@ -185,7 +169,7 @@ def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
     divisor = round(plat.default_clk_frequency / BAUD)
     build_dir = Path(build_dir)
     start = time.perf_counter()
-    with _environment(tools):
+    with environment(tools):
         try:
             plat.build(_Top(accelerator, divisor), name=name, build_dir=str(build_dir),
                        synth_opts=TARGETS[target][2], nextpnr_opts="--timing-allow-fail --seed 1")

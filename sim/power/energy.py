@@ -6,13 +6,13 @@ swaps in their own process's numbers with a file of the same shape.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from ...config import parse_toml, read_toml
 from ...errors import ConfigError
 
 __all__ = ["DEFAULT_TABLE", "EnergyTable", "load_table", "energy"]
@@ -30,11 +30,7 @@ class EnergyTable:
     process: str
 
 
-def _parse(text: str, where: str) -> EnergyTable:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"energy table {where} is not valid TOML: {e}") from None
+def _table(raw: dict, where: str) -> EnergyTable:
     table = raw.get("energy_pj")
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"energy table {where} needs an [energy_pj] table of event = picojoules")
@@ -51,12 +47,8 @@ def load_table(path: str | Path | None = None) -> EnergyTable:
     """The energy table at ``path``, or the shipped 45 nm one."""
     if path is None:
         text = resources.files(__package__).joinpath(DEFAULT_TABLE).read_text()
-        return _parse(text, DEFAULT_TABLE)
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise ConfigError(f"cannot read energy table {str(path)!r}: {e.strerror}") from None
-    return _parse(text, repr(str(path)))
+        return _table(parse_toml(text, f"energy table {DEFAULT_TABLE}"), DEFAULT_TABLE)
+    return _table(read_toml(path, "energy table"), repr(str(path)))
 
 
 def energy(counts: dict[str, np.ndarray | int], table: EnergyTable) -> dict[str, np.ndarray]:

@@ -15,30 +15,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ...config import PruneConfig
+from ...config import PruneConfig, TrainConfig
 from ...errors import ConfigError
 from ..data import Dataset
-from ..train import TrainResult, train
+from ..train import TrainResult, train, train_by
 from . import masks_of, options_of, prunable, prune
 from .parametrize import attach, weight_leaf
 from .schedules import densities, get_schedule
 from .scores import get_score
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the dense model was trained: rewinding replays this."""
-
-    #: Epochs of dense training; the epoch with the best validation accuracy is kept.
-    epochs: int = 60
-    #: Adam learning rate at the start of the schedule.
-    lr: float = 2e-3
-    #: Adam weight decay (L2).
-    weight_decay: float = 0.0
-    #: Mini-batch size (also of the batches the gradient and activation scores average).
-    batch_size: int = 64
-    #: Learning-rate schedule: "constant", "cosine" or "step" (×0.1 at 50 % and 75 %).
-    lr_schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -78,7 +62,7 @@ class DenseRun:
     rewind: dict[str, torch.Tensor]
 
 
-def train_dense(model: nn.Module, data: Dataset, recipe: Recipe, *, seed: int,
+def train_dense(model: nn.Module, data: Dataset, recipe: TrainConfig, *, seed: int,
                 rewind_epoch: int = 0) -> DenseRun:
     """Train ``model`` by ``recipe``, keeping W_0 and the weights at the rewind epoch."""
     init = copy.deepcopy(model.state_dict())
@@ -88,9 +72,7 @@ def train_dense(model: nn.Module, data: Dataset, recipe: Recipe, *, seed: int,
         if epoch == rewind_epoch:
             saved["rewind"] = copy.deepcopy(model.state_dict())
 
-    result = train(model, data, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                   batch_size=recipe.batch_size, seed=seed, lr_schedule=recipe.lr_schedule,
-                   before_epoch=snapshot)
+    result = train_by(model, data, recipe, seed=seed, before_epoch=snapshot)
     return DenseRun(result, init, saved.get("rewind", copy.deepcopy(model.state_dict())))
 
 
@@ -118,7 +100,7 @@ class PruneResult:
     val_accuracy: list[float] = field(default_factory=list)
 
 
-def _retrain_args(cfg: PruneConfig, recipe: Recipe) -> dict:
+def _retrain_args(cfg: PruneConfig, recipe: TrainConfig) -> dict:
     """Epochs, learning rate and schedule of one retraining run."""
     if get_retraining(cfg.retrain).replays_schedule:
         if not 0 <= cfg.rewind_epoch < recipe.epochs:
@@ -127,11 +109,11 @@ def _retrain_args(cfg: PruneConfig, recipe: Recipe) -> dict:
         return dict(epochs=recipe.epochs - cfg.rewind_epoch, lr=recipe.lr,
                     weight_decay=recipe.weight_decay, lr_schedule=recipe.lr_schedule,
                     schedule_start=cfg.rewind_epoch, schedule_epochs=recipe.epochs)
-    return dict(epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)
+    return dict(epochs=cfg.finetune_epochs, lr=cfg.finetune_lr)  # no weight decay
 
 
-def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe: Recipe, *, seed: int,
-                      init: dict[str, torch.Tensor] | nn.Module | None = None,
+def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe: TrainConfig, *,
+                      seed: int, init: dict[str, torch.Tensor] | nn.Module | None = None,
                       rewind: dict[str, torch.Tensor] | None = None, pes: int = 4) -> PruneResult:
     """Prune ``model`` to ``cfg.density`` by ``cfg.schedule``, retraining by ``cfg.retrain``.
 
@@ -179,8 +161,9 @@ def prune_and_retrain(model: nn.Module, data: Dataset, cfg: PruneConfig, recipe:
     return result
 
 
-def replay_checkpoints(cfg: PruneConfig, fresh: Callable[[], nn.Module], data: Dataset, recipe: Recipe,
-                       *, seed: int) -> tuple[nn.Module | None, dict[str, torch.Tensor] | None]:
+def replay_checkpoints(cfg: PruneConfig, fresh: Callable[[], nn.Module], data: Dataset,
+                       recipe: TrainConfig, *,
+                       seed: int) -> tuple[nn.Module | None, dict[str, torch.Tensor] | None]:
     """W_0 and W_k of a dense run that was not recorded, rebuilt from its seed when ``cfg`` needs them.
 
     ``fresh()`` rebuilds the seeded initial model; training is deterministic, so k epochs of the
@@ -190,8 +173,7 @@ def replay_checkpoints(cfg: PruneConfig, fresh: Callable[[], nn.Module], data: D
     rewind = None
     if get_retraining(cfg.retrain).rewinds_weights:
         model = fresh()
-        train(model, data, epochs=cfg.rewind_epoch, lr=recipe.lr, weight_decay=recipe.weight_decay,
-              batch_size=recipe.batch_size, seed=seed, lr_schedule=recipe.lr_schedule,
-              schedule_epochs=recipe.epochs, keep_best=False)
+        train_by(model, data, recipe, seed=seed, epochs=cfg.rewind_epoch,
+                 schedule_epochs=recipe.epochs, keep_best=False)
         rewind = copy.deepcopy(model.state_dict())
     return init, rewind

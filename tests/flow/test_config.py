@@ -47,6 +47,18 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("[prune\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(bad)
+    with pytest.raises(ConfigError, match=f"cannot read config file '{tmp_path}': "):
+        config.load(tmp_path)  # a folder
+
+
+def test_one_toml_reader_names_what_it_read(tmp_path):
+    (tmp_path / "t.toml").write_text("a = 1\n")
+    assert config.read_toml(tmp_path / "t.toml", "sweep config") == {"a": 1}
+    with pytest.raises(ConfigError, match="^cannot read sweep config '.*absent.toml': it does not exist$"):
+        config.read_toml(tmp_path / "absent.toml", "sweep config")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config.read_toml(tmp_path / "bin.toml", "energy table")
 
 
 def test_to_dict_round_trips():

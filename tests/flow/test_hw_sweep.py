@@ -10,6 +10,7 @@ from secateurs.hw_sweep import (
     plan,
     run_hardware_sweep,
 )
+from tests.flow.sweeps import rerun, tiny_sweep_fixture
 
 TINY = """
 kind = "hardware"
@@ -23,14 +24,7 @@ base = ["model.hidden=[16]", "train.epochs=5", "prune.finetune_epochs=2", "sim.s
 """
 
 
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hw_sweep")
-    (folder / "tiny.toml").write_text(TINY)
-    sweep = load_hardware_sweep(folder / "tiny.toml")
-    seen = []
-    rows = run_hardware_sweep(sweep, folder / "out", progress=lambda d, t, n: seen.append((d, t)))
-    return folder, sweep, rows, seen
+swept = tiny_sweep_fixture("hw_sweep", TINY, load_hardware_sweep, run_hardware_sweep)
 
 
 def test_one_row_per_point_and_depth(swept):
@@ -57,9 +51,8 @@ def test_deeper_queues_never_cost_cycles(swept):
 
 def test_finished_points_are_not_run_again_and_figures_are_written(swept):
     folder, sweep, rows, _ = swept
-    seen = []
-    again = run_hardware_sweep(sweep, folder / "out", progress=lambda d, t, n: seen.append(t))
-    assert seen == [0] and again == rows
+    totals, again = rerun(run_hardware_sweep, sweep, folder / "out")
+    assert totals == [0] and again == rows
     for path in hardware_figures(rows, folder / "out"):
         assert path.read_bytes()[:4] == b"\x89PNG"
 
@@ -74,17 +67,15 @@ def test_a_point_proved_on_the_rtl(tmp_path):
     assert [r["rtl_checked"] for r in rows] == [6]
 
 
-def test_bad_sweep_configs(tmp_path):
-    path = tmp_path / "bad.toml"
-    path.write_text(TINY.replace("densities = [0.5, 0.25]", "densities = [1.5]"))
-    with pytest.raises(ConfigError, match="densities must be in"):
-        load_hardware_sweep(path)
-    path.write_text(TINY.replace('formats = ["csc"]', 'formats = ["bitmap"]'))
-    with pytest.raises(ConfigError, match="unknown sweep formats"):
-        load_hardware_sweep(path)
-    path.write_text(TINY + "pez = [3]\n")
-    with pytest.raises(ConfigError, match="'pes'"):
-        load_hardware_sweep(path)
+@pytest.mark.parametrize("text, message", [
+    (TINY.replace("densities = [0.5, 0.25]", "densities = [1.5]"), "densities must be in"),
+    (TINY.replace('formats = ["csc"]', 'formats = ["bitmap"]'), "unknown sweep formats"),
+    (TINY + "pez = [3]\n", "'pes'"),
+])
+def test_bad_sweep_configs(tmp_path, text, message):
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_hardware_sweep(tmp_path / "bad.toml")
 
 
 def test_rows_balanced_points_are_unstructured_pruning_packed_balanced(tmp_path):

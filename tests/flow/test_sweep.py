@@ -12,6 +12,7 @@ from secateurs.sw.formats import FORMATS
 from secateurs.sw.prune import catalogue
 from secateurs.sweep import load_sweep, run_sweep
 from secateurs.sweep_report import accuracy_table, write_report
+from tests.flow.sweeps import rerun, tiny_sweep_fixture
 
 TINY = """
 name = "tiny"
@@ -35,14 +36,7 @@ score = "random"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sweep")
-    (folder / "tiny.toml").write_text(TINY)
-    cfg = load_sweep(folder / "tiny.toml")
-    seen = []
-    rows = run_sweep(cfg, folder / "out", progress=lambda done, total, name: seen.append((done, total)))
-    return folder, cfg, rows, seen
+sweep = tiny_sweep_fixture("sweep", TINY, load_sweep, run_sweep)
 
 
 def test_one_row_per_run_with_config_and_metrics(sweep):
@@ -69,9 +63,8 @@ def test_a_finished_sweep_is_not_run_again(sweep):
     folder, cfg, rows, _ = sweep
     results = sorted((folder / "out" / "results").glob("*.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
-    seen = []
-    again = run_sweep(cfg, folder / "out", progress=lambda done, total, name: seen.append(total))
-    assert seen == [0] and again == rows
+    totals, again = rerun(run_sweep, cfg, folder / "out")
+    assert totals == [0] and again == rows
     assert [p.stat().st_mtime_ns for p in results] == stamps
 
 
@@ -79,22 +72,20 @@ def test_a_changed_or_missing_run_is_run_again(sweep):
     folder, cfg, _, _ = sweep
     victim = folder / "out" / "results" / "mlp-random-c4-s0.json"
     victim.unlink()
-    seen = []
-    run_sweep(cfg, folder / "out", progress=lambda done, total, name: seen.append(total))
-    assert seen[-1] == 1 and json.loads(victim.read_text())["config"]["strategy"] == "random"
+    totals, _ = rerun(run_sweep, cfg, folder / "out")
+    assert totals[-1] == 1 and json.loads(victim.read_text())["config"]["strategy"] == "random"
 
 
-def test_sweep_config_errors_name_the_key(tmp_path):
-    path = tmp_path / "s.toml"
-    path.write_text(TINY.replace('score = "random"', 'scor = "random"'))
-    with pytest.raises(ConfigError, match="strategies.random.scor.*'score'"):
-        load_sweep(path)
-    path.write_text(TINY.replace('[strategies.random]\nscore = "random"', '[strategies.random]\nstructure = "nm"'))
-    with pytest.raises(ConfigError, match="'random' at compression 1"):
-        load_sweep(path)
-    path.write_text("name = 'x'\n")
-    with pytest.raises(ConfigError, match=r"\[models.LABEL\]"):
-        load_sweep(path)
+@pytest.mark.parametrize("text, message", [
+    (TINY.replace('score = "random"', 'scor = "random"'), "strategies.random.scor.*'score'"),
+    (TINY.replace('[strategies.random]\nscore = "random"', '[strategies.random]\nstructure = "nm"'),
+     "'random' at compression 1"),
+    ("name = 'x'\n", r"\[models.LABEL\]"),
+])
+def test_sweep_config_errors_name_the_key(tmp_path, text, message):
+    (tmp_path / "s.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(tmp_path / "s.toml")
 
 
 def test_cli_sweep_reports_bad_config_in_one_line(tmp_path):

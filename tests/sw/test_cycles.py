@@ -144,26 +144,21 @@ def test_matches_the_stepped_machine(counts, data):
     assert list(got) == [stepped_sparse(counts, a, depth, width) for a in active]
 
 
-@settings(max_examples=200, deadline=None)
-@given(counts=counts_strategy, data=st.data())
-def test_deeper_queues_never_cost_cycles(counts, data):
-    active = data.draw(hnp.arrays(bool, (3, counts.shape[1])))
-    width = data.draw(st.sampled_from([1, 2, 4]))
-    by_depth = [sparse_cycles(counts, active, queue_depth=d, issue_width=width)
-                for d in range(1, 6)]
-    for shallow, deep in zip(by_depth, by_depth[1:]):
-        assert np.all(deep <= shallow)
+#: Knob → (its values, increasing; the other knob; what the other knob is drawn from).
+MONOTONE_KNOBS = {"queue_depth": (range(1, 6), "issue_width", st.sampled_from([1, 2, 4])),
+                  "issue_width": ((1, 2, 4, 8), "queue_depth", st.integers(1, 4))}
 
 
+@pytest.mark.parametrize("knob", MONOTONE_KNOBS)
 @settings(max_examples=200, deadline=None)
 @given(counts=counts_strategy, data=st.data())
-def test_wider_blocks_never_cost_cycles(counts, data):
+def test_deeper_queues_and_wider_blocks_never_cost_cycles(knob, counts, data):
+    values, other, drawn = MONOTONE_KNOBS[knob]
     active = data.draw(hnp.arrays(bool, (3, counts.shape[1])))
-    depth = data.draw(st.integers(1, 4))
-    by_width = [sparse_cycles(counts, active, queue_depth=depth, issue_width=w)
-                for w in (1, 2, 4, 8)]
-    for narrow, wide in zip(by_width, by_width[1:]):
-        assert np.all(wide <= narrow)
+    fixed = {other: data.draw(drawn)}
+    by_value = [sparse_cycles(counts, active, **fixed, **{knob: v}) for v in values]
+    for smaller, larger in zip(by_value, by_value[1:]):
+        assert np.all(larger <= smaller)
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from secateurs import config
-from secateurs.config import DataConfig, ModelConfig, PruneConfig
+from secateurs.config import DataConfig, ModelConfig, PruneConfig, TrainConfig
 from secateurs.errors import ConfigError
 from secateurs.sw import prune as P
 from secateurs.sw import train as train_mod
@@ -15,7 +15,6 @@ from secateurs.sw.models import build_model
 from secateurs.sw.prune import retrain
 from secateurs.sw.prune.retrain import (
     RETRAINING,
-    Recipe,
     prune_and_retrain,
     replay_checkpoints,
     rewind_weights,
@@ -25,7 +24,7 @@ from secateurs.sw.train import lr_factor
 
 DATA = load_dataset(DataConfig(train_samples=200), seed=0)
 MODEL = ModelConfig(hidden=(16,))
-RECIPE = Recipe(epochs=4, lr=2e-3, lr_schedule="cosine")
+RECIPE = TrainConfig(epochs=4, lr=2e-3, weight_decay=0.0, lr_schedule="cosine")
 
 
 def fresh(seed=0):
