@@ -19,7 +19,7 @@ from secateurs.sim.tb.job import JOB_ENV, NetworkJob, save_job
 from secateurs.sim.tb.model import reference_network_cycles
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.cycles import network_cycles
-from secateurs.sw.reference import QuantModel, classify, forward
+from secateurs.sw.reference import QuantModel, forward
 from tests.helpers.models import digits_model, packed, random_inputs, random_model
 
 pytestmark = pytest.mark.rtl
@@ -60,28 +60,25 @@ def test_issue_widths(digits, build_cache, pes, queue_depth, issue_width):
     hw = HardwareConfig(pes=pes, queue_depth=queue_depth, issue_width=issue_width)
     accelerator = build_accelerator(p, kind="sparse", hw=hw, build_root=build_cache)
     assert accelerator.design.issue_width == issue_width
-    result = accelerator.run(x, idle_seed=pes)
-    logits = forward(p.model, x)[-1]
-    np.testing.assert_array_equal(result.logits, logits)
-    np.testing.assert_array_equal(result.predicted, classify(logits))
-    np.testing.assert_array_equal(result.cycles, network_cycles(
+    proof = prove(p, x, hw=hw, build_root=build_cache, kinds=("sparse",), idle_seed=pes)["sparse"]
+    np.testing.assert_array_equal(proof.result.logits, forward(p.model, x)[-1])
+    np.testing.assert_array_equal(proof.cycles, network_cycles(
         p, x, queue_depth=queue_depth, issue_width=issue_width, array="sparse").total
-        + result.held_cycles)
-    assert (result.predicted == y).mean() > 0.8
+        + proof.result.held_cycles)
+    assert (proof.result.predicted == y).mean() > 0.8
 
 
 def test_every_layer_alone(digits, build_cache):
     """Each layer as a one-layer network, fed the reference's activations of the layer before:
-    its int8 outputs (read as logits) equal the reference's."""
+    its int8 outputs (read as logits) equal the reference's, in the modelled cycles."""
     model, x, _ = digits
     inputs = [x, *forward(model, x)[:-1]]
     for i, layer in enumerate(model.layers):
         single = QuantModel(model.input_scale, (layer,))
-        accelerator = build_accelerator(packed(single, pes=4), kind="sparse",
-                                        hw=HardwareConfig(pes=4, queue_depth=4),
-                                        build_root=build_cache)
-        result = accelerator.run(inputs[i])
-        np.testing.assert_array_equal(result.logits, forward(model, x)[i], err_msg=f"layer {i}")
+        proof = prove(packed(single, pes=4), inputs[i], hw=HardwareConfig(pes=4, queue_depth=4),
+                      build_root=build_cache, kinds=("sparse",))["sparse"]
+        np.testing.assert_array_equal(proof.result.logits, forward(model, x)[i],
+                                      err_msg=f"layer {i}")
 
 
 def test_nm_network(build_cache):
