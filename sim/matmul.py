@@ -175,8 +175,9 @@ def matmul_layer(weights: np.ndarray, *, pes: int, fmt: str = "csc", payload: st
 
 @dataclass(frozen=True, eq=False)
 class MatmulResult:
-    """``X @ stored W.T`` as both designs computed it (checked), and per-sample cycles,
-    simulated and modelled (whole one-layer-network runs)."""
+    """``X @ stored W.T`` as both designs computed it (checked), and per-sample cycles of whole
+    one-layer-network runs, simulated and modelled (the model's, plus any cycles the host held
+    outputs back: none without an idle seed)."""
 
     layer: MatmulLayer
     outputs: np.ndarray
@@ -199,24 +200,30 @@ class MatmulResult:
 
 
 def prove_layer(layer: MatmulLayer, inputs: np.ndarray, *, hw: HardwareConfig,
-                build_root: str | Path, kinds=KINDS) -> MatmulResult:
+                build_root: str | Path, kinds=KINDS, idle_seed: int | None = None) -> MatmulResult:
     """``inputs @ layer.weights.T`` on the sparse and the dense accelerator (or just ``kinds``);
-    SimulationError unless outputs and cycles are the reference's."""
+    SimulationError unless outputs and cycles are the reference's.
+
+    ``idle_seed`` slips idle cycles into the input stream and holds outputs back on the output
+    stream (:func:`.network.prove`); the cycles returned are then the model's plus those held.
+    """
     x = check_matrix(inputs, what="inputs")
     if x.shape[1] != layer.weights.shape[1]:
         raise InputError(f"inputs have {x.shape[1]} columns but weights have "
                          f"{layer.weights.shape[1]}")
     proofs = prove(layer.packed, x, hw=hw, build_root=build_root, kinds=kinds,
-                   readout="accumulators")
+                   readout="accumulators", idle_seed=idle_seed)
     outputs = proofs[kinds[0]].result.logits
     return MatmulResult(layer, outputs.astype(np.int64),
                         {k: p.cycles for k, p in proofs.items()},
-                        {k: p.expected for k, p in proofs.items()})
+                        {k: p.expected + p.result.held_cycles for k, p in proofs.items()})
 
 
 def run_matmul(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
                build_root: str | Path, fmt: str = "csc", payload: str = "int8",
-               nm: tuple[int, int] | None = None, kinds=KINDS) -> MatmulResult:
+               nm: tuple[int, int] | None = None, kinds=KINDS,
+               idle_seed: int | None = None) -> MatmulResult:
     """Pack ``weights`` (:func:`matmul_layer`) and prove ``inputs`` on it (:func:`prove_layer`)."""
     layer = matmul_layer(weights, pes=hw.pes, fmt=fmt, payload=payload, nm=nm)
-    return prove_layer(layer, inputs, hw=hw, build_root=build_root, kinds=kinds)
+    return prove_layer(layer, inputs, hw=hw, build_root=build_root, kinds=kinds,
+                       idle_seed=idle_seed)

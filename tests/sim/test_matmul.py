@@ -99,3 +99,13 @@ def test_sparse_skips_what_dense_walks(results):
     assert result.cycles["sparse"].sum() < result.cycles["dense"].sum()
     # The all-zero sample: no work, only the drain of the 24 rows and the argmax.
     assert result.cycles["sparse"][1] < result.cycles["sparse"][0]
+
+
+def test_idle_and_held_cycles_on_the_streams(results, build_cache):
+    """Idle input cycles and outputs held back (32-bit accumulators through the feeder): the
+    same outputs, and cycles the model's plus exactly the cycles held."""
+    w, x, fmt, payload, _ = CASES["random"]
+    held = run_matmul(w, x, hw=HW, build_root=build_cache, kinds=SPARSE, idle_seed=3)
+    np.testing.assert_array_equal(held.outputs, results["random"].outputs)
+    assert (held.cycles["sparse"] > results["random"].cycles["sparse"]).any()
+    np.testing.assert_array_equal(held.cycles["sparse"], held.expected_cycles["sparse"])
