@@ -97,7 +97,8 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
     }
     driven = dict(_DRIVEN)
     # The first counter in the lowest bits: the feeder records them in order.
-    bus = "{" + ", ".join(f"counters__{c}" for c in reversed(counters)) + "}" if counters else "1'b0"
+    bus = ("{" + ", ".join(f"counters__{c}" for c in reversed(counters)) + "}" if counters
+           else "1'b0")
     connections = [(CLOCK_PORT, CLOCK_PORT), ("go", GO), ("count", COUNT), ("done", DONE),
                    ("hung", HUNG), ("feeding", "feeding"), *((f, f) for _, f in _DRIVEN),
                    *((f, p) for p, f in _READ),

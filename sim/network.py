@@ -27,11 +27,11 @@ from ..errors import InputError
 from ..hw import accelerator as hw_accelerator
 from ..hw.build.export import export_verilog
 from ..hw.image import network_image
-from . import runner
-from .feeder import fed_wrapper
 from ..sw.cycles import NetworkCycles
 from ..sw.formats.base import check_matrix
+from . import runner
 from .events import PREDICTED, network_events
+from .feeder import fed_wrapper
 from .tb.job import DRIVERS, JOB_ENV, NetworkJob, NetworkResults, load_results, save_job
 from .tb.model import reference_network_cycles
 from .tb.scoreboard import Scoreboard

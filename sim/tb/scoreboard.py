@@ -2,8 +2,9 @@
 
 It holds the integer reference of a batch (every layer's activations, the logits, the classes)
 and checks what the hardware streamed out (int8 logits, or the last layer's raw accumulators),
-its classes, cycle counts and event counters against it and the analytic models. The first disagreement becomes a
-:class:`SimulationError` naming the design, sample, layer and neuron (or counter).
+its classes, cycle counts and event counters against it and the analytic models. The first
+disagreement becomes a :class:`SimulationError` naming the design, sample, layer and neuron (or
+counter).
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ class BankedLayer:
         return len(range(pe, self.rows, self.pes))
 
 
-def check_matrix(values: np.ndarray, payload: Payload = INT8, *, what: str = "weights") -> np.ndarray:
+def check_matrix(values: np.ndarray, payload: Payload = INT8, *,
+                 what: str = "weights") -> np.ndarray:
     """``values`` as an int64 matrix; InputError unless 2-D integers that ``payload`` holds.
 
     The one check of an integer matrix (int8 by default), weights or activations alike: the

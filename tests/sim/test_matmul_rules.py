@@ -99,7 +99,8 @@ def test_int4_refuses_weights_outside_its_range():
 
 
 @pytest.mark.parametrize("values, what, message", [
-    (np.zeros(3, dtype=int), "inputs", r"inputs must be a 2-D matrix \(rows x cols\), not shape \(3,\)"),
+    (np.zeros(3, dtype=int), "inputs",
+     r"inputs must be a 2-D matrix \(rows x cols\), not shape \(3,\)"),
     (np.zeros((2, 2)), "weights", "weights must be integers, not float64"),
     (np.array([[128]]), "inputs", r"inputs must fit 8-bit signed integers \(-128..127\)"),
 ])
