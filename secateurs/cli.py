@@ -235,32 +235,31 @@ def _load_int8(path: Path, what: str) -> np.ndarray:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--pes", type=int, default=4, show_default=True, help="Processing elements.")
 @click.option("--queue-depth", type=int, default=4, show_default=True, help="Activation queue depth.")
-@click.option("--format", "fmt", type=click.Choice(["csc"]), default="csc", show_default=True,
-              help="Packed weight format of the sparse array.")
-@click.option("--index-bits", type=int, default=4, show_default=True, help="CSC relative index width.")
+# Formats and payloads are checked by sim.matmul, so a bad one is one line like any bad input.
+@click.option("--format", "fmt", metavar="csc|nm", default="csc", show_default=True,
+              help="Packed weight format of the sparse engine.")
+@click.option("--nm", "nm_pattern", default=None, metavar="N:M",
+              help="N:M pattern of --format nm (default: the tightest the weights satisfy).")
+@click.option("--payload", metavar="int8|int4|codebook", default="int8", show_default=True,
+              help="A stored weight: int8, int4, or a code into k-means levels.")
 @user_errors
-def matmul(weights, inputs, out, pes, queue_depth, fmt, index_bits) -> None:
-    """One int8 layer on the sparse and dense RTL: OUT/outputs.npy (= X @ W.T) and summary.json."""
+def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> None:
+    """One layer on the sparse and dense accelerator (a one-layer network, raw-accumulator
+    readout): OUT/outputs.npy (= X @ W.T) and summary.json (whole-run cycles)."""
     w = _load_int8(weights, "weights")
     x = _load_int8(inputs, "inputs")
     if x.shape[1] != w.shape[1]:
         raise InputError(f"inputs have {x.shape[1]} columns but weights have {w.shape[1]}")
     hw = config_mod.from_dict(config_mod.HardwareConfig, {"pes": pes, "queue_depth": queue_depth})
-    config_mod.validate(config_mod.FlowConfig(hardware=hw,
-                                              pack=config_mod.PackConfig(index_bits=index_bits)))
-    from .sim.layer import run_matmul
+    config_mod.validate(config_mod.FlowConfig(hardware=hw))
+    from .sim.matmul import matmul_layer, parse_nm, prove_layer
 
+    nm = None if nm_pattern is None else parse_nm(nm_pattern)
+    layer = matmul_layer(w, pes=pes, fmt=fmt, payload=payload, nm=nm)  # refused before staging
     with atomic.staged_dir(out) as stage:
-        result = run_matmul(w, x, hw=hw, index_bits=index_bits, build_root=stage / "build")
+        result = prove_layer(layer, x, hw=hw, build_root=stage / "build")
         atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
-        atomic.write_json(stage / "summary.json", {
-            "rows": int(w.shape[0]), "cols": int(w.shape[1]), "batch": int(x.shape[0]),
-            "pes": pes, "queue_depth": queue_depth, "format": fmt,
-            "cycles_sparse": int(result.cycles_sparse.sum()),
-            "cycles_dense": int(result.cycles_dense.sum()),
-            "expected_cycles_sparse": int(result.expected_cycles_sparse.sum()),
-            "expected_cycles_dense": int(result.expected_cycles_dense.sum()),
-        })
+        atomic.write_json(stage / "summary.json", result.summary(pes=pes, queue_depth=queue_depth))
         import shutil
         shutil.rmtree(stage / "build", ignore_errors=True)
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")

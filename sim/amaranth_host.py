@@ -4,7 +4,7 @@ Streams each input vector in (with seeded random idle cycles on ``input.valid``)
 ``start``, takes the logits from the ``output`` stream (with seeded random back-pressure: idle
 cycles on ``output.ready`` before a logit is taken), waits for ``done`` and reads the class, the
 logits' registers and every counter. Used by the
-Amaranth-simulation tests; the Verilator testbench (``sim/tb/network_test.py``) does the same.
+Amaranth-simulation tests; the Verilator testbench (``sim/tb/cocotb_test.py``) does the same.
 """
 
 from __future__ import annotations

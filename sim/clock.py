@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CLOCK_PERIOD_NS", "CLOCK_PORT", "Port", "top_ports", "clock_source", "self_clocked"]
+__all__ = ["CLOCK_PERIOD_NS", "CLOCK_PORT", "Port", "top_ports", "clock_source"]
 
 #: Clock period of every simulation; only ratios of times matter, and 10 ns keeps edges on whole ns.
 CLOCK_PERIOD_NS = 10
@@ -63,27 +63,3 @@ def clock_source(ports: list[Port], toplevel: str) -> list[str]:
         raise ValueError(f"module {toplevel!r} has no {CLOCK_PORT!r} input to drive")
     return [f"  reg {CLOCK_PORT} = 1'b0;",
             f"  always #({CLOCK_PERIOD_NS / 2}) {CLOCK_PORT} = ~{CLOCK_PORT};"]
-
-
-def self_clocked(verilog: str, toplevel: str, *, wrapper: str | None = None) -> tuple[str, str]:
-    """``(verilog, wrapper name)``: the design plus a top module that clocks it from inside.
-
-    Every port but ``clk`` is passed through under its own name.
-    """
-    wrapper = wrapper or f"{toplevel}_clocked"
-    ports = top_ports(verilog, toplevel)
-    clock = clock_source(ports, toplevel)
-    passed = [p for p in ports if p.name != CLOCK_PORT]
-    lines = [
-        "",
-        f"module {wrapper}(",
-        ",\n".join(f"  {p.declaration()}" for p in passed),
-        ");",
-        *clock,
-        f"  {toplevel} dut (",
-        ",\n".join(f"    .{p.name}({p.name})" for p in ports),
-        "  );",
-        "endmodule",
-        "",
-    ]
-    return verilog + "\n".join(lines), wrapper

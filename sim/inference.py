@@ -3,17 +3,18 @@
 For each design (the whole-network accelerator, sparse and its dense twin) the test split of the
 run is regenerated from its config, quantized and streamed through the generated RTL under
 Verilator. The scoreboard demands bit-exact logits and classes, cycles equal to the analytic
-model, and event counters equal to the counts the reference predicts. Each layer also runs on the
-single-layer arrays, where its accumulators and cycles are checked on their own. Then the two
-power proxies are measured: toggles from a SAIF-traced build, and counters x the energy table.
-Everything lands in ``RUN/sim/summary.json``.
+model, and event counters equal to the counts the reference predicts (:func:`.network.prove`).
+Each layer also runs alone on the same engine, as a one-layer network that streams out its raw
+accumulators (whatever its format and payload), where its accumulators and cycles are checked
+on their own. Then the two power proxies are measured: toggles from a SAIF-traced build, and
+counters x the energy table. Everything lands in ``RUN/sim/summary.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -23,14 +24,12 @@ from .. import atomic, config
 from ..errors import InputError
 from ..sw import metrics
 from ..sw.data import load_dataset
+from ..hw.params import ARGMAX_LATENCY, DRAIN_LATENCY
 from ..sw.formats import container
-from ..sw.reference import quantize_input
-from .events import PREDICTED, network_events
-from .layer import build_array
-from .network import KINDS, build_accelerator
+from ..sw.reference import QuantModel, quantize_input
+from .network import KINDS, build_accelerator, prove
 from .power.energy import energy, load_table
 from .power.measure import event_energy, switching_activity
-from .tb.model import reference_cycles, reference_network_cycles
 from .tb.scoreboard import Scoreboard, cycle_stats
 
 __all__ = ["SUMMARY", "POWER", "load_run", "simulate", "measure_power"]
@@ -63,59 +62,63 @@ def load_run(run_dir: str | Path):
     return cfg, container.load(run_dir / "model.bin")
 
 
-#: Weight width the single-layer arrays multiply (int8 words, no codebook).
-ARRAY_VALUE_BITS = 8
+def single_layer(packed, layer: int):
+    """Layer ``layer`` of ``packed`` alone, as a one-layer model.bin whose readout is its
+    accumulators: its packed words as they are, bias 0, multiplier 1, shift 0, no ReLU (the raw
+    readout ignores the last three; a zero bias makes what it streams ``W x`` itself)."""
+    q = packed.model.layers[layer]
+    alone = dataclasses.replace(q, bias=np.zeros(q.rows, dtype=np.int32),
+                                multiplier=np.ones(q.rows, dtype=np.int64), shift=0, relu=False)
+    return container.PackedModel(QuantModel(packed.model.input_scale, (alone,)),
+                                 (packed.layers[layer],))
 
 
-def _layer_arrays(packed, board: Scoreboard, hw, build_root: Path) -> list[dict]:
-    """Every layer on the single-layer arrays: accumulators and cycles checked per layer.
+def compute_cycles(cycles: np.ndarray, rows: int) -> np.ndarray:
+    """A one-layer run's compute cycles, from its whole cycles: what is left when its drain
+    (``rows`` reads, the last written ``DRAIN_LATENCY`` later) and the argmax's cycle are taken
+    off (``sw.cycles.network_cycles``)."""
+    return np.asarray(cycles, dtype=np.int64) - rows - DRAIN_LATENCY - ARGMAX_LATENCY
 
-    The arrays hold plain int8 CSC words; a model packed otherwise (int4, codebook) is run on
-    the accelerator only, and its layers carry no ``array_cycles``.
-    """
-    rows = max(q.rows for q in packed.model.layers)
-    cols = max(q.cols for q in packed.model.layers)
-    per_layer = [{"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
-                 for i, q in enumerate(packed.model.layers)]
-    if any(l.codebook is not None or l.value_bits != ARRAY_VALUE_BITS for l in packed.layers):
-        return per_layer
-    for kind in KINDS:
-        array = build_array(kind, rows=rows, cols=cols, hw=hw, index_bits=packed.index_bits,
-                            build_root=build_root)
-        jobs = [(csc, board.activations[i]) for i, csc in enumerate(packed.layers)]
-        for i, (result, (csc, x)) in enumerate(zip(array.run_many(jobs), jobs)):
-            board.check_layer(f"{kind} layer-array", i, result.outputs)
-            expected = reference_cycles(kind, hw, csc, x)
-            board.check_cycles(f"{kind} layer-array (layer {i})", result.cycles, expected)
-            per_layer[i][kind]["array_cycles"] = cycle_stats(result.cycles)
+
+def _layers_alone(packed, board: Scoreboard, hw, build_root: Path,
+                  log: Callable[[str], None]) -> list[dict]:
+    """Every layer alone on both designs, fed the reference's activations of the layer before:
+    its accumulators checked bit-exact and its cycles against the model, and its compute cycles
+    (``array_cycles``) derived from the measured run. One build per layer and design."""
+    per_layer = []
+    for i, q in enumerate(packed.model.layers):
+        entry = {"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
+        alone = single_layer(packed, i)
+        layer_board = Scoreboard(alone, board.activations[i])
+        proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
+                       board=layer_board,
+                       log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
+        for kind, proof in proofs.items():
+            board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
+            compute = compute_cycles(proof.cycles, q.rows)
+            board.check_cycles(f"{kind} layer {i} alone (compute)", compute, proof.model.compute[0])
+            entry[kind]["array_cycles"] = cycle_stats(compute)
+        per_layer.append(entry)
     return per_layer
 
 
 def _whole_network(kind: str, packed, hw, board: Scoreboard, table, build_root: Path,
                    log: Callable[[str], None]) -> tuple[dict, object, list]:
     """One design over the batch, judged; ``(summary entry, cycle model, modelled events)``."""
-    log(f"[simulate] {kind}: build")
-    design = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
-    log(f"[simulate] {kind}: {len(board.inputs)} inferences")
-    began = time.perf_counter()
-    ran = design.run(board.inputs)
-    wall = time.perf_counter() - began
-    board.check_logits(kind, ran.logits, ran.predicted)
-    model = reference_network_cycles(kind, hw, packed, board.inputs)
-    board.check_cycles(kind, ran.counters["cycles"], model.total)
-    events = network_events(packed, board.inputs, kind=kind, issue_width=hw.issue_width)
-    board.check_events(kind, ran.counters, {k: sum(e[k] for e in events) for k in PREDICTED})
+    proof = prove(packed, hw=hw, build_root=build_root, kinds=(kind,), board=board,
+                  events=True, log=lambda m: log(m.replace("[prove]", "[simulate]")))[kind]
+    ran = proof.result
     entry = {
         "accuracy": board.accuracy(ran.predicted),
         "cycles": cycle_stats(ran.counters["cycles"]),
-        "expected_cycles": cycle_stats(model.total),
+        "expected_cycles": cycle_stats(proof.expected),
         "events": {k: float(v.mean()) for k, v in ran.counters.items()},
         "energy_pj": event_energy(ran.counters, table),
-        "wall_seconds": wall,
+        "wall_seconds": proof.seconds,
         "simulated_cycles": ran.total_cycles,
         "cycles_per_second": ran.total_cycles / max(ran.total_seconds, 1e-9),
     }
-    return entry, model, events
+    return entry, proof.model, proof.events
 
 
 def _modelled_layer(model, events: dict, layer: int, table) -> dict:
@@ -198,8 +201,8 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
     summary["realised_speedup"] = (summary["dense"]["cycles"]["total"]
                                    / max(summary["sparse"]["cycles"]["total"], 1))
 
-    log("[simulate] layers on the single-layer arrays")
-    summary["layers"] = _layer_arrays(packed, board, hw, build_root)
+    log("[simulate] each layer alone (accumulator readout)")
+    summary["layers"] = _layers_alone(packed, board, hw, build_root, log)
     for kind, (model, events) in modelled.items():
         for i, entry in enumerate(summary["layers"]):
             entry[kind].update(_modelled_layer(model, events[i], i, table))

@@ -4,9 +4,10 @@
 memories initialised from the model), wraps it in a module that makes its own clock and feeds
 it a batch from inside the simulator (:mod:`.feeder`), and compiles it once with Verilator,
 optionally tracing waves (VCD) or SAIF toggle counts. :meth:`Accelerator.run` runs a batch of
-int8 input vectors in one simulator process and returns what it reported, unjudged;
-:func:`run_network` runs the sparse design and its dense twin and judges both against the
-integer reference and the cycle model (:mod:`.tb.scoreboard`).
+int8 input vectors in one simulator process and returns what it reported, unjudged.
+:func:`prove` is the one "prove on RTL": build each design, run the batch, and judge it
+bit-exact against the integer reference and cycle-exact against the cycle model
+(:mod:`.tb.scoreboard`); ``sim matmul``, ``simulate`` and the tests all go through it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +27,17 @@ from ..errors import InputError
 from ..hw import accelerator as hw_accelerator
 from ..hw.build.export import export_verilog
 from ..hw.image import network_image
+from ..sw.cycles import NetworkCycles
+from ..sw.formats.base import check_matrix
 from . import runner
+from .events import PREDICTED, network_events
 from .feeder import fed_wrapper
-from .layer import int8_matrix
 from .tb.job import DRIVERS, JOB_ENV, NetworkJob, NetworkResults, load_results, save_job
 from .tb.model import reference_network_cycles
 from .tb.scoreboard import Scoreboard
 
-__all__ = ["KINDS", "COUNTERS", "DRIVERS", "NetworkResults", "Accelerator", "build_accelerator",
-           "run_network"]
+__all__ = ["KINDS", "COUNTERS", "DRIVERS", "NetworkResults", "Accelerator", "Proof",
+           "build_accelerator", "prove"]
 
 KINDS = hw_accelerator.KINDS
 COUNTERS = hw_accelerator.COUNTERS
@@ -46,7 +52,13 @@ class Accelerator:
         self.design, self.built, self.kind = design, built, design.kind
 
     def __repr__(self) -> str:
-        return f"Accelerator({self.kind!r}, trace={self.built.trace!r})"
+        return (f"Accelerator({self.kind!r}, readout={self.readout!r}, "
+                f"trace={self.built.trace!r})")
+
+    @property
+    def readout(self) -> str:
+        """What the output stream carries: "logits" or raw "accumulators"."""
+        return self.design.readout
 
     @property
     def features(self) -> int:
@@ -66,7 +78,7 @@ class Accelerator:
         per clock edge, the benchmark's baselines). ``run_dir`` keeps the job, log and trace
         there; otherwise a temporary folder is used and removed.
         """
-        x = int8_matrix(inputs, "inputs")
+        x = check_matrix(inputs, what="inputs")
         if x.shape[1] != self.features:
             raise InputError(f"inputs have {x.shape[1]} columns but the network has "
                              f"{self.features} features")
@@ -88,10 +100,11 @@ class Accelerator:
 
 
 def build_accelerator(packed, *, kind: str, hw: HardwareConfig, build_root: str | Path,
-                      trace: str | None = None) -> Accelerator:
+                      trace: str | None = None, readout: str = "logits") -> Accelerator:
     """Generate and compile (or reuse) the ``kind`` accelerator of ``packed`` (a model.bin).
 
     ``trace`` ("vcd", "fst" or "saif") compiles in tracing of that format, a separate build.
+    ``readout="accumulators"`` streams the last layer's raw ``acc + bias`` instead of logits.
     """
     if kind not in KINDS:
         raise InputError(f"accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -100,7 +113,8 @@ def build_accelerator(packed, *, kind: str, hw: HardwareConfig, build_root: str 
     try:
         design = hw_accelerator.Accelerator(network_image(packed), kind=kind,
                                             queue_depth=hw.queue_depth,
-                                            issue_width=hw.issue_width, acc_bits=hw.acc_bits)
+                                            issue_width=hw.issue_width, acc_bits=hw.acc_bits,
+                                            readout=readout)
     except ValueError as e:
         raise InputError(f"cannot build the {kind} accelerator: {e}") from None
     name = f"{kind}_accelerator"
@@ -115,21 +129,59 @@ def build_accelerator(packed, *, kind: str, hw: HardwareConfig, build_root: str 
     return Accelerator(design, built)
 
 
-def run_network(packed, inputs: np.ndarray, *, hw: HardwareConfig, build_root: str | Path,
-                kinds=KINDS, idle_seed: int | None = None) -> dict:
-    """Run ``inputs`` on each kind; SimulationError unless logits, classes and cycles match.
+@dataclass(frozen=True, eq=False)
+class Proof:
+    """One design's run of a batch, judged: what it reported, the modelled cycles, the wall
+    seconds the run took (the build excluded) and, if checked, the modelled events."""
 
-    Idle cycles in the input stream land before ``start`` and change nothing; each cycle a logit
-    is held on the output stream holds the run a cycle, so cycles must equal the model's plus
-    those. Returns, per kind, the :class:`NetworkResults` and the modelled cycles.
+    kind: str
+    result: NetworkResults
+    model: NetworkCycles
+    seconds: float
+    events: list | None = None
+
+    @property
+    def cycles(self) -> np.ndarray:
+        """Cycles of each inference, as the design counted them (== ``expected`` + held)."""
+        return self.result.cycles
+
+    @property
+    def expected(self) -> np.ndarray:
+        """Cycles of each inference the model predicts for a host that holds nothing back."""
+        return self.model.total
+
+
+def prove(packed, inputs: np.ndarray | None = None, *, hw: HardwareConfig,
+          build_root: str | Path, kinds=KINDS, readout: str = "logits",
+          idle_seed: int | None = None, board: Scoreboard | None = None, events: bool = False,
+          log: Callable[[str], None] | None = None) -> dict[str, Proof]:
+    """Build each of ``kinds``, run ``inputs`` on it, and judge it; SimulationError at the first
+    value, class, cycle count (or, with ``events``, event counter) that is not the reference's.
+
+    ``board`` (a :class:`Scoreboard` of ``packed``) stands for ``inputs`` when the caller has
+    one. Idle cycles in the input stream land before ``start`` and change nothing; each cycle a
+    value is held on the output stream holds the run a cycle, so cycles must equal the model's
+    plus those.
     """
-    board = Scoreboard(packed, inputs)
-    results = {}
+    board = board if board is not None else Scoreboard(packed, inputs)
+    say = log or (lambda message: None)
+    proofs = {}
     for kind in kinds:
-        result = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root).run(
-            board.inputs, idle_seed=idle_seed)
-        board.check_logits(kind, result.logits, result.predicted)
-        model = reference_network_cycles(kind, hw, packed, board.inputs).total
-        board.check_cycles(kind, result.cycles, model, stalls=result.held_cycles)
-        results[kind] = (result, model)
-    return results
+        say(f"[prove] {kind}: build")
+        design = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root,
+                                   readout=readout)
+        say(f"[prove] {kind}: {len(board.inputs)} inferences")
+        began = time.perf_counter()
+        result = design.run(board.inputs, idle_seed=idle_seed)
+        seconds = time.perf_counter() - began
+        board.check_outputs(kind, result.logits, result.predicted, readout=readout)
+        model = reference_network_cycles(kind, hw, packed, board.inputs)
+        board.check_cycles(kind, result.cycles, model.total, stalls=result.held_cycles)
+        modelled = None
+        if events:
+            modelled = network_events(packed, board.inputs, kind=kind,
+                                      issue_width=hw.issue_width)
+            board.check_events(kind, result.counters,
+                               {k: sum(e[k] for e in modelled) for k in PREDICTED})
+        proofs[kind] = Proof(kind, result, model, seconds, modelled)
+    return proofs

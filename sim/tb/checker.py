@@ -1,4 +1,4 @@
-"""Compares what the array did with the reference and names the first disagreement."""
+"""Compares what a design did with the reference and names the first disagreement."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from ...errors import SimulationError
 
-__all__ = ["differences", "check_outputs", "check_cycles"]
+__all__ = ["differences", "check_cycles"]
 
 
 def differences(actual, expected, *, label: str, what: str):
@@ -19,17 +19,7 @@ def differences(actual, expected, *, label: str, what: str):
     return actual, expected, np.argwhere(actual != expected)
 
 
-def check_outputs(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
-    """Raise SimulationError at the first (sample, row) whose output differs from the reference."""
-    actual, expected, wrong = differences(actual, expected, label=label, what="outputs")
-    if wrong.size:
-        sample, row = (int(i) for i in wrong[0])
-        raise SimulationError(
-            f"{label}: sample {sample} row {row} is {int(actual[sample, row])}, expected "
-            f"{int(expected[sample, row])} ({len(wrong)} of {actual.size} outputs differ)")
-
-
-def check_cycles(actual: np.ndarray, expected: np.ndarray, *, label: str = "array") -> None:
+def check_cycles(actual: np.ndarray, expected: np.ndarray, *, label: str = "design") -> None:
     """Raise SimulationError at the first sample whose cycle count differs from the model."""
     actual, expected, wrong = differences(actual, expected, label=label, what="cycle counts")
     if wrong.size:

@@ -45,7 +45,7 @@ class NetworkResults:
     """What the accelerator reported for a batch, unjudged, and what the simulation cost."""
 
     predicted: np.ndarray
-    #: ``(batch, outputs)`` int8 logits.
+    #: ``(batch, outputs)`` what the output stream carried: int8 logits, or raw accumulators.
     logits: np.ndarray
     #: Per counter name, ``(batch,)`` counts of each run.
     counters: dict[str, np.ndarray]

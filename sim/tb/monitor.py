@@ -1,4 +1,4 @@
-"""Watches a run: waits for ``done``, reads results (accumulators, or class and logits) and counters.
+"""Watches a run: waits for ``done``, reads the class, the logits (or raw accumulators) and counters.
 
 The wait is one trigger on ``done`` rather than a Python step per cycle, so a run costs what the
 simulator costs; the per-cycle wait is kept as the baseline that shows what that saves. The
@@ -18,14 +18,14 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer, with_timeout
 from ...errors import SimulationError
 from ..feeder import RESULTS_FILE, read_results
 
-__all__ = ["ArrayMonitor", "NetworkMonitor"]
+__all__ = ["NetworkMonitor"]
 
 #: The launch edge is counted too: a run whose ``done`` rises one edge after launch takes 2 cycles.
 LAUNCH_EDGE = 1
 
 
-class ArrayMonitor:
-    """Observer side of one array under test."""
+class NetworkMonitor:
+    """Observer side of the accelerator: ``done``, counters, class and logits."""
 
     def __init__(self, dut, clock_period_steps: int, *, per_cycle: bool = False):
         self.dut = dut
@@ -46,7 +46,8 @@ class ArrayMonitor:
             try:
                 await with_timeout(RisingEdge(self.dut.done), limit_cycles * self.period, "step")
             except TimeoutError:
-                raise SimulationError(f"the array did not finish within {limit_cycles} cycles") from None
+                raise SimulationError(
+                    f"the accelerator did not finish within {limit_cycles} cycles") from None
         elapsed = get_sim_time("step") - start_time
         if finished_at_start:
             await Timer(1, "step")  # leave the read-only phase so that ports can be driven
@@ -64,15 +65,7 @@ class ArrayMonitor:
             await edge
             await settled
         if not self.dut.done.value:
-            raise SimulationError(f"the array did not finish within {limit_cycles} cycles")
-
-    def counter(self) -> int:
-        """The array's ``cycles`` output: the length of the last run."""
-        return self.dut.cycles.value.to_unsigned()
-
-    async def read_outputs(self, rows: int) -> np.ndarray:
-        """Read accumulators ``0..rows-1`` through the combinational ``out_addr`` port."""
-        return await self._read_each(self.dut.out_addr, self.dut.out_data, rows)
+            raise SimulationError(f"the accelerator did not finish within {limit_cycles} cycles")
 
     async def _read_each(self, address, data, count: int) -> np.ndarray:
         """Drive ``address`` with ``0..count-1`` and read ``data`` (signed) after each settles."""
@@ -84,10 +77,6 @@ class ArrayMonitor:
             values[i] = data.value.to_signed()
         return values
 
-
-class NetworkMonitor(ArrayMonitor):
-    """Observer side of the whole-network accelerator: ``done``, counters, class and logits."""
-
     def counters(self, names: tuple[str, ...]) -> dict[str, int]:
         """Every event counter of the last run, by name."""
         return {name: getattr(self.dut, f"counters__{name}").value.to_unsigned() for name in names}
@@ -96,10 +85,16 @@ class NetworkMonitor(ArrayMonitor):
         return self.dut.counters__cycles.value.to_unsigned()
 
     def predicted(self) -> int:
+        """The class; a one-output design has no ``predicted`` port (its index has no bits)."""
+        if not hasattr(self.dut, "predicted"):
+            return 0
         return self.dut.predicted.value.to_unsigned()
 
     async def read_logits(self, outputs: int) -> np.ndarray:
-        """Read logits ``0..outputs-1`` through the combinational ``logit_addr`` port."""
+        """Read logits ``0..outputs-1`` through the combinational ``logit_addr`` port (a
+        one-output design has none: ``logit`` is its only value)."""
+        if not hasattr(self.dut, "logit_addr"):
+            return np.array([self.dut.logit.value.to_signed()], dtype=np.int64)
         return await self._read_each(self.dut.logit_addr, self.dut.logit, outputs)
 
     def fed(self, batch: int, names: tuple[str, ...], outputs: int):

@@ -1,9 +1,10 @@
 """The scoreboard: what each design reported for each sample, judged against the references.
 
 It holds the integer reference of a batch (every layer's activations, the logits, the classes)
-and the analytic models (cycles, events), and checks the hardware's logits, classes, per-layer
-accumulators, cycle counts and event counters against them. The first disagreement becomes a
-:class:`SimulationError` naming the design, sample, layer and neuron (or counter).
+and checks what the hardware streamed out (int8 logits, or the last layer's raw accumulators),
+its classes, cycle counts and event counters against it and the analytic models. The first
+disagreement becomes a :class:`SimulationError` naming the design, sample, layer and neuron (or
+counter).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import SimulationError
+from ...hw.params import READOUTS
 from ...sw.reference import accumulate, classify, forward
 from .checker import check_cycles, differences
 
@@ -46,20 +48,38 @@ class Scoreboard:
         """``W x`` of ``layer`` for every sample (before bias and requantization)."""
         return accumulate(self.packed.model.layers[layer].weight, self.activations[layer])
 
+    def readout(self, readout: str = "logits") -> np.ndarray:
+        """What the output stream must carry: the int8 logits, or (``"accumulators"``) the last
+        layer's raw ``W x + bias``."""
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
+        if readout == "logits":
+            return self.logits
+        bias = np.asarray(self.packed.model.layers[-1].bias, dtype=np.int64)
+        return self.accumulators(self.layers - 1) + bias
+
     def check_layer(self, design: str, layer: int, outputs: np.ndarray) -> None:
-        """A layer array's accumulators, bit-exact."""
+        """A layer's accumulators, bit-exact."""
         _first_difference(f"{design} design", layer, np.asarray(outputs), self.accumulators(layer),
                           what="neuron")
 
-    def check_logits(self, design: str, logits: np.ndarray, predicted: np.ndarray) -> None:
-        """A whole inference's int8 logits (the last layer's outputs) and its class."""
-        _first_difference(f"{design} design", self.layers - 1, np.asarray(logits), self.logits,
+    def check_outputs(self, design: str, values: np.ndarray, predicted: np.ndarray, *,
+                      readout: str = "logits") -> None:
+        """A whole inference's output stream (``readout``: logits or raw accumulators) and its
+        class (the first index of the largest value), bit-exact."""
+        expected = self.readout(readout)
+        _first_difference(f"{design} design", self.layers - 1, np.asarray(values), expected,
                           what="neuron")
-        wrong = np.flatnonzero(np.asarray(predicted) != self.classes)
+        classes = classify(expected)
+        wrong = np.flatnonzero(np.asarray(predicted) != classes)
         if wrong.size:
             s = int(wrong[0])
             raise SimulationError(f"{design} design: sample {s} classified {int(predicted[s])}, "
-                                  f"the reference says {int(self.classes[s])}")
+                                  f"the reference says {int(classes[s])}")
+
+    def check_logits(self, design: str, logits: np.ndarray, predicted: np.ndarray) -> None:
+        """A whole inference's int8 logits (the last layer's outputs) and its class."""
+        self.check_outputs(design, logits, predicted, readout="logits")
 
     def check_cycles(self, design: str, cycles: np.ndarray, expected: np.ndarray,
                      stalls: np.ndarray | int = 0) -> None:

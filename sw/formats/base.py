@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import FormatError, InputError
 from ...hw.params import MAX_GROUP
-from .payload import Payload
+from .payload import INT8, Payload
 
 __all__ = ["Format", "Options", "SizeBits", "Blob", "check_matrix", "count_bits", "describe_layer",
            "expect_blobs"]
@@ -116,16 +116,26 @@ class BankedLayer:
         return len(range(pe, self.rows, self.pes))
 
 
-def check_matrix(weights: np.ndarray, payload: Payload) -> np.ndarray:
-    """``weights`` as an int64 matrix; InputError unless 2-D integers the payload can hold."""
-    w = np.asarray(weights)
-    if w.ndim != 2:
-        raise InputError(f"weights must be a 2-D matrix (rows x cols), not shape {w.shape}")
-    if not np.issubdtype(w.dtype, np.integer):
-        raise InputError(f"weights must be integers, not {w.dtype}")
-    w = w.astype(np.int64)
-    payload.encode(w)  # raises if a value is not representable
-    return w
+def check_matrix(values: np.ndarray, payload: Payload = INT8, *,
+                 what: str = "weights") -> np.ndarray:
+    """``values`` as an int64 matrix; InputError unless 2-D integers that ``payload`` holds.
+
+    The one check of an integer matrix (int8 by default), weights or activations alike: the
+    packers call it, and so do the simulators with ``what="inputs"``.
+    """
+    array = np.asarray(values)
+    if array.ndim != 2:
+        raise InputError(f"{what} must be a 2-D matrix (rows x cols), not shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise InputError(f"{what} must be integers, not {array.dtype}")
+    matrix = array.astype(np.int64)
+    if payload.codebook is None:
+        lo, hi = payload.value_range
+        if matrix.size and (matrix.min() < lo or matrix.max() > hi):
+            raise InputError(f"{what} must fit {payload.bits}-bit signed integers ({lo}..{hi})")
+    else:
+        payload.encode(matrix)  # raises naming a value the codebook lacks
+    return matrix
 
 
 def count_bits(maximum: int) -> int:

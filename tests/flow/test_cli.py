@@ -53,6 +53,50 @@ def test_sim_matmul_bad_input(arrays, weights, inputs, fragments):
     assert not [p for p in arrays.iterdir() if p.name.startswith(".out")]
 
 
+@pytest.mark.parametrize("options, fragments", [
+    (["--format", "dense"], ("format must be one of csc, nm", "'dense'")),
+    (["--payload", "int2"], ("payload must be one of int8, int4, codebook",)),
+    (["--format", "nm", "--nm", "2-4"], ("--nm must be N:M",)),
+    (["--format", "nm", "--nm", "4:4"], ("1 <= N < M",)),
+    (["--format", "nm", "--nm", "1:4"], ("not 1:4 sparse", "row 0")),
+    (["--nm", "2:4"], ("--nm applies to --format nm only",)),
+    (["--payload", "int4"], ("weights must fit 4-bit signed integers (-8..7)",)),
+])
+def test_sim_matmul_bad_packing(arrays, options, fragments):
+    out = arrays / "out"
+    result = secateurs("sim", "matmul", "--weights", arrays / "w.npy", "--inputs",
+                       arrays / "x.npy", "--out", out, *options)
+    assert_one_line_error(result, *fragments)
+    assert not out.exists()
+    assert not [p for p in arrays.iterdir() if p.name.startswith(".out")]
+
+
+@pytest.mark.rtl
+def test_sim_matmul_nm_codebook_is_exact(tmp_path):
+    """N:M (inferred 2:4) with a codebook of the weights' 6 values, both designs: outputs.npy
+    is exactly X @ W.T, and the summary's cycles are the model's."""
+    import json
+
+    rng = np.random.default_rng(5)
+    w = rng.choice([-128, -40, -1, 3, 77, 127], (7, 12)) * np.resize([1, 1, 0, 0], 12)
+    x = rng.integers(-128, 128, (4, 12)) * (rng.random((4, 12)) < 0.7)
+    np.save(tmp_path / "w.npy", w.astype(np.int8))
+    np.save(tmp_path / "x.npy", x.astype(np.int8))
+    result = secateurs("sim", "matmul", "--weights", tmp_path / "w.npy", "--inputs",
+                       tmp_path / "x.npy", "--out", tmp_path / "out", "--pes", "2",
+                       "--queue-depth", "2", "--format", "nm", "--payload", "codebook")
+    assert result.returncode == 0, result.stderr
+    outputs = np.load(tmp_path / "out" / "outputs.npy")
+    assert outputs.dtype == np.int32
+    np.testing.assert_array_equal(outputs, x @ w.T)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["exact"] and summary["max_weight_error"] == 0 and summary["nm"] == "2:4"
+    assert summary["format"] == "nm" and summary["payload"] == "codebook"
+    for kind in ("sparse", "dense"):
+        assert summary[f"cycles_{kind}"] == summary[f"expected_cycles_{kind}"] > 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["outputs.npy", "summary.json"]
+
+
 def test_sim_matmul_impossible_hardware(arrays):
     result = secateurs("sim", "matmul", "--weights", arrays / "w.npy", "--inputs",
                        arrays / "x.npy", "--out", arrays / "out", "--pes", "0")

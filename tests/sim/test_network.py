@@ -14,12 +14,12 @@ from secateurs.config import HardwareConfig
 from secateurs.errors import SimulationError
 from secateurs.sim import runner
 from secateurs.sim.feeder import fed_wrapper
-from secateurs.sim.network import COUNTERS, DRIVERS, TEST_MODULE, build_accelerator, run_network
+from secateurs.sim.network import COUNTERS, DRIVERS, TEST_MODULE, build_accelerator, prove
 from secateurs.sim.tb.job import JOB_ENV, NetworkJob, save_job
 from secateurs.sim.tb.model import reference_network_cycles
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.cycles import network_cycles
-from secateurs.sw.reference import QuantModel, classify, forward
+from secateurs.sw.reference import QuantModel, forward
 from tests.helpers.models import digits_model, packed, random_inputs, random_model
 
 pytestmark = pytest.mark.rtl
@@ -39,9 +39,9 @@ def digits():
 @pytest.mark.parametrize("kind,pes,queue_depth", GRID)
 def test_whole_network(digits, build_cache, kind, pes, queue_depth):
     model, x, y = digits
-    results = run_network(packed(model, pes=pes), x, hw=HardwareConfig(pes=pes, queue_depth=queue_depth),
-                          build_root=build_cache, kinds=(kind,), idle_seed=pes)
-    result, modelled = results[kind]
+    proof = prove(packed(model, pes=pes), x, hw=HardwareConfig(pes=pes, queue_depth=queue_depth),
+                  build_root=build_cache, kinds=(kind,), idle_seed=pes)[kind]
+    result, modelled = proof.result, proof.expected
     assert result.held_cycles.sum() > 0  # the seed held logits back on the output stream
     np.testing.assert_array_equal(result.cycles, modelled + result.held_cycles)
     assert (result.predicted == y).mean() > 0.8  # a trained model, not noise
@@ -60,38 +60,35 @@ def test_issue_widths(digits, build_cache, pes, queue_depth, issue_width):
     hw = HardwareConfig(pes=pes, queue_depth=queue_depth, issue_width=issue_width)
     accelerator = build_accelerator(p, kind="sparse", hw=hw, build_root=build_cache)
     assert accelerator.design.issue_width == issue_width
-    result = accelerator.run(x, idle_seed=pes)
-    logits = forward(p.model, x)[-1]
-    np.testing.assert_array_equal(result.logits, logits)
-    np.testing.assert_array_equal(result.predicted, classify(logits))
-    np.testing.assert_array_equal(result.cycles, network_cycles(
+    proof = prove(p, x, hw=hw, build_root=build_cache, kinds=("sparse",), idle_seed=pes)["sparse"]
+    np.testing.assert_array_equal(proof.result.logits, forward(p.model, x)[-1])
+    np.testing.assert_array_equal(proof.cycles, network_cycles(
         p, x, queue_depth=queue_depth, issue_width=issue_width, array="sparse").total
-        + result.held_cycles)
-    assert (result.predicted == y).mean() > 0.8
+        + proof.result.held_cycles)
+    assert (proof.result.predicted == y).mean() > 0.8
 
 
 def test_every_layer_alone(digits, build_cache):
     """Each layer as a one-layer network, fed the reference's activations of the layer before:
-    its int8 outputs (read as logits) equal the reference's."""
+    its int8 outputs (read as logits) equal the reference's, in the modelled cycles."""
     model, x, _ = digits
     inputs = [x, *forward(model, x)[:-1]]
     for i, layer in enumerate(model.layers):
         single = QuantModel(model.input_scale, (layer,))
-        accelerator = build_accelerator(packed(single, pes=4), kind="sparse",
-                                        hw=HardwareConfig(pes=4, queue_depth=4),
-                                        build_root=build_cache)
-        result = accelerator.run(inputs[i])
-        np.testing.assert_array_equal(result.logits, forward(model, x)[i], err_msg=f"layer {i}")
+        proof = prove(packed(single, pes=4), inputs[i], hw=HardwareConfig(pes=4, queue_depth=4),
+                      build_root=build_cache, kinds=("sparse",))["sparse"]
+        np.testing.assert_array_equal(proof.result.logits, forward(model, x)[i],
+                                      err_msg=f"layer {i}")
 
 
 def test_nm_network(build_cache):
     """The digits MLP pruned 2:4 runs on the N:M engine: exact, and about half the dense walk."""
     model, x, y = digits_model(structure="nm", density=0.5)
     nm = packed(model, pes=4, fmt="nm")
-    results = run_network(nm, x[:IMAGES], hw=HardwareConfig(pes=4, queue_depth=1),
-                          build_root=build_cache, kinds=("sparse",))
-    sparse, modelled = results["sparse"]
-    np.testing.assert_array_equal(sparse.cycles, modelled)
+    proof = prove(nm, x[:IMAGES], hw=HardwareConfig(pes=4, queue_depth=1),
+                  build_root=build_cache, kinds=("sparse",))["sparse"]
+    sparse = proof.result
+    np.testing.assert_array_equal(sparse.cycles, proof.expected)
     assert (sparse.predicted == y[:IMAGES]).mean() > 0.8
     dense = network_cycles(nm, x[:IMAGES], queue_depth=1, array="dense").total
     assert 1.5 < dense.mean() / sparse.cycles.mean() < 2
@@ -137,6 +134,12 @@ def _stuck_design() -> str:
     lines += [f"  assign {name} = {1 if name == 'input__ready' else 0};"
               for d, _, name in ports if d == "output"]
     return "\n".join([*lines, "endmodule", ""])
+
+
+def test_failed_build_reports_the_error_line(tmp_path):
+    broken = "module broken(input clk, input rst);\n  wire w = ;\nendmodule\n"
+    with pytest.raises(SimulationError, match=r"broken\.v:2:.*syntax error"):
+        runner.build(broken, toplevel="broken", parameters={}, build_root=tmp_path)
 
 
 def test_the_feeder_gives_up_on_a_design_that_never_finishes(tmp_path, build_cache):
