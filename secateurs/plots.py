@@ -83,7 +83,7 @@ def layer_cycles(layers: Sequence[Mapping]) -> bytes:
     series = {"dense (accelerator)": [l["cycles_dense"] for l in layers],
               "sparse (accelerator)": [l["cycles_sparse"] for l in layers]}
     if all("array_cycles_sparse" in l for l in layers):
-        series["sparse (layer array RTL)"] = [l["array_cycles_sparse"] for l in layers]
+        series["sparse (layer alone, RTL compute)"] = [l["array_cycles_sparse"] for l in layers]
     _grouped_bars(ax, groups, series)
     ax.set_yscale("log")
     ax.set_ylabel("cycles")

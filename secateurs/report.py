@@ -61,7 +61,7 @@ def layer_table(layers) -> Table:
         rows.append(tuple(row))
     header = ("layer", "shape", "accelerator sparse", "accelerator dense", "speedup")
     if arrays:
-        header += ("layer array sparse (RTL)", "layer array dense (RTL)")
+        header += ("layer alone sparse (RTL compute)", "layer alone dense (RTL compute)")
     return Table("Cycles per layer, summed over the simulated images (accelerator: compute and "
                  "drain by the cycle model, whose total the RTL matches exactly)", header, tuple(rows))
 

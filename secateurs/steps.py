@@ -91,7 +91,8 @@ def simulate(run: Run) -> dict:
     layers = []
     for entry in s["layers"]:
         # Per layer: the accelerator's share by the cycle model (whose sum the RTL total
-        # matches exactly), and the layer on its own on the single-layer arrays (RTL).
+        # matches exactly), and the layer on its own as a one-layer network on the same engine
+        # (RTL; its compute cycles).
         row = {"layer": entry["layer"], "rows": entry["rows"], "cols": entry["cols"]}
         for kind in ("sparse", "dense"):
             row[f"cycles_{kind}"] = entry[kind]["cycles"]["total"]

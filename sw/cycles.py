@@ -1,4 +1,5 @@
-"""The exact cycle count of one layer run on the sparse and dense arrays (``secateurs.hw``).
+"""The exact cycle count of the accelerator (``secateurs.hw``): a layer's compute phase on the
+sparse, N:M and dense engines, and whole inferences.
 
 Cycles of a run are numbered from 0: cycle 0 is the one whose closing edge samples ``start``.
 A run *finishes* on the cycle F whose closing edge lands the last accumulate (``done`` reads 1
@@ -34,7 +35,7 @@ The latencies are the RTL's own, imported from ``hw/params.py`` (plain Python, s
 of Amaranth); the tests hold the RTL to the counts they give.
 
 Whole network (``hw/accelerator.py``): layer l launches in cycle ``T_l`` (``T_0 = 0``, the edge
-sampling ``start``) and computes for ``C_l`` cycles, the single-layer count above with the
+sampling ``start``) and computes for ``C_l`` cycles, the layer count above with the
 layer's own input activations; its ``R_l`` rows are then drained one a cycle, each written
 ``DRAIN_LATENCY`` cycles after its read, and the next layer launches the cycle after the last
 write: ``T_{l+1} = T_l + C_l + R_l + DRAIN_LATENCY``. The argmax registers the class on the last
