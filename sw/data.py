@@ -14,6 +14,7 @@ import codecs
 import gzip
 import importlib.resources
 import io
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,10 @@ def _split(x: np.ndarray, y: np.ndarray, cfg: DataConfig, seed: int) -> tuple[Sp
     """Stratified split; validation (model selection) and test (reporting) never overlap."""
     rest, test = _stratified(x, y, cfg.test_fraction, seed)
     val_of_rest = cfg.val_fraction / (1.0 - cfg.test_fraction)
-    train, val = _stratified(rest.x, rest.y, val_of_rest, seed)
+    # scikit-learn rounds a fraction's count up; round the quotient's float noise away first, so
+    # that 0.2 / 0.7 of 3500 holds out 1000 samples, not 1001.
+    val_count = math.ceil(round(val_of_rest * len(rest), 6))
+    train, val = _stratified(rest.x, rest.y, val_count, seed)
     return _subset(train, cfg, seed), val, test
 
 
