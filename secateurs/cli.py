@@ -216,12 +216,9 @@ def sim() -> None:
 
 
 def _load_int8(path: Path, what: str) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{what} file {str(path)!r} does not exist") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{what} file {str(path)!r} is not a .npy array ({e})") from None
+    from .inputs import load_npy
+
+    array = load_npy(path, what)
     if array.dtype != np.int8:
         raise InputError(f"{what} must be int8, not {array.dtype}")
     if array.ndim != 2 or 0 in array.shape:

@@ -309,14 +309,10 @@ def parse_toml(text: str, what: str) -> dict:
 def read_toml(path: str | Path, what: str) -> dict:
     """The TOML file at ``path``; a missing, unreadable or invalid file is a :class:`ConfigError`
     naming ``what`` it is (``"config file"``, ``"sweep config"``, ``"energy table"``) and the path."""
+    from .inputs import read_text
+
     where = f"{what} {str(path)!r}"
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"cannot read {where}: it does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = (e.strerror or str(e)) if isinstance(e, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"cannot read {where}: {reason}") from None
+    text = read_text(path, what, ConfigError)
     return parse_toml(text, where)
 
 
