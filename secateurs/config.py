@@ -358,6 +358,8 @@ def validate(config: FlowConfig) -> None:
     check_name(config.name)
     check_seed(config.seed)
     validate_data(config.data)
+    if config.data.data_dir and config.data.dataset != "digits" and not Path(config.data.data_dir).is_dir():
+        raise ConfigError(f"data.data_dir {config.data.data_dir!r} is not a folder")
     validate_model(config.model)
     if config.model.arch != "mlp":
         raise ConfigError(f"the flow's hardware runs MLPs: model.arch must be 'mlp', not "

@@ -197,7 +197,30 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
 
     from .outdir import claim_dir
 
+    created = not Path(out).exists()
     out = claim_dir(out, "flow", "run folder")  # a foreign non-empty folder is refused
+    try:
+        return _run_steps(cfg, out, steps, reporter, build_root, force, until)
+    except BaseException:
+        if created and not (out / STEPS_FILE).exists():
+            _unclaim(out)  # failed before any step finished: leave no folder behind
+        raise
+
+
+def _unclaim(out: Path) -> None:
+    """Remove the files a flow writes before its first step, and ``out`` if that empties it."""
+    import contextlib
+
+    from .outdir import MANIFEST
+
+    for name in (MANIFEST, "config.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    with contextlib.suppress(OSError):
+        out.rmdir()
+
+
+def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until) -> dict:
     reporter = reporter or Reporter()
     run = Run(cfg, out, Path(build_root or out / "sim" / "build"), reporter)
     atomic.write_json(out / "config.json", to_dict(cfg))

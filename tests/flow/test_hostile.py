@@ -335,3 +335,27 @@ def test_usage_errors_are_one_line(args, fragment):
 def test_help_still_works():
     result = secateurs("--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_a_flow_that_fails_before_its_first_step_leaves_no_folder(tmp_path):
+    out = tmp_path / "run"
+    result = secateurs("flow", "--set", "data.dataset=mnist", "--set",
+                       f"data.data_dir={tmp_path / 'absent'}", "--out", out)
+    assert_one_line_error(result, "data.data_dir", "is not a folder")
+    assert not out.exists()
+
+
+def test_a_step_failing_in_a_new_folder_takes_the_folder_with_it(tmp_path, monkeypatch):
+    import dataclasses
+
+    from secateurs import steps
+    from secateurs.flow import run_flow
+
+    def fail(run):
+        raise InputError("the dataset went away")
+
+    failing = (dataclasses.replace(steps.STEPS[0], fn=fail), *steps.STEPS[1:])
+    monkeypatch.setattr(steps, "STEPS", failing)
+    with pytest.raises(InputError):
+        run_flow(config.load(None), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

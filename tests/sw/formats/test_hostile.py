@@ -164,6 +164,23 @@ def test_real_model_decodes_in_a_few_times_its_size():
     assert peak < 4 * len(data) + 10 * cells + SLACK
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csc"])
+def test_the_largest_layer_decodes_within_the_stated_memory(fmt):
+    """SPEC.md, Limits: under 48 bytes per cell of the largest layer (2^22 cells) beside the
+    file, for a random layer at density 0.3."""
+    from secateurs.sw.reference import QuantLayer, QuantModel
+
+    rng = np.random.default_rng(0)
+    rows, cols = 2048, 2048
+    w = (rng.integers(-127, 128, (rows, cols)) * (rng.random((rows, cols)) < 0.3)).astype(np.int8)
+    q = QuantLayer(w, np.zeros(rows, np.int32), np.ones(rows, np.int64), 0, False, None, 1.0, 1.0)
+    data = c.encode(QuantModel(1.0, (q,)), fmt=fmt, pes=4, index_bits=4)
+    del w
+    result, peak, _ = decode_measured(data)
+    assert np.count_nonzero(result.model.layers[0].weight) == np.count_nonzero(q.weight)
+    assert peak < 4 * len(data) + 48 * rows * cols
+
+
 def test_the_writer_refuses_what_the_reader_would():
     from secateurs.errors import InputError
     from secateurs.sw.reference import QuantLayer, QuantModel
