@@ -198,7 +198,8 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
     from .outdir import claim_dir
 
     created = not Path(out).exists()
-    out = claim_dir(out, "flow", "run folder")  # a foreign non-empty folder is refused
+    # A foreign non-empty folder is refused; a run folder of a version before manifests is adopted.
+    out = claim_dir(out, "flow", "run folder", legacy=(STEPS_FILE, "config.json", "summary.json"))
     try:
         return _run_steps(cfg, out, steps, reporter, build_root, force, until)
     except BaseException:

@@ -92,7 +92,7 @@ def load_npy(path: str | Path, what: str, max_bytes: int = MAX_ARRAY_BYTES) -> n
                            (2, 0): npy.read_array_header_2_0}.get(version)
             if read_header is None:
                 raise InputError(f"{where} is .npy version {version}, not 1.0 or 2.0")
-            shape, fortran, dtype = read_header(f, max_header_size=10_000)
+            shape, _fortran, dtype = read_header(f, max_header_size=10_000)
             if dtype.hasobject:
                 raise InputError(f"{where} holds Python objects, not numbers")
             count = 1

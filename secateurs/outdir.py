@@ -51,6 +51,8 @@ def check_out_dir(out: str | Path, what: str = "output folder") -> Path:
     if existing != out and os.path.lexists(existing) and not existing.is_dir():
         raise InputError(f"{where} is under {str(existing)!r}, which is a file, not a folder")
     if os.path.lexists(out):
+        if out.is_symlink() and not out.exists():
+            raise InputError(f"{where} is a broken symlink or a symlink loop")
         if not out.is_dir():
             raise InputError(f"{where} is a file, not a folder; pass a new or empty folder")
         try:
@@ -69,9 +71,14 @@ def write_manifest(folder: Path, command: str, files: list[str]) -> None:
     write_json(folder / MANIFEST, {"tool": TOOL, "command": command, "files": sorted(files)})
 
 
-def claim_dir(out: str | Path, command: str, what: str = "output folder") -> Path:
+def claim_dir(out: str | Path, command: str, what: str = "output folder",
+              legacy: tuple[str, ...] = ()) -> Path:
     """Check ``out`` (:func:`check_out_dir`), create it and mark it ours (a folder that already
-    has a manifest keeps it)."""
+    has a manifest keeps it). A folder without one that holds every file named in ``legacy``
+    was written by secateurs before manifests, and is adopted."""
+    out = Path(out)
+    if legacy and read_manifest(out) is None and all((out / n).is_file() for n in legacy):
+        write_manifest(out, command, [])
     out = check_out_dir(out, what)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from tests.sw.formats.test_container import random_model
 
 def secateurs(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "secateurs.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
 
 
 def assert_one_line_error(result, *fragments):
@@ -105,10 +105,9 @@ def test_staged_dir_replaces_only_what_it_wrote(tmp_path):
 
 def test_a_failed_stage_leaves_no_trace(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError):
-        with atomic.staged_dir(out) as stage:
-            (stage / "half.txt").write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic.staged_dir(out) as stage:
+        (stage / "half.txt").write_text("half")
+        raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,6 +128,20 @@ def test_a_manifest_cannot_point_outside_the_folder(tmp_path):
     with atomic.staged_dir(out) as stage:
         (stage / "x").write_text("x")
     assert victim.read_text() == "keep"
+
+
+def test_a_symlink_loop_as_out(tmp_path):
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(InputError, match="symlink loop"):
+        outdir.check_out_dir(tmp_path / "a")
+
+
+def test_a_run_folder_from_before_manifests_is_adopted(tmp_path):
+    for name in ("steps.json", "config.json", "summary.json"):
+        (tmp_path / name).write_text("{}")
+    outdir.claim_dir(tmp_path, "flow", legacy=("steps.json", "config.json", "summary.json"))
+    assert outdir.read_manifest(tmp_path) is not None
 
 
 # ---------------------------------------------------------------- 8. killed runs, big jobs
