@@ -15,6 +15,7 @@ from rich.table import Table
 from . import atomic
 from . import config as config_mod
 from .errors import InputError, SecateursError
+from .outdir import check_out_dir
 from .sizes import check_matmul_size
 
 EXIT_USER_ERROR = 2
@@ -57,6 +58,9 @@ class OneLineGroup(click.Group):
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as e:
             command = e.ctx.command_path if e.ctx else (prog_name or "secateurs")
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, on stdout
+                click.echo(e.ctx.get_help())
+                _fail(f"missing command (see `{command} --help`)")
             _fail(f"{_one_line(e.format_message())} (see `{command} --help`)")
         except click.ClickException as e:
             _fail(_one_line(e.format_message()))
@@ -326,6 +330,7 @@ def _network(cfg, model_path: Path | None):
 def rtl(config_path, overrides, model_path, out) -> None:
     """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
     cfg = config_mod.load(config_path, overrides)
+    check_out_dir(out)
     image = _network(cfg, model_path)
     from .hw.build.lint import write_checked_accelerators
 
@@ -355,11 +360,11 @@ def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
     import json
 
     cfg = config_mod.load(config_path, overrides)
+    out = check_out_dir(out or Path("runs") / cfg.name / f"bitstream-{target}")
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
     from .hw.build.fpga import build_bitstream
 
-    out = out or Path("runs") / cfg.name / f"bitstream-{target}"
     try:
         design = Accelerator(image, kind=kind, queue_depth=cfg.hardware.queue_depth,
                              acc_bits=cfg.hardware.acc_bits)

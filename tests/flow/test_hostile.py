@@ -372,3 +372,10 @@ def test_a_step_failing_in_a_new_folder_takes_the_folder_with_it(tmp_path, monke
     with pytest.raises(InputError):
         run_flow(config.load(None), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_bare_group_prints_its_help_and_one_error_line():
+    result = secateurs("sim")
+    assert result.returncode == 2 and "matmul" in result.stdout
+    assert result.stderr.strip().splitlines() == ["error: missing command (see `python -m "
+                                                  "secateurs.cli sim --help`)"]
