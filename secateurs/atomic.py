@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -56,22 +55,9 @@ def write_npy(path: str | Path, array: np.ndarray) -> Path:
     return write_bytes(path, buffer.getvalue())
 
 
-@contextlib.contextmanager
-def staged_dir(out: str | Path):
-    """Yield a scratch folder beside ``out``; on success it replaces ``out``, on error it vanishes."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
-    try:
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(stage, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(stage, out)
+def staged_dir(out: str | Path, command: str = "secateurs"):
+    """Yield a scratch folder beside ``out``; on success its files replace what secateurs wrote
+    in ``out`` before, on error it vanishes (:func:`secateurs.outdir.staged_dir`)."""
+    from .outdir import staged_dir as staged
+
+    return staged(out, command)

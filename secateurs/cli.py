@@ -15,6 +15,8 @@ from rich.table import Table
 from . import atomic
 from . import config as config_mod
 from .errors import InputError, SecateursError
+from .outdir import check_out_dir
+from .sizes import check_matmul_size
 
 EXIT_USER_ERROR = 2
 console = Console(stderr=True)
@@ -33,11 +35,40 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except SecateursError as e:
-            _fail(str(e))
+            _fail(_one_line(str(e)))
         except KeyboardInterrupt:
             _fail("interrupted")
+        except OSError as e:  # the safety net: every path a user gives is checked before this
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or e}")
 
     return wrapper
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+class OneLineGroup(click.Group):
+    """click's group, but a usage error is one line on stderr (exit code 2), like every other
+    error, instead of click's Usage / Try / Error block."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as e:
+            command = e.ctx.command_path if e.ctx else (prog_name or "secateurs")
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, on stdout
+                click.echo(e.ctx.get_help())
+                _fail(f"missing command (see `{command} --help`)")
+            _fail(f"{_one_line(e.format_message())} (see `{command} --help`)")
+        except click.ClickException as e:
+            _fail(_one_line(e.format_message()))
+        except click.Abort:
+            _fail("interrupted")
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 config_option = click.option("--config", "config_path", type=click.Path(path_type=Path),
@@ -46,7 +77,7 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="SECTION.
                           help="Override one config value, e.g. --set prune.density=0.2.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Prune, quantize and pack a network; generate its sparse accelerator; prove it on RTL."""
 
@@ -68,7 +99,7 @@ def flow(config_path, overrides, out, force) -> None:
     from .flow import run_flow  # heavy imports only once the config is known to be good
 
     out = out or Path("runs") / cfg.name
-    summary = run_flow(cfg, out, RichReporter(console), force=force)
+    summary = run_flow(cfg, out, RichReporter(console), force=force)  # refuses a foreign folder
     print_summary(summary)
     console.print(f"wrote {out / 'summary.json'}, {out / 'report.md'} and {out / 'report.html'}")
 
@@ -148,6 +179,9 @@ def sweep(config_path, overrides, out, workers, address, data_dir) -> None:
         cfg = load_sweep(config_path, overrides, data_dir=data_dir)
         out = out or Path("runs") / cfg.settings.name
         run = functools.partial(run_sweep, cfg, out)
+    from .outdir import claim_dir
+
+    claim_dir(out, "sweep")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
     with Progress(*columns, console=console) as bar:
@@ -216,12 +250,9 @@ def sim() -> None:
 
 
 def _load_int8(path: Path, what: str) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(f"{what} file {str(path)!r} does not exist") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{what} file {str(path)!r} is not a .npy array ({e})") from None
+    from .inputs import load_npy
+
+    array = load_npy(path, what)
     if array.dtype != np.int8:
         raise InputError(f"{what} must be int8, not {array.dtype}")
     if array.ndim != 2 or 0 in array.shape:
@@ -250,6 +281,7 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> 
     x = _load_int8(inputs, "inputs")
     if x.shape[1] != w.shape[1]:
         raise InputError(f"inputs have {x.shape[1]} columns but weights have {w.shape[1]}")
+    check_matmul_size(*w.shape, x.shape[0], pes=pes)
     hw = config_mod.from_dict(config_mod.HardwareConfig, {"pes": pes, "queue_depth": queue_depth})
     config_mod.validate(config_mod.FlowConfig(hardware=hw))
     from .sim.matmul import matmul_layer, parse_nm, prove_layer
@@ -297,10 +329,11 @@ def _network(cfg, model_path: Path | None):
 def rtl(config_path, overrides, model_path, out) -> None:
     """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
     cfg = config_mod.load(config_path, overrides)
+    check_out_dir(out)
     image = _network(cfg, model_path)
     from .hw.build.lint import write_checked_accelerators
 
-    with atomic.staged_dir(out) as stage:
+    with atomic.staged_dir(out, "rtl") as stage:
         try:
             write_checked_accelerators(stage, image, **cfg.hardware.design())
         except ValueError as e:
@@ -326,17 +359,17 @@ def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
     import json
 
     cfg = config_mod.load(config_path, overrides)
+    out = check_out_dir(out or Path("runs") / cfg.name / f"bitstream-{target}")
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
     from .hw.build.fpga import build_bitstream
 
-    out = out or Path("runs") / cfg.name / f"bitstream-{target}"
     try:
         design = Accelerator(image, kind=kind, queue_depth=cfg.hardware.queue_depth,
                              acc_bits=cfg.hardware.acc_bits)
     except ValueError as e:
         raise InputError(f"cannot generate the {kind} accelerator: {e}") from None
-    with atomic.staged_dir(out) as stage:
+    with atomic.staged_dir(out, "bitstream") as stage:
         try:
             report = build_bitstream(design, target=target, build_dir=stage)
         except (RuntimeError, FileNotFoundError) as e:
@@ -429,8 +462,11 @@ def _samples(value: str) -> int | None:
 @user_errors
 def simulate(run_dir, samples, waves, energy_table) -> None:
     """The test split on the sparse and dense RTL: exact outputs, cycles and power proxies."""
+    from .flow import check_run
     from .sim.inference import SUMMARY
     from .sim.inference import simulate as run_simulation
+
+    check_run(run_dir)
 
     summary = run_simulation(run_dir, samples=_samples(samples), waves=waves,
                              energy_table=energy_table,

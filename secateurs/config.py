@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import tomllib
 import types
 import typing
@@ -230,6 +232,8 @@ def _coerce(value: object, annotation: object, where: str) -> object:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, not {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, not {value!r}")
         return float(value)
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -252,6 +256,9 @@ def _coerce(value: object, annotation: object, where: str) -> object:
 
 def from_dict(cls: type, values: dict, where: str = "") -> object:
     """Build dataclass ``cls`` from a (possibly partial) nested dict, rejecting unknown keys."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'the config'} must be a table of keys, not "
+                          f"{type(values).__name__} {values!r:.60}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
@@ -311,14 +318,10 @@ def parse_toml(text: str, what: str) -> dict:
 def read_toml(path: str | Path, what: str) -> dict:
     """The TOML file at ``path``; a missing, unreadable or invalid file is a :class:`ConfigError`
     naming ``what`` it is (``"config file"``, ``"sweep config"``, ``"energy table"``) and the path."""
+    from .inputs import read_text
+
     where = f"{what} {str(path)!r}"
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"cannot read {where}: it does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = (e.strerror or str(e)) if isinstance(e, OSError) else "it is not UTF-8 text"
-        raise ConfigError(f"cannot read {where}: {reason}") from None
+    text = read_text(path, what, ConfigError)
     return parse_toml(text, where)
 
 
@@ -330,9 +333,35 @@ def load(path: str | Path | None = None, overrides: typing.Iterable[str] = ()) -
     return config
 
 
+#: Seeds are 0 … 2**32 − 1 (what numpy's and torch's generators take everywhere).
+MAX_SEED = 2**32 - 1
+#: Widest hidden layer; the packed model also limits each layer's weights (SPEC.md, Limits).
+MAX_HIDDEN = 4096
+#: Names of runs and sweeps (folder names under runs/): letters, digits, ``.``, ``_``, ``-``.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(name: str, key: str = "name") -> str:
+    """``name`` if it is a plain folder name (no path, no leading dot); else a ConfigError."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"{key} must be 1..100 letters, digits, '.', '_' or '-' (not starting "
+                          f"with '.' or '-'; it names a folder), not {name!r}")
+    return name
+
+
+def check_seed(seed: int, key: str = "seed") -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{key} must be in 0..{MAX_SEED}, not {seed}")
+    return seed
+
+
 def validate(config: FlowConfig) -> None:
     """Reject impossible combinations up front, before any work is done."""
+    check_name(config.name)
+    check_seed(config.seed)
     validate_data(config.data)
+    if config.data.data_dir and config.data.dataset != "digits" and not Path(config.data.data_dir).is_dir():
+        raise ConfigError(f"data.data_dir {config.data.data_dir!r} is not a folder")
     validate_model(config.model)
     if config.model.arch != "mlp":
         raise ConfigError(f"the flow's hardware runs MLPs: model.arch must be 'mlp', not "
@@ -382,9 +411,15 @@ def validate_data(d: DataConfig) -> None:
 def validate_model(m: ModelConfig) -> None:
     if m.arch not in ("mlp", "cnn"):
         raise ConfigError(f"model.arch must be 'mlp' or 'cnn', not {m.arch!r}")
-    if not m.hidden or any(h < 1 for h in m.hidden):
-        raise ConfigError(f"model.hidden must be positive widths, not {m.hidden!r}")
-    if not m.channels or any(c < 1 for c in m.channels):
+    if not m.hidden or any(not 1 <= h <= MAX_HIDDEN for h in m.hidden):
+        raise ConfigError(f"model.hidden must be widths in 1..{MAX_HIDDEN}, not {m.hidden!r}")
+    from .sw.formats.container import MAX_WEIGHTS
+
+    for a, b in zip(m.hidden, m.hidden[1:]):
+        if a * b > MAX_WEIGHTS:
+            raise ConfigError(f"model.hidden: a {a}x{b} layer has {a * b} weights, more than the "
+                              f"{MAX_WEIGHTS} model.bin holds in one layer")
+    if not m.channels or any(not 1 <= c <= MAX_HIDDEN for c in m.channels):
         raise ConfigError(f"model.channels must be positive channel counts, not {m.channels!r}")
 
 

@@ -4,8 +4,9 @@ train → prune → quantize → pack → rtl → simulate → power → sweep �
 Each step reads what earlier steps wrote into the run folder, writes its own artifacts there
 atomically and returns its summary fields. A step is skipped when its *key* — a hash of the
 config values it reads and of the previous step's key — matches the one recorded in
-``steps.json`` and its outputs are all present: rerunning a finished flow costs nothing, and
-changing ``hardware.pes`` reruns only from the step that reads it.
+``steps.json`` and each of its outputs still has the sha256 recorded when the step wrote it:
+rerunning a finished flow costs nothing, changing ``hardware.pes`` reruns only from the step
+that reads it, and a truncated or deleted artifact reruns its step and every step after it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from . import atomic
 from .config import FlowConfig, to_dict
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
 #: Keys of summary.json other tools rely on (DESIGN.md); the flow fails rather than omit one.
 SUMMARY_KEYS = (
@@ -114,10 +115,68 @@ def step_key(step: Step, cfg: FlowConfig, previous: str) -> str:
 
 
 def _recorded(out: Path) -> dict:
+    """What ``steps.json`` recorded; anything unreadable or malformed counts as nothing (every
+    step reruns)."""
     try:
-        return json.loads((out / STEPS_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        recorded = json.loads((out / STEPS_FILE).read_text())
+    except (OSError, ValueError):
         return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {k: v for k, v in recorded.items() if isinstance(v, dict)}
+
+
+def file_hash(path: Path) -> str | None:
+    """sha256 of the file at ``path`` (None if it is missing or not a regular file)."""
+    from .inputs import problem
+
+    if problem(path)[0]:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unchanged(run: Run, step: Step, previous: dict, key: str) -> bool:
+    """Whether ``step`` may be skipped: same key, and every output present with the hash
+    recorded when the step wrote it."""
+    hashes = previous.get("outputs")
+    if previous.get("key") != key or not isinstance(hashes, dict):
+        return False
+    return all(hashes.get(o) is not None and file_hash(run.path(o)) == hashes.get(o)
+               for o in step.outputs)
+
+
+def check_run(run_dir: str | Path) -> tuple[FlowConfig, object]:
+    """``(config, packed model)`` of a run folder, every file checked before a command uses it:
+    config.json a JSON object holding a valid config, model.bin valid, and its input width the
+    dataset's."""
+    from .config import from_dict, validate
+    from .inputs import read_text
+    from .sw.data import load_dataset
+    from .sw.formats import container
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"run folder {str(run_dir)!r} does not exist or is not a folder")
+    path = run_dir / "config.json"
+    try:
+        values = json.loads(read_text(path, "run config"))
+    except ValueError as e:
+        raise InputError(f"{str(path)!r} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise InputError(f"{str(path)!r} must hold a JSON object (the run's config), not "
+                         f"{type(values).__name__}")
+    cfg = from_dict(FlowConfig, values)
+    validate(cfg)
+    packed = container.load(run_dir / "model.bin")
+    features = load_dataset(cfg.data, cfg.seed).features
+    if packed.model.layers[0].cols != features:
+        raise InputError(f"{str(run_dir / 'model.bin')!r} takes {packed.model.layers[0].cols} "
+                         f"inputs but the run's dataset {cfg.data.dataset!r} has {features}")
+    return cfg, packed
 
 
 def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
@@ -136,33 +195,61 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
         raise ConfigError(f"unknown step {until!r}; valid: {', '.join(names)}")
     steps = STEPS[:names.index(until) + 1] if until else STEPS
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from .outdir import claim_dir
+
+    created = not Path(out).exists()
+    # A foreign non-empty folder is refused; a run folder of a version before manifests is adopted.
+    out = claim_dir(out, "flow", "run folder", legacy=(STEPS_FILE, "config.json", "summary.json"))
+    try:
+        return _run_steps(cfg, out, steps, reporter, build_root, force, until)
+    except BaseException:
+        if created and not (out / STEPS_FILE).exists():
+            _unclaim(out)  # failed before any step finished: leave no folder behind
+        raise
+
+
+def _unclaim(out: Path) -> None:
+    """Remove the files a flow writes before its first step, and ``out`` if that empties it."""
+    import contextlib
+
+    from .outdir import MANIFEST
+
+    for name in (MANIFEST, "config.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    with contextlib.suppress(OSError):
+        out.rmdir()
+
+
+def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until) -> dict:
     reporter = reporter or Reporter()
     run = Run(cfg, out, Path(build_root or out / "sim" / "build"), reporter)
     atomic.write_json(out / "config.json", to_dict(cfg))
     recorded = {} if force else _recorded(out)
     summary = run.summary
     summary["name"] = cfg.name
-    key = ""
+    key, rerun = "", False
     for step in steps:
         key = step_key(step, cfg, key)
         previous = recorded.get(step.name, {})
-        if previous.get("key") == key and all(run.path(o).exists() for o in step.outputs):
+        if not rerun and _unchanged(run, step, previous, key) and isinstance(
+                previous.get("summary"), dict):
             reporter.log(f"[{step.name}] unchanged, skipped")
             summary.update(previous["summary"])
             continue
+        rerun = True  # this step's artifacts change: every later step reads them
         reporter.log(f"[{step.name}] {step.description}")
         start = time.perf_counter()
         fields = step.fn(run)
         seconds = round(time.perf_counter() - start, 2)
         summary.update(fields)
-        recorded[step.name] = {"key": key, "seconds": seconds, "summary": fields}
-        # Invalidate what follows: a later step's key chains through this one anyway.
+        hashes = {o: file_hash(run.path(o)) for o in step.outputs}
+        recorded[step.name] = {"key": key, "seconds": seconds, "summary": fields,
+                               "outputs": hashes}
         atomic.write_json(out / STEPS_FILE, recorded)
     missing = [k for k in SUMMARY_KEYS if k not in summary]
     if missing and until is None:
         raise AssertionError(f"the flow left summary keys unset: {missing}")
-    summary["step_seconds"] = {name: r["seconds"] for name, r in recorded.items()}
+    summary["step_seconds"] = {name: r.get("seconds") for name, r in recorded.items()}
     atomic.write_json(out / "summary.json", summary)
     return summary

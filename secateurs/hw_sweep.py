@@ -110,15 +110,35 @@ def is_hardware_sweep(path: str | Path) -> bool:
 def load_hardware_sweep(path: str | Path, overrides=()) -> HardwareSweep:
     values = config.read_toml(path, "sweep config")
     sweep = config.from_dict(HardwareSweep, config.apply_overrides(values, overrides))
+    validate_hardware_sweep(sweep)
+    for point in plan(sweep, Path("runs") / sweep.name):
+        point.flow_config()  # every point's config is checked before anything runs
+    return sweep
+
+
+def validate_hardware_sweep(sweep: HardwareSweep) -> None:
+    """Ranges of the sweep's own fields (each point's flow config is checked on top)."""
+    from .hw import params
+
+    config.check_name(sweep.name)
+    for key in ("seeds", "densities", "structures", "pes", "queue_depths", "formats"):
+        if not getattr(sweep, key):
+            raise ConfigError(f"{key} must list at least one value")
+    for seed in sweep.seeds:
+        config.check_seed(seed, "seeds")
+    for depth in sweep.queue_depths:
+        config._check("queue_depths", params.check_queue_depth, depth)
+    for pes in sweep.pes:
+        config._check("pes", params.check_pes, pes)
+    if sweep.rtl_samples < 0 or sweep.workers < 1:
+        raise ConfigError(f"rtl_samples must be >= 0 and workers >= 1, not {sweep.rtl_samples} "
+                          f"and {sweep.workers}")
     if any(not 0 < d <= 1 for d in sweep.densities):
         raise ConfigError(f"densities must be in (0, 1], not {sweep.densities!r}")
     unknown = set(sweep.formats) - set(FORMATS) | ({"nm"} & set(sweep.formats))
     if unknown:
         raise ConfigError(f"unknown sweep formats {sorted(unknown)}; valid: csc, csc_codebook "
                           "(the nm structure always packs as nm)")
-    for point in plan(sweep, Path("runs") / sweep.name):
-        point.flow_config()  # every point's config is checked before anything runs
-    return sweep
 
 
 def _point_overrides(sweep: HardwareSweep, seed: int, d: float, structure: str, pes: int,

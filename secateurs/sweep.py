@@ -84,7 +84,14 @@ def load_sweep(path: str | Path, overrides=(), data_dir: str | None = None) -> S
 
 
 def validate_sweep(config: SweepConfig) -> None:
+    from .config import check_name, check_seed
+
     s = config.settings
+    check_name(s.name)
+    for seed in s.seeds:
+        check_seed(seed, "seeds")
+    for label in (*config.models, *config.strategies):
+        check_name(label, f"label {label!r}")
     if not s.seeds or not s.compressions:
         raise ConfigError("a sweep needs at least one seed and one compression")
     if any(c < 1 for c in s.compressions):

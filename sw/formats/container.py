@@ -20,10 +20,12 @@ from ...atomic import write_bytes
 from ...errors import FormatError, InputError
 from ..reference import ACC_BITS, QuantLayer, QuantModel
 from . import FORMAT_IDS, Options, format_of, get_format
+from ...hw.params import MAX_GROUP
 from .base import MAX_PES, Blob, count_bits
-from .bits import pack_bits, packed_size, signed_width, unpack_bits
+from .bits import pack_bits, packed_size, signed_width
 from .csc import best_common_index_bits
-from .payload import CODEBOOK_VALUE_BITS, PAYLOAD_KINDS, Payload, to_signed
+from .csr import column_bits
+from .payload import CODE_BITS, CODEBOOK_VALUE_BITS, INT_BITS, PAYLOAD_KINDS, Payload, to_signed
 
 __all__ = ["MAGIC", "VERSION", "PackedModel", "encode", "encode_layers", "pack_layers", "decode",
            "save", "load", "payload_of", "common_index_bits"]
@@ -40,7 +42,11 @@ CRC = struct.Struct("<I")
 COMMON_BLOBS = ("bias", "multiplier", "codebook")
 MAX_LAYERS = 256  #: refuse absurd counts before allocating anything
 MAX_DIM = 1 << 20  #: largest rows or cols of a layer
-MAX_WEIGHTS = 1 << 24  #: largest rows · cols of a layer (its dense matrix is allocated)
+#: Largest cells of a layer, max(R, P) · C: the reader allocates its dense matrix (and P·C
+#: counts), so this bounds the memory a small file can make it take.
+MAX_WEIGHTS = 1 << 22
+MAX_TOTAL_WEIGHTS = 1 << 23  #: largest Σ max(R, P) · C over all layers of a file
+UNPACK_CHUNK = 1 << 12  #: fields unpacked at a time (bounds the reader's scratch memory)
 MAX_SHIFT = 63  #: the requantizer shifts a 64-bit product
 MAX_FIELD_BITS = ACC_BITS  #: widest field of any blob (biases are at most int32)
 MULTIPLIER_BITS = 16  #: requantization multipliers are below 2**16 (the hardware's multiplier)
@@ -125,6 +131,7 @@ def encode_layers(model: QuantModel, layers) -> bytes:
     """The bytes of ``model.bin`` for ``model`` with its layers already packed."""
     if len(layers) != len(model.layers) or not 1 <= len(layers) <= MAX_LAYERS:
         raise InputError(f"a model needs 1..{MAX_LAYERS} packed layers, one per layer")
+    check_cells([(l.rows, l.cols, getattr(l, "pes", 1)) for l in layers])
     out = [PREFIX.pack(MAGIC, VERSION), _section(FILE_HEADER.pack(len(layers), model.input_scale))]
     out += [_layer_sections(q, layer) for q, layer in zip(model.layers, layers)]
     return b"".join(out)
@@ -140,9 +147,9 @@ class _Sections:
     """Cuts the file into CRC-checked sections, naming the one that is truncated or corrupt."""
 
     def __init__(self, data: bytes, start: int):
-        self.data, self.pos = data, start
+        self.data, self.view, self.pos = data, memoryview(data), start
 
-    def next(self, what: str) -> bytes:
+    def next(self, what: str) -> memoryview:
         left = len(self.data) - self.pos
         if left < LENGTH.size:
             raise FormatError(f"truncated at the {what} section: its length needs 4 bytes at "
@@ -153,14 +160,14 @@ class _Sections:
             raise FormatError(f"truncated in the {what} section: it declares {length} bytes at "
                               f"offset {self.pos}, {left - LENGTH.size} left (with its checksum)")
         (crc,) = CRC.unpack_from(self.data, end)
-        if zlib.crc32(self.data[self.pos:end]) != crc:
+        if zlib.crc32(self.view[self.pos:end]) != crc:
             raise FormatError(f"checksum mismatch in the {what} section: the file is corrupt")
-        payload = self.data[self.pos + LENGTH.size:end]
+        payload = self.view[self.pos + LENGTH.size:end]  # a view: no copy of the file
         self.pos = end + CRC.size
         return payload
 
 
-def _split(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+def _split(data: bytes) -> tuple[bytes, list[tuple[memoryview, memoryview]]]:
     """Check magic, version and every section's framing and CRC; returns the sections' bytes."""
     if len(data) < PREFIX.size:
         raise FormatError(f"file too short for a model ({len(data)} bytes)")
@@ -173,7 +180,7 @@ def _split(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     if version != VERSION:
         raise FormatError(f"unsupported model version {version}; this build reads version {VERSION}")
     sections = _Sections(data, PREFIX.size)
-    header = sections.next("file header")
+    header = bytes(sections.next("file header"))
     if len(header) != FILE_HEADER.size:
         raise FormatError(f"file header is {len(header)} bytes, expected {FILE_HEADER.size}")
     n_layers, _ = FILE_HEADER.unpack(header)
@@ -190,18 +197,25 @@ def _parse_header(raw: bytes, what: str) -> tuple[tuple, list[tuple[int, int]]]:
     if len(raw) < LAYER_HEADER.size:
         raise FormatError(f"{what} is {len(raw)} bytes, shorter than its {LAYER_HEADER.size} fixed bytes")
     fields = LAYER_HEADER.unpack_from(raw)
-    fmt_id, kind, _, index_bits, n, m, pes, rows, cols, shift, relu, n_blobs, _ = fields
+    fmt_id, kind, value_bits, index_bits, n, m, pes, rows, cols, shift, relu, n_blobs, _ = fields
     if fmt_id not in FORMAT_IDS:
         raise FormatError(f"{what}: unknown format id {fmt_id}")
     f = FORMAT_IDS[fmt_id]
+    codebook = kind == PAYLOAD_KINDS.index("codebook")
     problems = [
         (kind >= len(PAYLOAD_KINDS), f"payload kind {kind}"),
-        (not (1 <= rows <= MAX_DIM and 1 <= cols <= MAX_DIM and rows * cols <= MAX_WEIGHTS),
-         f"shape {rows}x{cols}"),
+        (value_bits not in (CODE_BITS if codebook else INT_BITS),
+         f"value_bits={value_bits} for {'a codebook' if codebook else 'an integer'} payload"),
+        (not (1 <= rows <= MAX_DIM and 1 <= cols <= MAX_DIM), f"shape {rows}x{cols}"),
         (not 1 <= pes <= MAX_PES, f"pes={pes}"),
+        (max(rows, pes) * cols > MAX_WEIGHTS,
+         f"{rows}x{cols} with P={pes} is {max(rows, pes) * cols} cells, more than the "
+         f"{MAX_WEIGHTS} a layer may have"),
         (shift > MAX_SHIFT or relu > 1, f"shift={shift}, relu={relu}"),
-        ((f.name == "csc") != (index_bits > 0), f"index_bits={index_bits} for format {f.name}"),
-        ((f.name == "nm") != (m > 0) or (f.name == "nm") != (n > 0), f"N:M={n}:{m} for format {f.name}"),
+        ((f.name == "csc") != (index_bits > 0) or index_bits > 8,
+         f"index_bits={index_bits} for format {f.name}"),
+        ((f.name == "nm") != (m > 0) or (f.name == "nm") != (n > 0)
+         or (f.name == "nm" and not 1 <= n <= m <= MAX_GROUP), f"N:M={n}:{m} for format {f.name}"),
         (n_blobs != len(COMMON_BLOBS) + len(f.blob_names), f"{n_blobs} blobs for format {f.name}"),
     ]
     for bad, text in problems:
@@ -211,25 +225,87 @@ def _parse_header(raw: bytes, what: str) -> tuple[tuple, list[tuple[int, int]]]:
         raise FormatError(f"{what} is {len(raw)} bytes; {n_blobs} blobs need "
                           f"{LAYER_HEADER.size + n_blobs * BLOB_ENTRY.size}")
     table = [BLOB_ENTRY.unpack_from(raw, LAYER_HEADER.size + k * BLOB_ENTRY.size) for k in range(n_blobs)]
+    _check_table(f.name, fields, table, what)
     return fields, table
 
 
-def _read_blobs(data: bytes, names: tuple[str, ...], table: list[tuple[int, int]],
+def _expected_blobs(fmt: str, fields: tuple) -> list[tuple[str, range | int, range | int]]:
+    """Per blob: its name, the widths SPEC.md allows and the counts it allows (an int: exactly)."""
+    _, kind, v, r, n, m, pes, rows, cols, *_ = fields
+    cells = rows * cols
+    codebook = kind == PAYLOAD_KINDS.index("codebook")
+    common = [("bias", range(1, MAX_FIELD_BITS + 1), rows),
+              ("multiplier", range(1, MULTIPLIER_BITS + 1), (1, rows)),
+              ("codebook", CODEBOOK_VALUE_BITS, (1 << v) if codebook else 0)]
+    if fmt == "dense":
+        own = [("values", v, cells)]
+    elif fmt == "bitmap":
+        own = [("bitmap", 1, cells), ("values", v, range(cells + 1))]
+    elif fmt == "csc":
+        # A PE's column holds at most one word per local row (each word advances a row or more).
+        own = [("counts", range(1, count_bits(-(-rows // pes)) + 1), pes * cols),
+               ("words", v + r, range(cells + 1))]
+    elif fmt == "csr":
+        own = [("counts", range(1, count_bits(cols) + 1), rows),
+               ("columns", column_bits(cols), range(cells + 1)), ("values", v, range(cells + 1))]
+    elif fmt == "nm":
+        own = [("words", v + (m - 1).bit_length(), -(-cols // m) * rows * n)]
+    else:  # pragma: no cover - every registered format is listed above
+        raise FormatError(f"format {fmt} has no blob rules")
+    return common + own
+
+
+def _allows(allowed: range | int | tuple, value: int) -> bool:
+    return value in allowed if isinstance(allowed, (range, tuple)) else value == allowed
+
+
+def _describe(allowed: range | int | tuple) -> str:
+    if isinstance(allowed, range):
+        return f"{allowed.start}..{allowed.stop - 1}"
+    if isinstance(allowed, tuple):
+        return " or ".join(map(str, allowed))
+    return str(allowed)
+
+
+def _check_table(fmt: str, fields: tuple, table: list[tuple[int, int]], what: str) -> None:
+    """Every blob's width and count against what SPEC.md derives from the header."""
+    for (name, widths, counts), (width, count) in zip(_expected_blobs(fmt, fields), table):
+        if not _allows(widths, width):
+            raise FormatError(f"{what}: blob '{name}' has {width}-bit fields, expected "
+                              f"{_describe(widths)}")
+        if not _allows(counts, count):
+            raise FormatError(f"{what}: blob '{name}' has {count} fields, expected "
+                              f"{_describe(counts)}")
+    if fmt == "csr" and table[4][1] != table[5][1]:
+        raise FormatError(f"{what}: {table[4][1]} CSR columns but {table[5][1]} values")
+
+
+def _unpack(data: memoryview, width: int, count: int) -> np.ndarray:
+    """``count`` ``width``-bit fields of ``data``, a chunk at a time (scratch memory bounded)."""
+    dtype = np.uint8 if width <= 8 else np.uint16 if width <= 16 else np.uint32
+    out = np.empty(count, dtype)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    powers = (np.uint64(1) << np.arange(width, dtype=np.uint64))
+    for start in range(0, count, UNPACK_CHUNK):  # a multiple of 8: chunks start on a byte
+        stop = min(start + UNPACK_CHUNK, count)
+        bits = np.unpackbits(raw[start * width // 8:(stop * width + 7) // 8], bitorder="little")
+        out[start:stop] = bits[:(stop - start) * width].reshape(-1, width) @ powers
+    return out
+
+
+def _read_blobs(data: memoryview, names: tuple[str, ...], table: list[tuple[int, int]],
                 what: str) -> dict[str, np.ndarray]:
     sizes = [packed_size(count, width) for width, count in table]
-    for name, (width, _) in zip(names, table):
-        if not 1 <= width <= MAX_FIELD_BITS:
-            raise FormatError(f"{what}: blob '{name}' has {width}-bit fields, expected 1..{MAX_FIELD_BITS}")
     if sum(sizes) != len(data):
         raise FormatError(f"{what} is {len(data)} bytes; its blob table ({', '.join(names)}) "
                           f"declares {sum(sizes)}")
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    return {name: unpack_bits(data[offsets[k]:offsets[k + 1]], width, count)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    return {name: _unpack(data[offsets[k]:offsets[k + 1]], width, count)
             for k, (name, (width, count)) in enumerate(zip(names, table))}
 
 
-def _decode_layer(header: bytes, data: bytes, i: int, in_scale: float) -> tuple[QuantLayer, object]:
-    fields, table = _parse_header(header, f"layer {i} header")
+def _decode_layer(parsed: tuple, data: memoryview, i: int, in_scale: float) -> tuple[QuantLayer, object]:
+    fields, table = parsed
     fmt_id, kind, value_bits, index_bits, n, m, pes, rows, cols, shift, relu, _, out_scale = fields
     f = FORMAT_IDS[fmt_id]
     what = f"layer {i} data"
@@ -238,9 +314,6 @@ def _decode_layer(header: bytes, data: bytes, i: int, in_scale: float) -> tuple[
     if blobs["bias"].size != rows or blobs["multiplier"].size not in (1, rows):
         raise FormatError(f"{what}: {blobs['bias'].size} biases and {blobs['multiplier'].size} "
                           f"multipliers for {rows} rows")
-    if table[1][0] > MULTIPLIER_BITS:
-        raise FormatError(f"{what}: {table[1][0]}-bit multipliers; the requantizer takes "
-                          f"{MULTIPLIER_BITS}")
     if not (np.isfinite(out_scale) and out_scale > 0):
         raise FormatError(f"layer {i} header: output scale {out_scale} is not a positive number")
     table_fields = blobs.pop("codebook")
@@ -267,18 +340,36 @@ def _decode_layer(header: bytes, data: bytes, i: int, in_scale: float) -> tuple[
     return q, layer
 
 
+def check_cells(shapes, error=InputError) -> None:
+    """``error`` unless the layers ``(rows, cols, pes)`` stay within the reader's limits:
+    max(R, P)·C ≤ MAX_WEIGHTS per layer and ≤ MAX_TOTAL_WEIGHTS in all (SPEC.md, Limits)."""
+    cells = [max(r, p) * c for r, c, p in shapes]
+    for i, n in enumerate(cells):
+        if n > MAX_WEIGHTS:
+            raise error(f"layer {i}: {n} cells (max(rows, P) x cols), more than the "
+                        f"{MAX_WEIGHTS} a layer may have")
+    if sum(cells) > MAX_TOTAL_WEIGHTS:
+        raise error(f"{sum(cells)} cells over all layers, more than the {MAX_TOTAL_WEIGHTS} a "
+                    f"model may have")
+
+
 def decode(data: bytes) -> PackedModel:
     """Parse and validate ``model.bin`` bytes; raises FormatError naming what is wrong."""
     header, sections = _split(bytes(data))
     _, input_scale = FILE_HEADER.unpack(header)
     if not (np.isfinite(input_scale) and input_scale > 0):
         raise FormatError(f"file header: input scale {input_scale} is not a positive number")
+    # Every header, its blob table and the chain of shapes are checked before any data is decoded.
+    parsed = [_parse_header(h, f"layer {i} header") for i, (h, _) in enumerate(sections)]
+    check_cells([(f[7], f[8], f[6]) for f, _ in parsed], FormatError)
+    for i in range(1, len(parsed)):
+        rows, cols = parsed[i - 1][0][7], parsed[i][0][8]
+        if rows != cols:
+            raise FormatError(f"layer {i} header: {cols} inputs, but layer {i - 1} has "
+                              f"{rows} outputs")
     qlayers, packed, in_scale = [], [], input_scale
-    for i, (layer_header, layer_data) in enumerate(sections):
-        q, layer = _decode_layer(layer_header, layer_data, i, in_scale)
-        if qlayers and qlayers[-1].rows != q.cols:
-            raise FormatError(f"layer {i} header: {q.cols} inputs, but layer {i - 1} has "
-                              f"{qlayers[-1].rows} outputs")
+    for i, ((_, layer_data), p) in enumerate(zip(sections, parsed)):
+        q, layer = _decode_layer(p, layer_data, i, in_scale)
         qlayers.append(q)
         packed.append(layer)
         in_scale = q.out_scale
@@ -295,11 +386,12 @@ def save(path: str | Path, model: QuantModel, *, pes: int = 1, index_bits: int |
     return len(data)
 
 
+#: Largest model.bin read: the cell limits keep a valid file far below it.
+MAX_FILE_BYTES = 64 << 20
+
+
 def load(path: str | Path) -> PackedModel:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise FormatError(f"model file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise FormatError(f"model file {str(path)!r} is a folder") from None
-    return decode(data)
+    """Read and decode ``model.bin``; a non-regular or oversized file is refused before reading."""
+    from ...inputs import read_bytes
+
+    return decode(read_bytes(path, "model file", MAX_FILE_BYTES, FormatError))

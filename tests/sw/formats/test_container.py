@@ -193,14 +193,14 @@ def patch_header(data: bytes, layer: int, offset: int, fmt: str, value) -> bytes
     (3, "<B", 0, "index_bits=0 for format csc"),
     (4, "<B", 2, "N:M=2:0 for format csc"),
     (6, "<H", 0, "pes=0"),
-    (6, "<H", 2, "counts: expected"),  # P changed: the counts no longer match P·C
+    (6, "<H", 2, "blob 'counts' has 60 fields, expected 40"),  # P changed: counts ≠ P·C
     (8, "<I", 0, "shape 0x20"),
-    (8, "<I", 17, "for 17 rows"),  # shape disagrees with the data's lengths
-    (12, "<I", 21, "counts: expected"),
+    (8, "<I", 17, "blob 'bias' has 16 fields, expected 17"),  # shape disagrees with the table
+    (12, "<I", 21, "blob 'counts' has .* fields, expected 63"),
     (16, "<B", 64, "shift=64"),
     (17, "<B", 2, "relu=2"),
     (18, "<B", 4, "4 blobs for format csc"),
-    (2, "<B", 9, "integer value width"),
+    (2, "<B", 9, "value_bits=9 for an integer payload"),
 ])
 def test_header_fields_out_of_range_or_inconsistent(data, offset, fmt, value, message):
     with pytest.raises(FormatError, match=message):
@@ -219,7 +219,8 @@ def test_file_header_fields(data):
 def test_blob_table_that_disagrees_with_the_data_length(data):
     sections = split(data)
     header = bytearray(sections[1])
-    struct.pack_into("<BI", header, 23 + 5 * 4, 12, 1000)  # the words blob claims 1000 words
+    width = struct.unpack_from("<B", header, 23 + 5 * 4)[0]
+    struct.pack_into("<BI", header, 23 + 5 * 4, width, 100)  # the words blob claims 100 words
     with pytest.raises(FormatError, match="layer 0 data is .* bytes; its blob table"):
         container.decode(assemble(data, [sections[0], bytes(header), *sections[2:]]))
 
