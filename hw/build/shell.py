@@ -1,8 +1,9 @@
 """The FPGA shell: the accelerator behind one UART, so the design needs two pins and a clock.
 
 The host sends the input vector, one int8 per byte. The shell starts a run as soon as the
-vector is complete and, when it is done, answers with the class, the logits (one byte each) and
-the run's cycle count (4 bytes, little-endian).
+vector is complete and, when it is done, answers with the class, the logits (one byte each, as
+many as the network has outputs) and the run's cycle count (4 bytes, little-endian). The model
+is the one baked into the accelerator (``Accelerator(..., image=...)``).
 """
 
 from amaranth.hdl import Module, Signal
@@ -29,7 +30,8 @@ class UARTShell(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         acc = self._accelerator
-        outputs = acc.signature.outputs
+        outputs = acc.classes  # the loaded network's
+        most = acc.signature.outputs
         m.submodules.accelerator = acc
         m.submodules.receiver = rx = UARTReceiver(divisor=self._divisor)
         m.submodules.transmitter = tx = UARTTransmitter(divisor=self._divisor)
@@ -38,7 +40,7 @@ class UARTShell(wiring.Component):
                      rx.o.ready.eq(acc.input.ready),
                      acc.output.ready.eq(1)]  # the reply reads the logits' registers
 
-        reply = Signal(range(1 + outputs + CYCLE_BYTES + 1))  # bytes of the answer sent so far
+        reply = Signal(range(1 + most + CYCLE_BYTES + 1))  # bytes of the answer sent so far
         m.d.comb += acc.logit_addr.eq(reply - 1)
         byte = Signal(8)
         with m.If(reply == 0):

@@ -6,6 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from secateurs.hw.accelerator import Accelerator
+from secateurs.hw.capacity import Capacity
 from secateurs.hw.build.fpga import build_bitstream, parse_report, platform
 from secateurs.hw.build.shell import CYCLE_BYTES, UARTShell
 from secateurs.hw.image import network_image
@@ -52,7 +53,9 @@ def test_shell_answers_class_logits_and_cycles():
     rng = np.random.default_rng(2)
     p = packed(random_model(rng, [6, 8, 4], 0.5), pes=2)
     x = random_inputs(rng, 2, 6)
-    shell = UARTShell(Accelerator(network_image(p), kind="sparse", queue_depth=2), divisor=DIVISOR)
+    image = network_image(p)
+    shell = UARTShell(Accelerator(Capacity.of(image, queue_depth=2), kind="sparse", image=image),
+                      divisor=DIVISOR)
     reply = 1 + 4 + CYCLE_BYTES
     got = _uart_exchange(shell, [v & 0xFF for v in x.reshape(-1)], 2 * reply)
     logits = forward(p.model, x)[-1]
@@ -85,8 +88,9 @@ def test_unknown_target():
 @pytest.mark.fpga
 def test_small_design_to_bitstream(tmp_path):
     p = packed(random_model(np.random.default_rng(0), [6, 5, 3], 0.5), pes=1)
-    report = build_bitstream(Accelerator(network_image(p), kind="sparse", queue_depth=1),
-                             target="ice40-up5k", build_dir=tmp_path)
+    image = network_image(p)
+    report = build_bitstream(Accelerator(Capacity.of(image, queue_depth=1), kind="sparse",
+                                         image=image), target="ice40-up5k", build_dir=tmp_path)
     assert report.bitstream.exists() and report.bitstream.stat().st_size > 100_000
     assert report.fmax_mhz > 5
     assert 0 < report.used("logic") <= report.available("logic") == 5280
