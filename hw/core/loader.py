@@ -6,7 +6,7 @@ Each memory owner picks its writes off the shared :class:`WriteSignature` bus by
 is past the memory's depth, so a bad transfer can never write out of place.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 

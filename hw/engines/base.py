@@ -3,8 +3,9 @@
 An engine holds the P processing elements and whatever feeds them. The accelerator's sequencer
 tells it which layer runs (``config``), pulses ``launch`` on a layer's first cycle, holds ``run``
 for the rest of the compute phase, and waits for ``working`` to fall. Then it drains the
-accumulators one row a cycle through ``drain``/``clear``. The load port's writes reach it on ``write`` (its banks, pointers and codebooks). The engine reads its activations
-through the ``act`` port: ``lanes`` synchronous read ports of the current buffer, lane s at
+accumulators one row a cycle through ``drain``/``clear``. The load port's writes reach it on
+``write`` (its banks, pointers and codebooks). The engine reads its activations through the
+``act`` port: ``lanes`` synchronous read ports of the current buffer, lane s at
 ``act_addr + s`` when ``act_en[s]`` (the sparse engine reads a block of columns at once; the
 dense and N:M engines have one lane). It reports per-cycle event counts, which the sequencer
 sums into the host-visible counters.

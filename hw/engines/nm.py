@@ -41,7 +41,8 @@ class _Loader(NamedTuple):
 
 
 class NMEngine(wiring.Component):
-    """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and loader."""
+    """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and
+    loader; ``init`` (target id → words) bakes a model's banks, group pointers and codebooks in."""
 
     def __init__(self, signature: EngineSignature, *, init=None):
         self._capacity = capacity = check_engine(signature, "sparse", "nm")
