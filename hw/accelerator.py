@@ -15,7 +15,9 @@ outputs are the logits; a streaming argmax picks the class.
 The model is data: the design depends only on its :class:`~.capacity.Capacity` (and kind and
 readout). Weights, pointers, requantization parameters, codebooks and the layer table are
 memories the host writes through the ``load`` port before a run (:mod:`.load`); the number of
-layers, inputs and outputs come from the loaded table. Built with ``image=``, the same memories
+layers, inputs and outputs come from the loaded table (``features``, ``classes``; ports such
+as ``predicted`` and ``logit_addr`` are sized by the capacity's widest layer). Built with
+``image=``, the same memories
 start with that model's contents (a self-contained bitstream; the load port stays). The sparse
 engine is chosen by the capacity's word format: CSC (:mod:`.engines.sparse`) or N:M
 (:mod:`.engines.nm`); the dense twin is :mod:`.engines.dense`.

@@ -1,9 +1,12 @@
 """The model is data: one design (one capacity, one Verilog text) runs different models loaded
 through the load port, each bit-exact and cycle-exact; a model too big is refused; a baked
-design runs without loading; a cut-short load stream leaves the design idle and runnable."""
+design runs without loading; a cut-short load stream leaves the design idle and runnable; reset
+returns what loading wrote into registers to its initial value."""
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.sim import Simulator
 
 from secateurs.hw.accelerator import Accelerator
 from secateurs.hw.build.export import export_verilog
@@ -13,7 +16,7 @@ from secateurs.hw.load import load_words
 from secateurs.hw.memories import memory_map
 from secateurs.sim.amaranth_host import simulate_network
 from secateurs.sw.formats import container
-from secateurs.sw.reference import QuantLayer, QuantModel
+from secateurs.sw.reference import QuantLayer, QuantModel, forward
 from tests.helpers.models import packed, random_inputs, random_model
 from tests.hw.engines.bench import nm_model
 from tests.hw.test_accelerator import _check, _expected_events
@@ -148,3 +151,60 @@ def test_a_cut_short_stream_leaves_the_design_idle_safe():
                                   3: words_b})
     _check(a, x[:3], runs[:3], queue_depth=4, kind="sparse")
     _check(b, x[3:], runs[3:], queue_depth=4, kind="sparse")
+
+
+def test_reset_returns_the_table_and_the_load_port_to_their_initial_values():
+    """Reset clears the layer table (registers) and drops a partial transfer; the banks,
+    pointers and parameters (RAM) keep the model, so reloading the table alone restores it."""
+    a, _ = _models(2)
+    image = network_image(a)
+    capacity = Capacity.for_shape(SHAPES, pes=2)
+    dut = Accelerator(capacity, kind="sparse")
+    words = load_words(image, capacity, "sparse")
+    table = words[:2 + words[1] * -(-memory_map(capacity, "sparse")[0].width // 32)]
+    assert words[0] >> 24 == 0, "the layer table is the first transfer"
+    rst = Signal()
+    m = Module()
+    m.submodules.dut = ResetInserter(rst)(dut)
+    x = random_inputs(np.random.default_rng(10), 2, 12)
+    logits = []
+
+    async def stream(ctx, port, values):
+        for value in values:
+            ctx.set(port.payload, int(value))
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+
+    async def infer(ctx, row):
+        await stream(ctx, dut.input, row)
+        ctx.set(dut.output.ready, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        await ctx.tick().until(dut.done)
+        got = []
+        for i in range(5):
+            ctx.set(dut.logit_addr, i)
+            got.append(ctx.get(dut.logit))
+        logits.append(got)
+
+    async def bench(ctx):
+        await stream(ctx, dut.load, words)
+        assert (ctx.get(dut.features), ctx.get(dut.classes)) == (12, 5)
+        await infer(ctx, x[0])
+        await stream(ctx, dut.load, words[:3])  # cut inside the table's first entry
+        ctx.set(rst, 1)
+        await ctx.tick()
+        ctx.set(rst, 0)
+        assert (ctx.get(dut.features), ctx.get(dut.classes)) == (0, 0)
+        assert not ctx.get(dut.busy) and not ctx.get(dut.done) and ctx.get(dut.load.ready)
+        await stream(ctx, dut.load, table)  # a header again: the partial transfer is gone
+        assert (ctx.get(dut.features), ctx.get(dut.classes)) == (12, 5)
+        await infer(ctx, x[1])
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    np.testing.assert_array_equal(logits, forward(a.model, x)[-1])
