@@ -386,11 +386,13 @@ class Accelerator(wiring.Component):
 
     def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run):
         """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer) → ARGMAX →
-        IDLE; drives the launch strobe (``start`` with a complete input while idle). While idle
+        IDLE; drives the launch strobe (``start`` with a complete input while idle, once a
+        model is loaded). While idle
         the first layer's entry is registered every cycle, so a freshly loaded table is in
         ``cfg`` by the launch edge."""
         cfg = layer.cfg
-        m.d.comb += launch_run.eq(~self.busy & self.start & loaded)
+        # a table whose first layer has no column is no model (nothing is loaded yet)
+        m.d.comb += launch_run.eq(~self.busy & self.start & loaded & (layer.first.cols != 0))
         with m.FSM():
             with m.State("IDLE"):
                 layer.select(0)

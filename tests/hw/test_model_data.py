@@ -208,3 +208,20 @@ def test_reset_returns_the_table_and_the_load_port_to_their_initial_values():
     sim.add_testbench(bench)
     sim.run()
     np.testing.assert_array_equal(logits, forward(a.model, x)[-1])
+
+
+def test_an_empty_design_ignores_start_and_input_until_loaded():
+    dut = Accelerator(Capacity.for_shape(SHAPES, pes=2), kind="sparse")
+
+    async def bench(ctx):
+        ctx.set(dut.start, 1)
+        ctx.set(dut.input.valid, 1)
+        for _ in range(5):
+            assert ctx.get(dut.load.ready) and not ctx.get(dut.input.ready)
+            await ctx.tick()
+            assert not ctx.get(dut.busy) and not ctx.get(dut.done)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
