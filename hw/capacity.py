@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from .params import (
-    ACT_BITS,
     DEFAULT_ACC_BITS,
     DEFAULT_ISSUE_WIDTH,
     DEFAULT_QUEUE_DEPTH,
@@ -27,14 +26,13 @@ from .params import (
     check_pes,
     check_positive,
     check_queue_depth,
+    check_value_bits,
 )
 
 __all__ = ["FORMATS", "Capacity"]
 
 #: Weight word formats of the sparse banks: CSC (relative row index) or N:M (position in group).
 FORMATS = ("csc", "nm")
-MAX_VALUE_BITS = 16  # a stored int value field (the layout's limit; decoded weights are int8)
-ACT_MAGNITUDE = 1 << (ACT_BITS - 1)
 
 
 def _ceil(a: int, b: int) -> int:
@@ -87,10 +85,8 @@ class Capacity:
             raise TypeError(f"Codebook must be a bool, not {self.codebook!r}")
         if self.codebook:
             check_code_bits(self.value_bits)
-        elif (not isinstance(self.value_bits, int) or isinstance(self.value_bits, bool)
-              or not 2 <= self.value_bits <= MAX_VALUE_BITS):
-            raise ValueError(f"Value width must be an integer in 2..{MAX_VALUE_BITS}, "
-                             f"not {self.value_bits!r}")
+        else:
+            check_value_bits(self.value_bits)
         check_queue_depth(self.queue_depth)
         check_issue_width(self.issue_width)
         check_acc_bits(self.acc_bits)

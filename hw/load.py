@@ -45,8 +45,12 @@ self-contained bitstream) starts with the model in its memories and needs no loa
 
 from __future__ import annotations
 
-from .core.loader import ADDRESS_BITS, COUNT_BITS, LOAD_WORD_BITS, chunks
+from .core.loader import chunks
 from .memories import BANK, CODEBOOKS, LAYER_TABLE, PARAMETERS, POINTERS, memory_images, memory_map
+from .params import LOAD_ADDRESS_BITS as ADDRESS_BITS
+from .params import LOAD_COUNT_BITS as COUNT_BITS
+from .params import LOAD_TARGET_BITS as TARGET_BITS
+from .params import LOAD_WORD_BITS
 
 __all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "BANK", "header", "transfer",
            "load_words"]
@@ -56,8 +60,9 @@ _WORD_MASK = (1 << LOAD_WORD_BITS) - 1
 
 def header(target: int, address: int = 0) -> int:
     """The header word of a transfer to ``target`` starting at ``address``."""
-    if not isinstance(target, int) or not 0 <= target < 1 << (LOAD_WORD_BITS - ADDRESS_BITS):
-        raise ValueError(f"Load target must be an integer in 0..255, not {target!r}")
+    if not isinstance(target, int) or not 0 <= target < 1 << TARGET_BITS:
+        raise ValueError(f"Load target must be an integer in 0..{(1 << TARGET_BITS) - 1}, "
+                         f"not {target!r}")
     if not isinstance(address, int) or not 0 <= address < 1 << ADDRESS_BITS:
         raise ValueError(f"Load address must be an integer in 0..{(1 << ADDRESS_BITS) - 1}, "
                          f"not {address!r}")

@@ -10,15 +10,12 @@ from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..params import check_positive
+from ..params import LOAD_ADDRESS_BITS as ADDRESS_BITS
+from ..params import LOAD_COUNT_BITS as COUNT_BITS
+from ..params import LOAD_TARGET_BITS as TARGET_BITS
+from ..params import LOAD_WORD_BITS, check_positive
 
-__all__ = ["LOAD_WORD_BITS", "TARGET_BITS", "ADDRESS_BITS", "COUNT_BITS", "WriteSignature",
-           "Loader", "connect_write"]
-
-LOAD_WORD_BITS = 32  # the load stream's payload: one host bus word
-TARGET_BITS = 8  # a header's high byte names the memory
-ADDRESS_BITS = 24  # ... and its low 24 bits the first word's address
-COUNT_BITS = 24  # a count word's low 24 bits are the number of memory words (upper ignored)
+__all__ = ["WriteSignature", "chunks", "Loader", "connect_write", "register_writes"]
 
 
 class WriteSignature(wiring.Signature):
