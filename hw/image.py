@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import csc_code_word, csc_word, nm_code_word, nm_word
 from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_pes
 
 __all__ = ["NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
@@ -109,16 +108,6 @@ class NetworkImage:
     def nm(self) -> tuple[int, int] | None:
         """``(n, m)`` if the layers are N:M (all of them are, then), else None."""
         return self.layers[0].nm
-
-    def word_layout(self):
-        """The sparse banks' word: CSC (``zeros`` index) or N:M (``position``), holding a value
-        or, with codebooks, a ``code``."""
-        if self.nm is not None:
-            make = nm_code_word if self.codebook else nm_word
-            return make(self.value_bits, self.nm[1])
-        if self.codebook:
-            return csc_code_word(self.value_bits, self.index_bits)
-        return csc_word(self.value_bits, self.index_bits)
 
     def rows_per_pe(self, layer: int) -> int:
         return -(-self.layers[layer].rows // self.pes)
