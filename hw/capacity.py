@@ -6,13 +6,15 @@ written through the load port (:mod:`.load`). :meth:`Capacity.of` is the smalles
 that holds one model; :meth:`Capacity.for_shape` holds every model of given layer shapes and
 word format, whatever its weights (a PE's words of a column never outnumber its local rows).
 
-Plain Python (no Amaranth): a capacity is frozen, hashable and JSON-able (:meth:`as_dict`).
+Plain Python (no Amaranth): a capacity is frozen, hashable and JSON-able (:meth:`as_dict`,
+:meth:`from_dict`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .image import accumulator_bound
 from .params import (
     DEFAULT_ACC_BITS,
     DEFAULT_ISSUE_WIDTH,
@@ -218,7 +220,6 @@ class Capacity:
         if need["params"] > self.param_depth:
             raise ValueError(f"The parameter memory needs {need['params']} words; the hardware "
                              f"has {self.param_depth}")
-        from .image import accumulator_bound
         for i, layer in enumerate(image.layers):
             bound = accumulator_bound(layer)
             if bound >= 1 << (self.acc_bits - 1):
