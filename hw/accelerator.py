@@ -12,8 +12,8 @@ clamp, ReLU) into the other half of the ping-pong activation buffer, marking eac
 output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class.
 
-The model is data: the design depends only on its :class:`~.capacity.Capacity` (and kind and
-readout). Weights, pointers, requantization parameters, codebooks and the layer table are
+The model is data: the design depends only on its :class:`~.capacity.Capacity` (and its kind).
+Weights, pointers, requantization parameters, codebooks and the layer table are
 memories the host writes through the ``load`` port before a run (:mod:`.load`); the number of
 layers, inputs and outputs come from the loaded table (``features``, ``classes``; ports such
 as ``predicted`` and ``logit_addr`` are sized by the capacity's widest layer). Built with
@@ -141,9 +141,12 @@ class Accelerator(wiring.Component):
     kind : str
         "sparse" or its dense twin "dense" (same ports, memories and counters).
     readout : str
-        "logits": the last layer is requantized to int8 logits and the argmax picks the class;
-        "accumulators": its rows leave raw (``acc + bias``, ``acc_bits`` wide) in the same
-        cycles, so a one-layer network computes ``W x`` exactly (``sim matmul``).
+        The baked model's readout (with ``image`` only; a loaded model carries its own in the
+        layer table's ``raw`` bit): "logits": the last layer is requantized to int8 logits and
+        the argmax picks the class; "accumulators": its rows leave raw (``acc + bias``) in the
+        same cycles, so a one-layer network computes ``W x`` exactly (``sim matmul``). The
+        output stream and logit registers are ``acc_bits`` wide either way (logits
+        sign-extended), so one design serves both.
     image : NetworkImage or None
         Bake this model in: every memory starts with its contents (refused unless it fits,
         :meth:`Capacity.check`), so the design runs without loading. None: memories start
@@ -159,22 +162,22 @@ class Accelerator(wiring.Component):
         if image is not None and not isinstance(image, NetworkImage):
             raise TypeError(f"Image must be a NetworkImage or None, not {image!r}")
         self.image = image
-        self._init = {} if image is None else memory_images(image, capacity, kind)
+        self._init = {} if image is None else memory_images(image, capacity, kind, readout)
         self._memories = memory_map(capacity, kind)
         self._act_index_bits = max(1, (max(capacity.max_cols, capacity.max_rows) - 1).bit_length())
         self.config_layout = layer_config(capacity)
-        self.value_bits = capacity.acc_bits if readout == "accumulators" else ACT_BITS
+        self.value_bits = capacity.acc_bits  # raw accumulators or sign-extended logits
         super().__init__(AcceleratorSignature(inputs=capacity.max_cols,
                                               outputs=capacity.max_rows,
                                               value_bits=self.value_bits))
 
     def parameters(self) -> dict:
-        """What this design was generated from (JSON-able): its capacity's fields, kind,
-        readout and, when a model is baked in, its ``layers`` as ``[rows, cols]`` (else None)."""
-        layers = (None if self.image is None else
-                  [[layer.rows, layer.cols] for layer in self.image.layers])
-        return {"kind": self.kind, "readout": self.readout, **self.capacity.as_dict(),
-                "layers": layers}
+        """What this design was generated from (JSON-able): its capacity's fields, kind and,
+        when a model is baked in, its ``layers`` as ``[rows, cols]`` and readout (else None)."""
+        baked = self.image is not None
+        layers = [[layer.rows, layer.cols] for layer in self.image.layers] if baked else None
+        return {"kind": self.kind, **self.capacity.as_dict(), "layers": layers,
+                "readout": self.readout if baked else None}
 
     @property
     def memories(self) -> dict:
@@ -203,8 +206,7 @@ class Accelerator(wiring.Component):
         capacity = self.capacity
         m.submodules.engine = engine = self.engine()
         m.submodules.requantizer = requant = Requantizer(
-            acc_bits=capacity.acc_bits, rows=capacity.max_rows,
-            raw=self.readout == "accumulators")
+            acc_bits=capacity.acc_bits, rows=capacity.max_rows, raw=True)
         m.submodules.argmax = argmax = Argmax(classes=capacity.max_rows,
                                               value_bits=self.value_bits)
         launch_run = Signal()  # ``start`` with a complete input while idle
@@ -323,7 +325,7 @@ class Accelerator(wiring.Component):
             requant.i.payload.multiplier.eq(param.multiplier),
             requant.i.payload.shift.eq(cfg.shift),
             requant.i.payload.relu.eq(cfg.relu),
-            *([requant.i.payload.raw.eq(cfg.last)] if self.readout == "accumulators" else []),
+            requant.i.payload.raw.eq(cfg.last & cfg.raw),  # the loaded readout
             requant.i.payload.index.eq(issued_row),
             requant.i.payload.last.eq(issued_last),
             engine.clear_en.eq(issued & requant.i.ready),

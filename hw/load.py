@@ -22,7 +22,8 @@ id             memory (address unit)
 =============  ===========================================================================
 0              layer table: one :func:`~.memories.layer_config` word per layer (rows, cols,
                rows per PE, shift, ReLU, last, pointer/parameter/dense bases, groups, the
-               nonempty-column mask); the network's layer count, inputs and outputs follow
+               nonempty-column mask, ``raw``: the last layer streams raw accumulators); the
+               network's layer count, inputs, outputs and readout follow
 1              parameters: ``(bias, multiplier)`` per output row of every layer
 2              pointers (sparse design only): CSC block pointer words / N:M group pointers
 3              codebooks (sparse design with codebook words only): one table per layer
@@ -84,11 +85,12 @@ def transfer(target: int, words, *, width: int, address: int = 0) -> list[int]:
     return out
 
 
-def load_words(image, capacity, kind: str) -> list[int]:
-    """The whole model ``image`` as the ``kind`` design of ``capacity`` loads it: one transfer
-    per memory, from address 0 (``capacity.check`` first: a model that does not fit is refused
-    with ValueError)."""
-    images = memory_images(image, capacity, kind)
+def load_words(image, capacity, kind: str, readout: str = "logits") -> list[int]:
+    """The whole model ``image`` as the ``kind`` design of ``capacity`` loads it, its last layer
+    read out as ``readout`` ("logits", or raw "accumulators": the layer table's ``raw`` bit): one
+    transfer per memory, from address 0 (``capacity.check`` first: a model that does not fit is
+    refused with ValueError)."""
+    images = memory_images(image, capacity, kind, readout)
     specs = memory_map(capacity, kind)
     out = []
     for target, words in images.items():

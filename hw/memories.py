@@ -27,7 +27,7 @@ from .core.broadcast import block_pointer_word
 from .image import NetworkImage
 from .layout import (codebook_table, csc_code_word, csc_word, nm_code_word, nm_word,
                      pointer_word)
-from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, SHIFT_BITS, check_kind
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, SHIFT_BITS, check_kind, check_readout
 
 __all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "BANK", "MemorySpec",
            "memory_map", "memory_images", "bank_word", "group_pointer_word", "layer_config",
@@ -69,7 +69,9 @@ def layer_config(capacity) -> data.StructLayout:
     ``ptr_base`` is the layer's first word of the sparse engine's pointer memory (CSC blocks or
     N:M groups), ``dense_base`` its first word of the dense twin's banks; ``nonempty`` has bit j
     set iff some PE has a word in column j (N:M: every column), so empty columns are never sent;
-    ``last`` marks the network's last layer (the layer count follows from it).
+    ``last`` marks the network's last layer (the layer count follows from it); ``raw`` on the
+    last layer streams its raw accumulators (``acc + bias``) instead of requantized logits: the
+    readout is loaded with the model, not built in, and costs the same cycles.
     """
     return data.StructLayout({
         "rows": range(capacity.max_rows + 1),
@@ -78,6 +80,7 @@ def layer_config(capacity) -> data.StructLayout:
         "shift": unsigned(SHIFT_BITS),
         "relu": unsigned(1),
         "last": unsigned(1),
+        "raw": unsigned(1),
         "ptr_base": range(capacity.pointer_depth + 1),
         "param_base": range(capacity.param_depth + 1),
         "dense_base": range(capacity.bank_depth + 1),
@@ -137,8 +140,10 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def layer_entries(image: NetworkImage, capacity) -> list[dict]:
-    """The layer table's entries for ``image`` (as :func:`layer_config` field values)."""
+def layer_entries(image: NetworkImage, capacity, readout: str = "logits") -> list[dict]:
+    """The layer table's entries for ``image`` (as :func:`layer_config` field values), its last
+    layer read out as ``readout`` ("logits" or raw "accumulators")."""
+    check_readout(readout)
     entries, ptr_base, param_base, dense_base = [], 0, 0, 0
     for l, layer in enumerate(image.layers):
         rpp = image.rows_per_pe(l)
@@ -146,7 +151,9 @@ def layer_entries(image: NetworkImage, capacity) -> list[dict]:
         entries.append({
             "rows": layer.rows, "cols": layer.cols, "rows_per_pe": rpp,
             "shift": layer.shift, "relu": int(layer.relu),
-            "last": int(l == len(image.layers) - 1), "ptr_base": ptr_base,
+            "last": int(l == len(image.layers) - 1),
+            "raw": int(l == len(image.layers) - 1 and readout == "accumulators"),
+            "ptr_base": ptr_base,
             "param_base": param_base, "dense_base": dense_base,
             "groups": layer.groups if image.nm else 0,
             "nonempty": sum(1 << int(j) for j in np.flatnonzero(nonempty)),
@@ -225,12 +232,13 @@ def codebook_image(image: NetworkImage, code_bits: int) -> list[int]:
     return [Const.cast(layout.const(list(layer.codebook))).value for layer in image.layers]
 
 
-def memory_images(image: NetworkImage, capacity, kind: str) -> dict[int, list[int]]:
-    """Target id → the words ``image`` puts in that memory from address 0 (``capacity.check``
-    first: a model that does not fit is refused)."""
+def memory_images(image: NetworkImage, capacity, kind: str,
+                  readout: str = "logits") -> dict[int, list[int]]:
+    """Target id → the words ``image`` puts in that memory from address 0, its last layer read
+    out as ``readout`` (``capacity.check`` first: a model that does not fit is refused)."""
     capacity.check(image, kind)
     images = {LAYER_TABLE: [Const.cast(layer_config(capacity).const(e)).value
-                            for e in layer_entries(image, capacity)],
+                            for e in layer_entries(image, capacity, readout)],
               PARAMETERS: param_image(image, capacity.acc_bits)}
     if kind == "sparse":
         banks, _ = sparse_banks(image)

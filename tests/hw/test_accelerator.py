@@ -20,11 +20,12 @@ SIZES = [12, 20, 9, 5]  # three layers; 20 rows exercise several local rows per 
 
 
 def loaded(p, *, kind, readout="logits", **design):
-    """The design of the smallest capacity holding ``p`` and the words that load ``p``."""
+    """The design of the smallest capacity holding ``p`` and the words that load ``p`` (its
+    readout is loaded with it: one design serves both)."""
     image = network_image(p)
     capacity = Capacity.of(image, kind=kind, **design)
-    return (Accelerator(capacity, kind=kind, readout=readout),
-            {0: load_words(image, capacity, kind)})
+    return (Accelerator(capacity, kind=kind),
+            {0: load_words(image, capacity, kind, readout)})
 
 
 def simulate_loaded(p, x, *, kind, seed, idle, readout="logits", **design):
@@ -141,8 +142,10 @@ def test_both_kinds_share_one_signature():
     capacity = Capacity.of(network_image(p), queue_depth=4)
     sparse = Accelerator(capacity, kind="sparse")
     dense = Accelerator(capacity, kind="dense")
-    # ports sized by the widest layer: 20 inputs or outputs at most
-    assert sparse.signature == dense.signature == AcceleratorSignature(inputs=20, outputs=20)
+    # ports sized by the widest layer: 20 inputs or outputs at most; values acc_bits wide (the
+    # readout, logits or raw accumulators, is loaded with the model)
+    assert sparse.signature == dense.signature == AcceleratorSignature(
+        inputs=20, outputs=20, value_bits=capacity.acc_bits)
 
 
 def test_rejects_bad_parameters():
