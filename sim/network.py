@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
+from ..rtl import capacity_for
 from ..hw import accelerator as hw_accelerator
 from ..hw.build.export import export_verilog
 from ..hw.capacity import Capacity
@@ -54,23 +55,6 @@ TEST_MODULE = "secateurs.sim.tb.cocotb_test"
 
 def _image(model) -> NetworkImage:
     return model if isinstance(model, NetworkImage) else network_image(model)
-
-
-def capacity_for(model, hw: HardwareConfig) -> Capacity:
-    """The capacity of hardware ``hw`` for networks of ``model``'s layer shapes and word format
-    (a model.bin or its image): it holds every model of those shapes and that packing, whatever
-    its density, so all of them share one build."""
-    image = _image(model)
-    if image.pes != hw.pes:
-        raise InputError(f"the model is packed for {image.pes} PEs but the hardware has {hw.pes}")
-    words = Capacity._format_of(image)
-    try:
-        return Capacity.for_shape([(layer.rows, layer.cols) for layer in image.layers],
-                                  pes=hw.pes, **words, value_bits=image.value_bits,
-                                  codebook=image.codebook, queue_depth=hw.queue_depth,
-                                  issue_width=hw.issue_width, acc_bits=hw.acc_bits)
-    except ValueError as e:
-        raise InputError(f"cannot size the accelerator: {e}") from None
 
 
 class Accelerator:
