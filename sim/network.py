@@ -45,7 +45,7 @@ from .tb.model import reference_network_cycles
 from .tb.scoreboard import Scoreboard
 
 __all__ = ["KINDS", "COUNTERS", "DRIVERS", "NetworkResults", "Accelerator", "Proof",
-           "capacity_for", "build_accelerator", "prove"]
+           "capacity_for", "model_words", "build_accelerator", "prove"]
 
 KINDS = hw_params.KINDS
 COUNTERS = hw_accelerator.COUNTERS
@@ -55,6 +55,18 @@ TEST_MODULE = "secateurs.sim.tb.cocotb_test"
 
 def _image(model) -> NetworkImage:
     return model if isinstance(model, NetworkImage) else network_image(model)
+
+
+def model_words(model, capacity: Capacity, kind: str, readout: str = "logits") -> np.ndarray:
+    """The load words of ``model`` (a model.bin or its image) for the ``kind`` design of
+    ``capacity``, read out as ``readout``; InputError with the one line of
+    :meth:`Capacity.check` (the memory or limit, and both sizes) if it does not fit."""
+    if readout not in READOUTS:
+        raise InputError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
+    try:
+        return np.array(load_words(_image(model), capacity, kind, readout), dtype=np.int64)
+    except ValueError as e:
+        raise InputError(f"the model does not fit the {kind} accelerator: {e}") from None
 
 
 class Accelerator:
@@ -73,13 +85,7 @@ class Accelerator:
     def words(self, model, readout: str = "logits") -> np.ndarray:
         """The load words of ``model`` (a model.bin or its image) on this design; InputError
         with the one line of :meth:`Capacity.check` if it does not fit."""
-        if readout not in READOUTS:
-            raise InputError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
-        try:
-            return np.array(load_words(_image(model), self.capacity, self.kind, readout),
-                            dtype=np.int64)
-        except ValueError as e:
-            raise InputError(f"the model does not fit the {self.kind} accelerator: {e}") from None
+        return model_words(model, self.capacity, self.kind, readout)
 
     def run(self, model, inputs: np.ndarray | None = None, *, readout: str = "logits",
             idle_seed: int | None = None, driver: str = "feeder",
@@ -194,9 +200,9 @@ def prove(packed, inputs: np.ndarray | None = None, *, hw: HardwareConfig,
     capacity = capacity if capacity is not None else capacity_for(packed, hw)
     proofs = {}
     for kind in kinds:
+        words = model_words(packed, capacity, kind, readout)  # refused before the build
         say(f"[prove] {kind}: build")
         design = build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root)
-        words = design.words(packed, readout)  # refused before the run if it does not fit
         say(f"[prove] {kind}: load {len(words)} words, {len(board.inputs)} inferences")
         began = time.perf_counter()
         result = design.run(packed, board.inputs, readout=readout, idle_seed=idle_seed)
