@@ -480,9 +480,10 @@ def simulate(run_dir, samples, waves, energy_table) -> None:
     from .sim.inference import SUMMARY
     from .sim.inference import simulate as run_simulation
 
+    count = _samples(samples)  # a bad option is a usage error, before the folder is read
     check_run(run_dir)
 
-    summary = run_simulation(run_dir, samples=_samples(samples), waves=waves,
+    summary = run_simulation(run_dir, samples=count, waves=waves,
                              energy_table=energy_table,
                              log=lambda m: console.print(m, style="dim", markup=False))
     print_simulation(summary)
