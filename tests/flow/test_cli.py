@@ -94,7 +94,8 @@ def test_sim_matmul_nm_codebook_is_exact(tmp_path):
     assert summary["format"] == "nm" and summary["payload"] == "codebook"
     for kind in ("sparse", "dense"):
         assert summary[f"cycles_{kind}"] == summary[f"expected_cycles_{kind}"] > 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["outputs.npy", "summary.json"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [".secateurs-manifest.json", "outputs.npy", "summary.json"]  # + manifest
 
 
 def test_sim_matmul_impossible_hardware(arrays):
