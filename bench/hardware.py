@@ -28,6 +28,7 @@ from secateurs.errors import SimulationError
 from secateurs.hw.accelerator import Accelerator
 from secateurs.hw.build.export import export_verilog
 from secateurs.hw.image import network_image
+from secateurs.rtl import capacity_for
 from secateurs.sw import cycles as cycle_model
 from secateurs.sw.balance import balance_rows
 from secateurs.sw.cycles import network_cycles
@@ -92,8 +93,9 @@ def _layer_work(packed, x):
 
 
 def _design(packed, kind: str, hw: HardwareConfig) -> Accelerator:
-    return Accelerator(network_image(packed), kind=kind, queue_depth=hw.queue_depth,
-                       issue_width=hw.issue_width, acc_bits=hw.acc_bits)
+    """The ``kind`` design of the hardware configuration for ``packed``'s shapes and packing
+    (what ``secateurs bitstream`` places: the model is loaded at run time)."""
+    return Accelerator(capacity_for(network_image(packed), hw), kind=kind)
 
 
 def _fpga(args):
@@ -130,8 +132,9 @@ def _rtl(packed, x, kind: str, hw: HardwareConfig, build_root) -> np.ndarray:
     and classes equal the reference's."""
     from secateurs.sim.network import build_accelerator
 
-    accelerator = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root)
-    result = accelerator.run(x)
+    accelerator = build_accelerator(capacity_for(packed, hw), kind=kind, hw=hw,
+                                    build_root=build_root)
+    result = accelerator.run(packed, x)
     logits = forward(packed.model, x)[-1]
     if (result.logits != logits).any() or (result.predicted != classify(logits)).any():
         raise SimulationError(f"{kind} accelerator {accelerator.design.parameters()}: outputs "

@@ -10,14 +10,21 @@ signature, memories and counters) accumulates ``W x`` in the PEs, then the seque
 the accumulators one row a cycle through the requantizer (bias, multiply, round, shift,
 clamp, ReLU) into the other half of the ping-pong activation buffer, marking each nonzero
 output as pending work for the next layer. The last layer's
-outputs are the logits; a streaming argmax picks the class. Weights, pointers and
-requantization parameters are ROMs initialised from ``model.bin``: one build per model (no host
-write path, so the FPGA design is just the network). The sparse engine is chosen by the
-model's format: CSC (:mod:`.engines.sparse`) or N:M (:mod:`.engines.nm`); the dense twin is
-:mod:`.engines.dense`.
+outputs are the logits; a streaming argmax picks the class.
 
-``elaborate`` wires named stages, each a method: the layer select, the activation buffer, the
-input stage, the drain, the write-back, the sequencer and the event counters.
+The model is data: the design depends only on its :class:`~.capacity.Capacity` (and its kind).
+Weights, pointers, requantization parameters, codebooks and the layer table are
+memories the host writes through the ``load`` port before a run (:mod:`.load`); the number of
+layers, inputs and outputs come from the loaded table (``features``, ``classes``; ports such
+as ``predicted`` and ``logit_addr`` are sized by the capacity's widest layer). Built with
+``image=``, the same memories
+start with that model's contents (a self-contained bitstream; the load port stays). The sparse
+engine is chosen by the capacity's word format: CSC (:mod:`.engines.sparse`) or N:M
+(:mod:`.engines.nm`); the dense twin is :mod:`.engines.dense`.
+
+``elaborate`` wires named stages, each a method: the load port, the layer select, the
+activation buffer, the input stage, the drain, the write-back, the sequencer and the event
+counters.
 
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
@@ -28,29 +35,22 @@ last layer's next logit waits on ``output.ready`` adds one.
 
 from typing import Callable, NamedTuple
 
-from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .capacity import Capacity
 from .core.argmax import Argmax
+from .core.loader import LOAD_WORD_BITS, Loader, connect_write, register_writes
 from .core.requantizer import Requantizer
-from .engines.base import EngineSignature, layer_config
+from .engines.base import EngineSignature
 from .engines.dense import DenseEngine
 from .engines.nm import NMEngine
 from .engines.sparse import SparseEngine
-from .image import NetworkImage, check_accumulator
-from .memories import layer_table, param_image, param_word
-from .params import (
-    ACT_BITS,
-    COUNTER_BITS,
-    DEFAULT_ACC_BITS,
-    DEFAULT_ISSUE_WIDTH,
-    DEFAULT_QUEUE_DEPTH,
-    KINDS,
-    check_issue_width,
-    check_queue_depth,
-    check_readout,
-)
+from .image import NetworkImage
+from .layout import field_slices
+from .memories import LAYER_TABLE, PARAMETERS, layer_config, memory_images, memory_map, param_word
+from .params import ACT_BITS, COUNTER_BITS, check_kind, check_readout
 
 __all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
 
@@ -67,13 +67,16 @@ COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pus
 
 
 class _Layer(NamedTuple):
-    """The running layer: its ``index``, registered constants ``cfg`` (:func:`layer_config`), the
-    buffer ``parity`` it reads, and ``select(value)``, which moves to layer ``value``."""
+    """The running layer: its ``index``, registered table entry ``cfg`` (:func:`layer_config`),
+    the buffer ``parity`` it reads, ``select(value)``, which moves to layer ``value``, the
+    table's ``first`` entry (the input stage's) and the next layer's ``next_nonempty`` mask."""
 
     index: Signal
-    cfg: Signal
+    cfg: object
     parity: object
     select: Callable
+    first: object
+    next_nonempty: Signal
 
 
 class _Drain(NamedTuple):
@@ -92,17 +95,21 @@ class _Drain(NamedTuple):
 
 
 class AcceleratorSignature(wiring.Signature):
-    """Host interface of an accelerator for ``inputs`` features and ``outputs`` classes whose
-    logits (or raw accumulators) are ``value_bits`` wide."""
+    """Host interface of an accelerator for at most ``inputs`` features and ``outputs`` classes
+    whose logits (or raw accumulators) are ``value_bits`` wide, loaded through ``load``;
+    ``features`` and ``classes`` are the loaded network's input and output counts."""
 
     def __init__(self, *, inputs, outputs, value_bits=ACT_BITS):
         self.inputs, self.outputs, self.value_bits = inputs, outputs, value_bits
         super().__init__({
+            "load": In(stream.Signature(unsigned(LOAD_WORD_BITS))),
             "input": In(stream.Signature(signed(ACT_BITS))),
             "output": Out(stream.Signature(signed(value_bits))),
             "start": In(1),
             "busy": Out(1),
             "done": Out(1),
+            "features": Out(range(inputs + 1)),
+            "classes": Out(range(outputs + 1)),
             "predicted": Out(range(outputs)),
             "logit_addr": In(range(outputs)),
             "logit": Out(signed(value_bits)),
@@ -124,117 +131,132 @@ class AcceleratorSignature(wiring.Signature):
 
 
 class Accelerator(wiring.Component):
-    """The ``kind`` ("sparse" or "dense") accelerator of ``image``.
+    """The ``kind`` ("sparse" or "dense") accelerator of ``capacity``.
 
     Parameters
     ----------
-    image : NetworkImage
-        The network (from :func:`~secateurs.hw.image.network_image`).
-    queue_depth : int
-        Activation queue depth D of each PE (1..16); the dense twin has no queues.
-    issue_width : int
-        Columns the sparse CSC engine broadcasts per cycle, W (1, 2, 4 or 8); the dense twin
-        and the N:M engine step one column or group at a time whatever it is.
-    acc_bits : int
-        Accumulator width; rejected if any row of any layer could overflow it.
+    capacity : Capacity
+        The sizes, word format and engine parameters (queue depth, issue width, accumulator
+        width) the design is built for; any model that fits runs on it.
+    kind : str
+        "sparse" or its dense twin "dense" (same ports, memories and counters).
     readout : str
-        "logits": the last layer is requantized to int8 logits and the argmax picks the class;
-        "accumulators": its rows leave raw (``acc + bias``, ``acc_bits`` wide) in the same
-        cycles, so a one-layer network computes ``W x`` exactly (``sim matmul``).
+        The baked model's readout (with ``image`` only; a loaded model carries its own in the
+        layer table's ``raw`` bit): "logits": the last layer is requantized to int8 logits and
+        the argmax picks the class; "accumulators": its rows leave raw (``acc + bias``) in the
+        same cycles, so a one-layer network computes ``W x`` exactly (``sim matmul``). The
+        output stream and logit registers are ``acc_bits`` wide either way (logits
+        sign-extended), so one design serves both.
+    image : NetworkImage or None
+        Bake this model in: every memory starts with its contents (refused unless it fits,
+        :meth:`Capacity.check`), so the design runs without loading. None: memories start
+        empty and the host loads a model through ``load`` (:func:`~.load.load_words`).
     """
 
-    def __init__(self, image: NetworkImage, *, kind: str,
-                 queue_depth: int = DEFAULT_QUEUE_DEPTH, issue_width: int = DEFAULT_ISSUE_WIDTH,
-                 acc_bits: int = DEFAULT_ACC_BITS, readout: str = "logits"):
-        if kind not in KINDS:
-            raise ValueError(f"Accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        if not isinstance(image, NetworkImage):
-            raise TypeError(f"Image must be a NetworkImage, not {image!r}")
-        image.word_layout()  # validates both widths
-        self.kind, self.image = kind, image
+    def __init__(self, capacity: Capacity, *, kind: str, readout: str = "logits",
+                 image: NetworkImage | None = None):
+        if not isinstance(capacity, Capacity):
+            raise TypeError(f"Capacity must be a Capacity, not {capacity!r}")
+        self.capacity, self.kind = capacity, check_kind(kind)
         self.readout = check_readout(readout)
-        self.queue_depth = check_queue_depth(queue_depth)
-        self.issue_width = check_issue_width(issue_width)
-        self.acc_bits = check_accumulator(image, acc_bits)
-        self.table = layer_table(image)
-        self._params = param_image(image, acc_bits)
-        self._act_index_bits = max(1, (max(image.max_cols, image.max_rows) - 1).bit_length())
-        self.config_layout = layer_config(
-            len(image.layers), image.max_rows, image.max_cols,
-            pointer_depth=sum(l.cols + 1 for l in image.layers), param_depth=len(self._params),
-            dense_depth=sum(image.rows_per_pe(i) * l.cols for i, l in enumerate(image.layers)))
-        self.value_bits = acc_bits if readout == "accumulators" else ACT_BITS
-        super().__init__(AcceleratorSignature(inputs=image.inputs, outputs=image.outputs,
+        if image is not None and not isinstance(image, NetworkImage):
+            raise TypeError(f"Image must be a NetworkImage or None, not {image!r}")
+        self.image = image
+        self._init = {} if image is None else memory_images(image, capacity, kind, readout)
+        self._memories = memory_map(capacity, kind)
+        self._act_index_bits = max(1, (max(capacity.max_cols, capacity.max_rows) - 1).bit_length())
+        self.config_layout = layer_config(capacity)
+        self.value_bits = capacity.acc_bits  # raw accumulators or sign-extended logits
+        super().__init__(AcceleratorSignature(inputs=capacity.max_cols,
+                                              outputs=capacity.max_rows,
                                               value_bits=self.value_bits))
 
     def parameters(self) -> dict:
-        """What this design was generated from (JSON-able)."""
-        image = self.image
-        return {"kind": self.kind, "readout": self.readout, "pes": image.pes, "queue_depth": self.queue_depth,
-                "issue_width": self.issue_width, "acc_bits": self.acc_bits, "index_bits": image.index_bits,
-                "nm": None if image.nm is None else list(image.nm),
-                "value_bits": image.value_bits, "codebook": image.codebook,
-                "layers": [[l.rows, l.cols] for l in image.layers]}
+        """What this design was generated from (JSON-able): its capacity's fields, kind and,
+        when a model is baked in, its ``layers`` as ``[rows, cols]`` and readout (else None)."""
+        baked = self.image is not None
+        layers = [[layer.rows, layer.cols] for layer in self.image.layers] if baked else None
+        return {"kind": self.kind, **self.capacity.as_dict(), "layers": layers,
+                "readout": self.readout if baked else None}
 
-    def _config(self, layer: int) -> dict:
-        t, image = self.table, self.image
-        dense_base = sum(image.rows_per_pe(i) * image.layers[i].cols for i in range(layer))
-        last = layer == len(t.rows) - 1
-        return {"rows": t.rows[layer], "cols": t.cols[layer], "rows_per_pe": t.rows_per_pe[layer],
-                "shift": t.shift[layer], "relu": int(t.relu[layer]), "last": int(last),
-                "ptr_base": t.ptr_base[layer], "param_base": t.param_base[layer],
-                "dense_base": dense_base, "next_nonempty": 0 if last else t.nonempty[layer + 1],
-                "groups": image.layers[layer].groups if image.nm else 0}
+    @property
+    def memories(self) -> dict:
+        """The memory map the load port writes (target id → :class:`~.memories.MemorySpec`)."""
+        return dict(self._memories)
 
     @property
     def act_lanes(self) -> int:
         """Activations the engine reads a cycle: W for the sparse CSC engine, else one."""
-        return self.issue_width if self.kind == "sparse" and self.image.nm is None else 1
+        return self.engine_signature().lanes
+
+    def engine_signature(self) -> EngineSignature:
+        return EngineSignature(self.capacity, kind=self.kind)
 
     def engine(self):
         """The compute engine of this kind (a fresh component each call)."""
-        image = self.image
-        signature = EngineSignature(
-            pes=image.pes, layers=len(image.layers), config=self.config_layout,
-            max_cols=image.max_cols, acc_bits=self.acc_bits, lanes=self.act_lanes,
-            rows_per_pe=max(image.rows_per_pe(l) for l in range(len(image.layers))))
-        if self.kind == "sparse" and image.nm is not None:
-            return NMEngine(signature, image, acc_bits=self.acc_bits)
+        signature = self.engine_signature()
+        if self.kind == "sparse" and self.capacity.format == "nm":
+            return NMEngine(signature, init=self._init)
         if self.kind == "sparse":
-            return SparseEngine(signature, image, queue_depth=self.queue_depth,
-                                issue_width=self.issue_width, acc_bits=self.acc_bits)
-        return DenseEngine(signature, image, acc_bits=self.acc_bits)
+            return SparseEngine(signature, init=self._init)
+        return DenseEngine(signature, init=self._init)
 
     def elaborate(self, platform):
         m = Module()
+        capacity = self.capacity
         m.submodules.engine = engine = self.engine()
         m.submodules.requantizer = requant = Requantizer(
-            acc_bits=self.acc_bits, rows=self.image.max_rows, raw=self.readout == "accumulators")
-        m.submodules.argmax = argmax = Argmax(classes=self.image.outputs,
+            acc_bits=capacity.acc_bits, rows=capacity.max_rows, raw=True)
+        m.submodules.argmax = argmax = Argmax(classes=capacity.max_rows,
                                               value_bits=self.value_bits)
-        layer = self._layer_select(m, engine)
+        launch_run = Signal()  # ``start`` with a complete input while idle
+        write = self._load_port(m, engine, launch_run)
+        layer = self._layer_select(m, engine, write)
         act_write = self._activation_buffer(m, engine, layer.parity)
-        in_count, loaded = self._input_stage(m, engine, act_write)
-        drain = self._drain(m, engine, requant, layer.cfg)
+        in_count, loaded = self._input_stage(m, engine, act_write, layer)
+        drain = self._drain(m, engine, requant, layer.cfg, write)
         writes_hidden = self._write_back(m, engine, requant, argmax, act_write, layer)
-        launch_run = self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded)
-        self._counters(m, engine, launch_run, writes_hidden)
+        self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run)
+        self._counters(m, engine, launch_run, writes_hidden, layer)
         return m
 
-    def _layer_select(self, m, engine) -> _Layer:
-        """The running layer's index and its registered constants (``cfg``), fed to the engine."""
-        n_layers = len(self.image.layers)
-        layer = Signal(range(max(n_layers, 2)))  # bit 0 is the buffer parity
-        cfg = Signal(self.config_layout, init=self._config(0))
-        configs = Array(Const.cast(self.config_layout.const(self._config(l)))
-                        for l in range(n_layers))
+    def _load_port(self, m, engine, launch_run):
+        """The load stream's decoder (:mod:`.load`): taken only while idle; a launch drops a
+        partial transfer. Its writes go to the engine's memories and to the ones here."""
+        m.submodules.loader = loader = Loader(self._memories)
+        wiring.connect(m, wiring.flipped(self.load), loader.load)
+        m.d.comb += [loader.enable.eq(~self.busy), loader.restart.eq(launch_run)]
+        wiring.connect(m, loader.write, engine.write)
+        return loader.write
+
+    def _layer_select(self, m, engine, write) -> _Layer:
+        """The layer table (registers the load port writes), the running layer's index and its
+        registered entry (``cfg``, fed to the engine), and the next layer's nonempty mask."""
+        capacity, layout = self.capacity, self.config_layout
+        start = self._init.get(LAYER_TABLE, [])
+        raw = [Signal(layout.size, init=start[l] if l < len(start) else 0,
+                      name=f"layer_table{l}") for l in range(capacity.max_layers)]
+        register_writes(m, write, LAYER_TABLE, raw)
+        entries = Array(raw)
+        offset, width = field_slices(layout)["nonempty"]
+        layer = Signal(range(max(capacity.max_layers, 2)))  # bit 0 is the buffer parity
+        cfg = data.View(layout, Signal(layout.size, init=start[0] if start else 0, name="cfg"))
+        next_nonempty = Signal(max(capacity.max_cols, capacity.max_rows),
+                               init=start[1] >> offset if len(start) > 1 else 0)
 
         def select(value):
-            m.d.sync += [layer.eq(value), cfg.eq(configs[value])]
+            after = min(value + 1, capacity.max_layers - 1) if isinstance(value, int) else value + 1
+            m.d.sync += [layer.eq(value), cfg.eq(entries[value]),
+                         next_nonempty.eq(entries[after][offset:offset + width])]
 
-        m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg)]
+        m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg),
+                     self.features.eq(data.View(layout, raw[0]).cols)]
+        for entry in reversed([data.View(layout, r) for r in raw]):  # the first marked last
+            with m.If(entry.last):
+                m.d.comb += self.classes.eq(entry.rows)
         # layer l reads buffer l % 2 and writes the other one
-        return _Layer(index=layer, cfg=cfg, parity=layer[0], select=select)
+        return _Layer(index=layer, cfg=cfg, parity=layer[0], select=select,
+                      first=data.View(layout, raw[0]), next_nonempty=next_nonempty)
 
     def _activation_buffer(self, m, engine, parity):
         """The ping-pong activation buffer: the engine's read lanes on the current half (lane s
@@ -252,13 +274,13 @@ class Accelerator(wiring.Component):
             ]
         return act_write
 
-    def _input_stage(self, m, engine, act_write):
-        """The host streams the first layer's activations into buffer 0, marking each nonzero
-        one of a column with words as work; returns ``(in_count, loaded)``."""
-        image = self.image
-        in_count = Signal(range(image.inputs + 1))
-        loaded = in_count == image.inputs
-        first_nonempty = Const(self.table.nonempty[0], image.inputs)
+    def _input_stage(self, m, engine, act_write, layer):
+        """The host streams the first layer's activations (as many as its table entry has
+        columns) into buffer 0, marking each nonzero one of a column with words as work;
+        returns ``(in_count, loaded)``."""
+        first = layer.first
+        in_count = Signal(range(self.capacity.max_cols + 1))
+        loaded = in_count == first.cols
         m.d.comb += self.input.ready.eq(~self.busy & ~loaded)
         with m.If(self.input.valid & self.input.ready):
             m.d.comb += [
@@ -266,27 +288,29 @@ class Accelerator(wiring.Component):
                 act_write.addr.eq(in_count),
                 act_write.data.eq(self.input.payload),
                 engine.pend_en.eq((self.input.payload != 0)
-                                  & first_nonempty.bit_select(in_count, 1)),
+                                  & first.nonempty.bit_select(in_count, 1)),
                 engine.pend_index.eq(in_count),
             ]
             m.d.sync += in_count.eq(in_count + 1)
         return in_count, loaded
 
-    def _drain(self, m, engine, requant, cfg) -> _Drain:
+    def _drain(self, m, engine, requant, cfg, write) -> _Drain:
         """Read row r (PE r % P, local row r // P) and its parameters; requantize a cycle later,
         and clear the row on the cycle the requantizer takes it. The next row is read only as
         the issued one leaves (``advance``), so a held output holds the whole drain. The
         sequencer steps it (``_drain_row``)."""
-        image = self.image
-        layout = param_word(self.acc_bits)
+        capacity = self.capacity
+        layout = param_word(capacity.acc_bits)
         m.submodules.params = params = memory.Memory(
-            shape=unsigned(layout.size), depth=len(self._params), init=self._params)
+            shape=unsigned(layout.size), depth=capacity.param_depth,
+            init=self._init.get(PARAMETERS, []))
+        connect_write(m, write, PARAMETERS, params.write_port())
         param_read = params.read_port()
         param = data.View(layout, param_read.data)
 
-        row = Signal(range(image.max_rows))
-        drain_pe = Signal(range(image.pes))
-        drain_local = Signal(range(max(image.rows_per_pe(l) for l in range(len(image.layers)))))
+        row = Signal(range(capacity.max_rows))
+        drain_pe = Signal(range(capacity.pes))
+        drain_local = Signal(range(capacity.rows_per_pe))
         issued = Signal()
         issued_row = Signal.like(row)
         issued_last = Signal()
@@ -301,7 +325,7 @@ class Accelerator(wiring.Component):
             requant.i.payload.multiplier.eq(param.multiplier),
             requant.i.payload.shift.eq(cfg.shift),
             requant.i.payload.relu.eq(cfg.relu),
-            *([requant.i.payload.raw.eq(cfg.last)] if self.readout == "accumulators" else []),
+            requant.i.payload.raw.eq(cfg.last & cfg.raw),  # the loaded readout
             requant.i.payload.index.eq(issued_row),
             requant.i.payload.last.eq(issued_last),
             engine.clear_en.eq(issued & requant.i.ready),
@@ -323,7 +347,7 @@ class Accelerator(wiring.Component):
         list), the last layer's into the logit registers, the argmax and the output stream, on
         the host's ready. Returns the hidden-write strobe (an event)."""
         k, cfg = self._act_index_bits, layer.cfg
-        logits = Signal(data.ArrayLayout(signed(self.value_bits), self.image.outputs))
+        logits = Signal(data.ArrayLayout(signed(self.value_bits), self.capacity.max_rows))
         out = requant.o.payload
         taken = Signal()  # a logit leaves this cycle
         m.d.comb += [
@@ -338,7 +362,7 @@ class Accelerator(wiring.Component):
                 act_write.en.eq(1),
                 act_write.addr.eq(out.index | (~layer.parity << k)),
                 act_write.data.eq(out.value),
-                engine.pend_en.eq((out.value != 0) & cfg.next_nonempty.bit_select(out.index, 1)),
+                engine.pend_en.eq((out.value != 0) & layer.next_nonempty.bit_select(out.index, 1)),
                 engine.pend_index.eq(out.index),
             ]
         m.d.comb += [argmax.i.valid.eq(taken),
@@ -359,17 +383,21 @@ class Accelerator(wiring.Component):
             drain.issued_pe.eq(drain.pe), drain.issued_local.eq(drain.local),
             drain.row.eq(drain.row + 1), drain.pe.eq(drain.pe + 1),
         ]
-        with m.If(drain.pe == self.image.pes - 1):
+        with m.If(drain.pe == self.capacity.pes - 1):
             m.d.sync += [drain.pe.eq(0), drain.local.eq(drain.local + 1)]
 
-    def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded):
+    def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run):
         """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer) → ARGMAX →
-        IDLE; returns the launch strobe (``start`` with a complete input while idle)."""
+        IDLE; drives the launch strobe (``start`` with a complete input while idle, once a
+        model is loaded). While idle
+        the first layer's entry is registered every cycle, so a freshly loaded table is in
+        ``cfg`` by the launch edge."""
         cfg = layer.cfg
-        launch_run = Signal()
-        m.d.comb += launch_run.eq(~self.busy & self.start & loaded)
+        # a table whose first layer has no column is no model (nothing is loaded yet)
+        m.d.comb += launch_run.eq(~self.busy & self.start & loaded & (layer.first.cols != 0))
         with m.FSM():
             with m.State("IDLE"):
+                layer.select(0)
                 with m.If(launch_run):
                     m.d.comb += engine.launch.eq(1)
                     m.d.sync += in_count.eq(0)
@@ -400,9 +428,8 @@ class Accelerator(wiring.Component):
                                  self.done.eq(1)]
                     layer.select(0)
                     m.next = "IDLE"
-        return launch_run
 
-    def _counters(self, m, engine, launch_run, writes_hidden):
+    def _counters(self, m, engine, launch_run, writes_hidden, layer):
         """The host-visible event counters (:data:`COUNTERS`): restarted by the launch edge
         (``act_writes`` counting the streamed input), summed every cycle of the run."""
         events = {
@@ -421,7 +448,7 @@ class Accelerator(wiring.Component):
         with m.If(launch_run):
             m.d.sync += [self.busy.eq(1), self.done.eq(0)]
             for name, event in events.items():
-                initial = self.image.inputs if name == "act_writes" else 0
+                initial = layer.first.cols if name == "act_writes" else 0
                 m.d.sync += getattr(self.counters, name).eq(event + initial)
         with m.Elif(self.busy):
             for name, event in events.items():

@@ -1,8 +1,10 @@
 """What a whole-network accelerator holds: every layer's weights, pointers and requantization.
 
-A :class:`NetworkImage` is read from a decoded ``model.bin`` (:func:`network_image`) and becomes
-the initial contents of the accelerator's memories (:mod:`.memories`). It also carries the
-proof that the accumulators are wide enough: the largest ``|W x|`` any int8 input can reach.
+A :class:`NetworkImage` is read from a decoded ``model.bin`` (:func:`network_image`); its
+contents go into the accelerator's memories (:mod:`.memories`) through the load port
+(:mod:`.load`) or baked in. It also carries what proves the accumulators wide enough: the largest
+``|W x|`` any int8 input can reach (:func:`accumulator_bound`, checked by
+:meth:`~.capacity.Capacity.check`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import csc_code_word, csc_word, nm_code_word, nm_word
-from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_pes, check_positive
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_pes
 
 __all__ = ["NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
 
@@ -108,16 +109,6 @@ class NetworkImage:
         """``(n, m)`` if the layers are N:M (all of them are, then), else None."""
         return self.layers[0].nm
 
-    def word_layout(self):
-        """The sparse banks' word: CSC (``zeros`` index) or N:M (``position``), holding a value
-        or, with codebooks, a ``code``."""
-        if self.nm is not None:
-            make = nm_code_word if self.codebook else nm_word
-            return make(self.value_bits, self.nm[1])
-        if self.codebook:
-            return csc_code_word(self.value_bits, self.index_bits)
-        return csc_word(self.value_bits, self.index_bits)
-
     def rows_per_pe(self, layer: int) -> int:
         return -(-self.layers[layer].rows // self.pes)
 
@@ -126,18 +117,6 @@ def accumulator_bound(layer: NetworkLayer) -> int:
     """The largest ``|acc + bias|`` an int8 input can produce in any row of ``layer``."""
     fan_in = np.abs(layer.weight.astype(np.int64)).sum(axis=1) * ACT_MAGNITUDE
     return int((fan_in + np.abs(layer.bias.astype(np.int64))).max())
-
-
-def check_accumulator(image: NetworkImage, acc_bits: int) -> int:
-    """Return ``acc_bits`` if every layer's worst-case ``acc + bias`` fits, else raise."""
-    check_positive("Accumulator width", acc_bits)
-    for i, layer in enumerate(image.layers):
-        bound = accumulator_bound(layer)
-        if bound >= 1 << (acc_bits - 1):
-            raise ValueError(
-                f"Accumulator width {acc_bits} can overflow in layer {i}: its largest row sum of "
-                f"|weight| x 128 plus |bias| is {bound}, which needs {bound.bit_length() + 1} bits")
-    return acc_bits
 
 
 def network_image(packed) -> NetworkImage:

@@ -25,7 +25,7 @@ An N:M word holds one kept weight of a group of M consecutive inputs of one outp
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from .params import check_code_bits, check_group, check_index_bits
+from .params import check_code_bits, check_group, check_index_bits, check_value_bits
 
 __all__ = ["CODEBOOK_VALUE_BITS", "FILLER_CODE", "csc_word", "csc_code_word", "nm_word",
            "nm_code_word", "codebook_table", "position_bits", "pointer_word", "field_slices",
@@ -42,8 +42,7 @@ def position_bits(m: int) -> int:
 
 def csc_word(value_bits: int = 8, index_bits: int = 4) -> data.StructLayout:
     """Layout of a CSC weight word: ``value`` in the low bits, ``zeros`` above it."""
-    if not isinstance(value_bits, int) or not 2 <= value_bits <= 16:
-        raise ValueError(f"Value width must be an integer in 2..16, not {value_bits!r}")
+    check_value_bits(value_bits)
     check_index_bits(index_bits)
     return data.StructLayout({"value": signed(value_bits), "zeros": unsigned(index_bits)})
 
@@ -57,8 +56,7 @@ def csc_code_word(code_bits: int = 4, index_bits: int = 4) -> data.StructLayout:
 
 def nm_word(value_bits: int = 8, m: int = 4) -> data.StructLayout:
     """Layout of an N:M word: ``value`` in the low bits, its ``position`` in the group above."""
-    if not isinstance(value_bits, int) or not 2 <= value_bits <= 16:
-        raise ValueError(f"Value width must be an integer in 2..16, not {value_bits!r}")
+    check_value_bits(value_bits)
     return data.StructLayout({"value": signed(value_bits), "position": unsigned(position_bits(m))})
 
 

@@ -1,13 +1,18 @@
-"""The accelerator's memory images: what each ROM holds, laid out from a :class:`NetworkImage`.
+"""The accelerator's memories: which there are (the memory map of a :class:`Capacity`), the word
+layout of each, and what each holds for a model, laid out from a :class:`NetworkImage`.
 
-All layers share each memory, one after the other; per-layer base addresses go into the layer
-table (:class:`LayerTable`). Images are lists of raw integers in the bit layouts of
-:mod:`.layout`, so the same numbers initialise the RTL and feed the tests.
+All layers share each memory, one after the other; each layer's bases are in its entry of the
+layer table. Contents are lists of raw integers in the bit layouts of :mod:`.layout`, so the
+same numbers initialise the RTL (a baked design), stream through the load port (:mod:`.load`)
+and feed the tests.
 
-* sparse weight bank of PE p: every layer's CSC words of PE p, layer after layer;
-* dense weight bank of PE p: every layer's local rows, column-major, one int8 value per word;
-* pointer memory: for layer l, words ``j = 0..cols`` with each PE's absolute bank start;
-* parameter memory: one ``(bias, multiplier)`` word per output row of every layer.
+* ``LAYER_TABLE``: one :func:`layer_config` word per layer;
+* ``PARAMETERS``: one ``(bias, multiplier)`` :func:`param_word` per output row of every layer;
+* ``POINTERS`` (sparse only): CSC: one block pointer word (W + 1 absolute bank starts per PE)
+  per block of W columns; N:M: each PE's first word of every group;
+* ``CODEBOOKS`` (sparse, codebook words only): one :func:`~.layout.codebook_table` per layer;
+* ``BANK + p``: weight bank of PE p: sparse: every layer's words of PE p (CSC or N:M); dense:
+  every layer's local rows of PE p, column-major, one int8 value per word.
 """
 
 from __future__ import annotations
@@ -18,12 +23,32 @@ import numpy as np
 from amaranth.hdl import Const, Shape, signed, unsigned
 from amaranth.lib import data
 
+from .core.broadcast import block_pointer_word
 from .image import NetworkImage
-from .layout import pointer_word
-from .params import ACT_BITS, PARAM_MULTIPLIER_BITS
+from .layout import (codebook_table, csc_code_word, csc_word, nm_code_word, nm_word,
+                     pointer_word)
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, SHIFT_BITS, check_kind, check_readout
 
-__all__ = ["param_word", "LayerTable", "layer_table", "sparse_banks", "dense_banks",
-           "pointer_image", "param_image", "address_width"]
+__all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "BANK", "MemorySpec",
+           "memory_map", "memory_images", "bank_word", "group_pointer_word", "layer_config",
+           "layer_entries", "param_word", "sparse_banks", "dense_banks", "block_pointer_image",
+           "group_pointer_image", "pointer_image", "param_image", "address_width"]
+
+# Memory (load target) ids: the header of a load transfer names one (:mod:`.load`).
+LAYER_TABLE = 0
+PARAMETERS = 1
+POINTERS = 2
+CODEBOOKS = 3
+BANK = 0x80  # BANK + p: the weight bank of PE p (P is at most 64)
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    """One memory of the map: ``depth`` words of ``width`` bits; ``name`` for messages."""
+
+    name: str
+    width: int
+    depth: int
 
 
 def address_width(depth: int) -> int:
@@ -37,31 +62,106 @@ def param_word(acc_bits: int) -> data.StructLayout:
                               "multiplier": unsigned(PARAM_MULTIPLIER_BITS)})
 
 
-@dataclass(frozen=True)
-class LayerTable:
-    """Per-layer constants the sequencer selects by layer index (all tuples, one per layer)."""
+def layer_config(capacity) -> data.StructLayout:
+    """One entry of the layer table (a layer's constants): the sequencer registers the running
+    layer's entry, and the load port writes each entry as one word of this layout.
 
-    rows: tuple[int, ...]
-    cols: tuple[int, ...]
-    rows_per_pe: tuple[int, ...]
-    shift: tuple[int, ...]
-    relu: tuple[bool, ...]
-    ptr_base: tuple[int, ...]  #: address of the layer's first pointer word
-    param_base: tuple[int, ...]  #: address of the layer's first parameter word
-    #: Per layer, bit j set iff some PE has a word in column j (empty columns are never sent).
-    nonempty: tuple[int, ...]
+    ``ptr_base`` is the layer's first word of the sparse engine's pointer memory (CSC blocks or
+    N:M groups), ``dense_base`` its first word of the dense twin's banks; ``nonempty`` has bit j
+    set iff some PE has a word in column j (N:M: every column), so empty columns are never sent;
+    ``last`` marks the network's last layer (the layer count follows from it); ``raw`` on the
+    last layer streams its raw accumulators (``acc + bias``) instead of requantized logits: the
+    readout is loaded with the model, not built in, and costs the same cycles.
+    """
+    return data.StructLayout({
+        "rows": range(capacity.max_rows + 1),
+        "cols": range(capacity.max_cols + 1),
+        "rows_per_pe": range(capacity.rows_per_pe + 1),
+        "shift": unsigned(SHIFT_BITS),
+        "relu": unsigned(1),
+        "last": unsigned(1),
+        "raw": unsigned(1),
+        "ptr_base": range(capacity.pointer_depth + 1),
+        "param_base": range(capacity.param_depth + 1),
+        "dense_base": range(capacity.bank_depth + 1),
+        "groups": range(capacity.max_cols + 1),
+        "nonempty": unsigned(capacity.max_cols),
+    })
 
 
-def layer_table(image: NetworkImage) -> LayerTable:
-    layers = image.layers
-    ptr_base = np.concatenate([[0], np.cumsum([l.cols + 1 for l in layers])[:-1]])
-    param_base = np.concatenate([[0], np.cumsum([l.rows for l in layers])[:-1]])
-    return LayerTable(
-        rows=tuple(l.rows for l in layers), cols=tuple(l.cols for l in layers),
-        rows_per_pe=tuple(image.rows_per_pe(i) for i in range(len(layers))),
-        shift=tuple(l.shift for l in layers), relu=tuple(l.relu for l in layers),
-        ptr_base=tuple(int(b) for b in ptr_base), param_base=tuple(int(b) for b in param_base),
-        nonempty=tuple(sum(1 << int(j) for j in np.flatnonzero(l.nonempty())) for l in layers))
+def bank_word(capacity, kind: str) -> data.StructLayout:
+    """A weight bank's word: sparse: CSC (``zeros`` index) or N:M (``position``), holding a
+    ``value`` or, with codebooks, a ``code``; dense: one int8 ``value``."""
+    if check_kind(kind) == "dense":
+        return data.StructLayout({"value": signed(ACT_BITS)})
+    if capacity.format == "nm":
+        make = nm_code_word if capacity.codebook else nm_word
+        return make(capacity.value_bits, capacity.m)
+    make = csc_code_word if capacity.codebook else csc_word
+    return make(capacity.value_bits, capacity.index_bits)
+
+
+def pointer_bits(capacity) -> int:
+    """Width of a bank address in a pointer word (it may point one past the last word)."""
+    return address_width(capacity.bank_depth)
+
+
+def group_pointer_word(capacity) -> data.ArrayLayout:
+    """An N:M group's pointer word: each PE's bank address of its first word of the group."""
+    return data.ArrayLayout(unsigned(pointer_bits(capacity)), capacity.pes)
+
+
+def _pointer_layout(capacity):
+    if capacity.format == "nm":
+        return group_pointer_word(capacity)
+    return block_pointer_word(capacity.pes, pointer_bits(capacity), capacity.issue_width)
+
+
+def memory_map(capacity, kind: str) -> dict[int, MemorySpec]:
+    """Target id → :class:`MemorySpec` of every memory the ``kind`` design of ``capacity`` has."""
+    specs = {
+        LAYER_TABLE: MemorySpec("layer table", layer_config(capacity).size, capacity.max_layers),
+        PARAMETERS: MemorySpec("parameter memory", param_word(capacity.acc_bits).size,
+                               capacity.param_depth),
+    }
+    if check_kind(kind) == "sparse":
+        specs[POINTERS] = MemorySpec("pointer memory", _pointer_layout(capacity).size,
+                                     capacity.pointer_depth)
+        if capacity.codebook:
+            specs[CODEBOOKS] = MemorySpec("codebooks", codebook_table(capacity.value_bits).size,
+                                          capacity.max_layers)
+    width = bank_word(capacity, kind).size
+    for p in range(capacity.pes):
+        specs[BANK + p] = MemorySpec(f"weight bank of PE {p}", width, capacity.bank_depth)
+    return specs
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def layer_entries(image: NetworkImage, capacity, readout: str = "logits") -> list[dict]:
+    """The layer table's entries for ``image`` (as :func:`layer_config` field values), its last
+    layer read out as ``readout`` ("logits" or raw "accumulators")."""
+    check_readout(readout)
+    entries, ptr_base, param_base, dense_base = [], 0, 0, 0
+    for l, layer in enumerate(image.layers):
+        rpp = image.rows_per_pe(l)
+        nonempty = layer.nonempty()
+        entries.append({
+            "rows": layer.rows, "cols": layer.cols, "rows_per_pe": rpp,
+            "shift": layer.shift, "relu": int(layer.relu),
+            "last": int(l == len(image.layers) - 1),
+            "raw": int(l == len(image.layers) - 1 and readout == "accumulators"),
+            "ptr_base": ptr_base,
+            "param_base": param_base, "dense_base": dense_base,
+            "groups": layer.groups if image.nm else 0,
+            "nonempty": sum(1 << int(j) for j in np.flatnonzero(nonempty)),
+        })
+        ptr_base += layer.groups if image.nm else _ceil(layer.cols, capacity.issue_width)
+        param_base += layer.rows
+        dense_base += rpp * layer.cols
+    return entries
 
 
 def sparse_banks(image: NetworkImage) -> tuple[list[list[int]], np.ndarray]:
@@ -91,6 +191,69 @@ def dense_banks(image: NetworkImage) -> list[list[int]]:
         for p in range(pes):
             banks[p].extend(int(v) & mask for v in local[:, p, :].T.reshape(-1))
     return banks
+
+
+def block_pointer_image(image, pointer_bits: int, width: int) -> tuple[list[int], list[int]]:
+    """``(words, bases)``: the raw :func:`~secateurs.hw.core.broadcast.block_pointer_word` of
+    every block of every layer (absolute bank starts), and the address of each layer's first
+    block."""
+    layout = block_pointer_word(image.pes, pointer_bits, width)
+    _, base = sparse_banks(image)
+    words, bases = [], []
+    for l, layer in enumerate(image.layers):
+        bases.append(len(words))
+        for first in range(0, layer.cols, width):
+            bounds = [min(first + s, layer.cols) for s in range(width + 1)]
+            starts = [[int(base[p, l] + layer.col_ptr[p, j]) for p in range(image.pes)]
+                      for j in bounds]
+            words.append(Const.cast(layout.const(starts)).value)
+    return words, bases
+
+
+def group_pointer_image(image, address_bits: int) -> tuple[list[int], list[int]]:
+    """``(words, bases)``: for every group of every layer, each PE's bank address of its first
+    word (``ArrayLayout(unsigned(address_bits), P)`` raw words), and each layer's first word."""
+    layout = data.ArrayLayout(unsigned(address_bits), image.pes)
+    n = image.nm[0]
+    _, base = sparse_banks(image)
+    words, bases = [], []
+    for l, layer in enumerate(image.layers):
+        bases.append(len(words))
+        local = [len(range(p, layer.rows, image.pes)) for p in range(image.pes)]
+        for g in range(layer.groups):
+            words.append(Const.cast(layout.const(
+                [int(base[p, l]) + g * n * local[p] for p in range(image.pes)])).value)
+    return words, bases
+
+
+def codebook_image(image: NetworkImage, code_bits: int) -> list[int]:
+    """One raw :func:`~.layout.codebook_table` per layer."""
+    layout = codebook_table(code_bits)
+    return [Const.cast(layout.const(list(layer.codebook))).value for layer in image.layers]
+
+
+def memory_images(image: NetworkImage, capacity, kind: str,
+                  readout: str = "logits") -> dict[int, list[int]]:
+    """Target id → the words ``image`` puts in that memory from address 0, its last layer read
+    out as ``readout`` (``capacity.check`` first: a model that does not fit is refused)."""
+    capacity.check(image, kind)
+    images = {LAYER_TABLE: [Const.cast(layer_config(capacity).const(e)).value
+                            for e in layer_entries(image, capacity, readout)],
+              PARAMETERS: param_image(image, capacity.acc_bits)}
+    if kind == "sparse":
+        banks, _ = sparse_banks(image)
+        if capacity.format == "nm":
+            images[POINTERS], _ = group_pointer_image(image, pointer_bits(capacity))
+        else:
+            images[POINTERS], _ = block_pointer_image(image, pointer_bits(capacity),
+                                                      capacity.issue_width)
+        if capacity.codebook:
+            images[CODEBOOKS] = codebook_image(image, capacity.value_bits)
+    else:
+        banks = dense_banks(image)
+    for p, bank in enumerate(banks):
+        images[BANK + p] = bank
+    return images
 
 
 def pointer_image(image: NetworkImage, pointer_bits: int) -> list[int]:

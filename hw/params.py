@@ -15,7 +15,9 @@ from typing import Literal, get_args
 
 __all__ = [
     "Kind", "KINDS", "Readout", "READOUTS", "ACT_BITS", "WEIGHT_BITS", "COUNTER_BITS", "PARAM_MULTIPLIER_BITS",
-    "SHIFT_BITS", "DEFAULT_PES", "DEFAULT_QUEUE_DEPTH", "DEFAULT_ISSUE_WIDTH",
+    "SHIFT_BITS", "LOAD_WORD_BITS", "LOAD_TARGET_BITS", "LOAD_ADDRESS_BITS", "LOAD_COUNT_BITS",
+    "MIN_VALUE_BITS", "MAX_VALUE_BITS", "check_value_bits",
+    "DEFAULT_PES", "DEFAULT_QUEUE_DEPTH", "DEFAULT_ISSUE_WIDTH",
     "DEFAULT_ACC_BITS", "MAX_PES", "MAX_QUEUE_DEPTH", "ISSUE_WIDTHS", "MIN_INDEX_BITS",
     "MAX_INDEX_BITS", "MIN_ACC_BITS", "MAX_ACC_BITS", "MAX_CODE_BITS", "MAX_GROUP", "FIRST_PICK", "BROADCAST_LATENCY",
     "QUEUE_LATENCY", "MAC_LATENCY", "IDLE_CYCLES", "ACC_READ_LATENCY", "REQUANT_LATENCY",
@@ -38,6 +40,10 @@ WEIGHT_BITS = 8  # decoded weights are int8, whatever the stored value field hol
 COUNTER_BITS = 32  # host-visible event counters: ~40 s of cycles at 100 MHz before wrapping
 PARAM_MULTIPLIER_BITS = 16  # model.bin stores requantization multipliers as u16
 SHIFT_BITS = 6  # model.bin allows requantization shifts up to 63
+LOAD_WORD_BITS = 32  # the load port's stream: one host bus word a cycle
+LOAD_TARGET_BITS = 8  # a load header's high byte names the memory ...
+LOAD_ADDRESS_BITS = 24  # ... and its low 24 bits the first word's address
+LOAD_COUNT_BITS = 24  # a load count word's low 24 bits: memory words that follow
 
 # Defaults of a hardware configuration (the flow's hardware section takes them too).
 DEFAULT_PES = 4
@@ -52,6 +58,7 @@ ISSUE_WIDTHS = (1, 2, 4, 8)  # powers of two: a column's block and lane are slic
 MIN_INDEX_BITS, MAX_INDEX_BITS = 1, 8  # relative row index of a CSC word
 MIN_ACC_BITS, MAX_ACC_BITS = 16, 48  # accumulators: int8 x int8 sums need 16; wider buys nothing
 MAX_CODE_BITS = 8  # Deep Compression's range: 2..8-bit codes (1 is allowed, if useless)
+MIN_VALUE_BITS, MAX_VALUE_BITS = 2, 16  # a stored value field; decoded weights are int8
 MAX_GROUP = 16  # largest M of N:M: positions fit 4 bits
 
 # Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
@@ -120,6 +127,11 @@ def check_issue_width(issue_width: object) -> int:
 def check_index_bits(index_bits: object) -> int:
     """Return ``index_bits`` if it is an integer in MIN_INDEX_BITS..MAX_INDEX_BITS, else raise."""
     return _check_range("Index width", index_bits, MIN_INDEX_BITS, MAX_INDEX_BITS)
+
+
+def check_value_bits(value_bits: object) -> int:
+    """Return ``value_bits`` if it is an integer in MIN_VALUE_BITS..MAX_VALUE_BITS, else raise."""
+    return _check_range("Value width", value_bits, MIN_VALUE_BITS, MAX_VALUE_BITS)
 
 
 def check_code_bits(code_bits: object) -> int:

@@ -297,6 +297,10 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> 
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
 
 
+bake_option = click.option(
+    "--bake-weights", "bake", is_flag=True,
+    help="Bake the model into the memories (ROM-initialised: a self-contained design that needs "
+         "no load; the Verilog then depends on the model).")
 model_option = click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
                             help="model.bin to build (default runs/<name>/model.bin of the config).")
 
@@ -325,21 +329,25 @@ def _network(cfg, model_path: Path | None):
 @set_option
 @model_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@bake_option
 @user_errors
-def rtl(config_path, overrides, model_path, out) -> None:
-    """Verilog of the sparse accelerator and its dense twin, with a JSON of their parameters."""
+def rtl(config_path, overrides, model_path, out, bake) -> None:
+    """Verilog of the sparse accelerator and its dense twin for the hardware configuration (any
+    model of the network's shapes and packing runs on it), the model's load words for each, and
+    a JSON of the capacity and parameters; --bake-weights bakes the model in instead."""
     cfg = config_mod.load(config_path, overrides)
     check_out_dir(out)
     image = _network(cfg, model_path)
-    from .hw.build.lint import write_checked_accelerators
+    from .rtl import LOAD_FILES, write_rtl
 
     with atomic.staged_dir(out, "rtl") as stage:
         try:
-            write_checked_accelerators(stage, image, **cfg.hardware.design())
+            write_rtl(stage, image, cfg.hardware, bake=bake)
         except ValueError as e:
             raise SecateursError(f"cannot generate or check the accelerators: {e}") from None
-    console.print(f"wrote {out / 'sparse_accelerator.v'}, {out / 'dense_accelerator.v'} and "
-                  f"{out / 'accelerators.json'} (Verilator -Wall clean with "
+    loads = "" if bake else f", {', '.join(str(out / f) for f in LOAD_FILES.values())}"
+    console.print(f"wrote {out / 'sparse_accelerator.v'}, {out / 'dense_accelerator.v'}{loads} "
+                  f"and {out / 'accelerators.json'} (Verilator -Wall clean with "
                   f"{out / 'lint_waivers.vlt'}, read by Yosys)")
 
 
@@ -353,9 +361,12 @@ def rtl(config_path, overrides, model_path, out) -> None:
               show_default=True, help="The accelerator or its dense twin.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Build folder (default runs/<name>/bitstream-<target>).")
+@bake_option
 @user_errors
-def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
-    """Synthesise, place, route and pack the accelerator behind a UART shell (YoWASP tools)."""
+def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> None:
+    """Synthesise, place, route and pack the accelerator of the hardware configuration behind a
+    UART shell (YoWASP tools): a host loads the model over the UART ("L"), or --bake-weights
+    bakes it in."""
     import json
 
     cfg = config_mod.load(config_path, overrides)
@@ -363,10 +374,12 @@ def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
     from .hw.build.fpga import build_bitstream
+    from .rtl import capacity_for
 
+    capacity = capacity_for(image, cfg.hardware)
     try:
-        design = Accelerator(image, kind=kind, queue_depth=cfg.hardware.queue_depth,
-                             acc_bits=cfg.hardware.acc_bits)
+        capacity.check(image, kind)
+        design = Accelerator(capacity, kind=kind, image=image if bake else None)
     except ValueError as e:
         raise InputError(f"cannot generate the {kind} accelerator: {e}") from None
     with atomic.staged_dir(out, "bitstream") as stage:
@@ -374,7 +387,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out) -> None:
             report = build_bitstream(design, target=target, build_dir=stage)
         except (RuntimeError, FileNotFoundError) as e:
             raise InputError(str(e)) from None
-        summary = {"target": target, "kind": kind, "pes": image.pes,
+        summary = {"target": target, "kind": kind, "pes": image.pes, "baked": bake,
+                   "capacity": capacity.as_dict(),
                    "queue_depth": cfg.hardware.queue_depth, "fmax_mhz": report.fmax_mhz,
                    "luts": report.luts, "flip_flops": report.flip_flops,
                    "dsp": report.used("dsp"), "bram": report.used("bram"),
@@ -466,9 +480,10 @@ def simulate(run_dir, samples, waves, energy_table) -> None:
     from .sim.inference import SUMMARY
     from .sim.inference import simulate as run_simulation
 
+    count = _samples(samples)  # a bad option is a usage error, before the folder is read
     check_run(run_dir)
 
-    summary = run_simulation(run_dir, samples=_samples(samples), waves=waves,
+    summary = run_simulation(run_dir, samples=count, waves=waves,
                              energy_table=energy_table,
                              log=lambda m: console.print(m, style="dim", markup=False))
     print_simulation(summary)

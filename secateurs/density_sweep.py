@@ -38,7 +38,7 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     x = quantize_input(images, packed.model.input_scale).astype(np.int64)
 
     design = build_accelerator(packed, kind="sparse", hw=cfg.hardware, build_root=run.build_root)
-    ran = design.run(x)
+    ran = design.run(packed, x)
     board = Scoreboard(packed, x, labels)
     board.check_logits(f"sparse (density {density:g})", ran.logits, ran.predicted)
     model_cycles = network_cycles(packed, x, queue_depth=cfg.hardware.queue_depth, array="sparse")

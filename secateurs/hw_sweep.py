@@ -223,7 +223,7 @@ def run_point(point: Point, build_root: str) -> str:
         if point.rtl_samples:
             hw = dataclasses.replace(cfg.hardware, queue_depth=depth)
             n = min(point.rtl_samples, len(x))
-            ran = build_accelerator(packed, kind="sparse", hw=hw, build_root=build_root).run(x[:n])
+            ran = build_accelerator(packed, kind="sparse", hw=hw, build_root=build_root).run(packed, x[:n])
             board = Scoreboard(packed, x[:n], test.y[:n])
             board.check_logits(point.label, ran.logits, ran.predicted)
             board.check_cycles(point.label, ran.counters["cycles"], model.total[:n])

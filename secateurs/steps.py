@@ -70,15 +70,17 @@ def pack(run: Run) -> dict:
 
 
 def rtl(run: Run) -> dict:
-    from .hw.build.lint import write_checked_accelerators
+    """The capacity's Verilog (model-independent) and the model's load words for each design."""
     from .hw.image import network_image
+    from .rtl import write_rtl
 
     try:
-        described = write_checked_accelerators(run.path("rtl"), network_image(run.packed()),
-                                               **run.cfg.hardware.design())
+        described = write_rtl(run.path("rtl"), network_image(run.packed()), run.cfg.hardware)
     except ValueError as e:
         raise ConfigError(f"cannot generate or check the accelerators: {e}") from None
-    return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")}}
+    return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")},
+            "load": {kind: described[kind]["load"] for kind in ("sparse", "dense")},
+            "capacity": described["capacity"]}
 
 
 def simulate(run: Run) -> dict:
@@ -144,7 +146,8 @@ STEPS: tuple[Step, ...] = (
     Step("quantize", quantize, ("quant",), ("quantized.npz",), "integer weights and requantization"),
     Step("pack", pack, ("pack", "hardware.pes", "prune.n", "prune.m"), ("model.bin",),
          "model.bin, read back and validated"),
-    Step("rtl", rtl, ("hardware",), ("rtl/sparse_accelerator.v", "rtl/dense_accelerator.v"),
+    Step("rtl", rtl, ("hardware",), ("rtl/sparse_accelerator.v", "rtl/dense_accelerator.v",
+                                     "rtl/model.sparse.load", "rtl/model.dense.load"),
          "Verilog of the accelerator and its dense twin, linted and parsed"),
     Step("simulate", simulate, ("sim",), ("sim/summary.json",),
          "the test split on the RTL under Verilator, sparse and dense"),

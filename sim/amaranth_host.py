@@ -37,9 +37,11 @@ class Inference:
 
 
 def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
-                     start_early: bool = False) -> list[Inference]:
+                     start_early: bool = False, load: dict | None = None) -> list[Inference]:
     """Run each row of ``inputs`` (int8 features) through ``dut`` in order.
 
+    ``load`` maps an input row's index to 32-bit words streamed into ``dut.load`` before that
+    row (``{0: load_words(image, capacity, kind)}`` loads a model before the first run).
     ``seed`` turns on random idle cycles (probability ``idle`` before each input value, and
     before each logit the host takes).
     ``start_early`` holds ``start`` high while loading, proving it is ignored until the input
@@ -57,7 +59,15 @@ def simulate_network(dut, inputs, *, seed: int | None = None, idle: float = 0.0,
                 return 0
             return int(rng.integers(1, MAX_IDLE + 1))
 
-        for x in np.asarray(inputs):
+        for row, x in enumerate(np.asarray(inputs)):
+            for word in (load or {}).get(row, ()):
+                if rng is not None and rng.random() < idle:
+                    ctx.set(dut.load.valid, 0)
+                    await ctx.tick().repeat(int(rng.integers(1, MAX_IDLE + 1)))
+                ctx.set(dut.load.payload, int(word))
+                ctx.set(dut.load.valid, 1)
+                await ctx.tick().until(dut.load.ready)
+            ctx.set(dut.load.valid, 0)
             ctx.set(dut.start, int(start_early))
             for value in x.tolist():
                 if rng is not None and rng.random() < idle:

@@ -2,7 +2,9 @@
 
 Streaming 64 input values from Python costs an await per value, more than the ~600 cycles of a
 sparse inference cost the simulator. The feeder does the host's work inside the simulator: it
-reads each input word from a text file the testbench writes, streams it in (honouring ``ready``
+first streams the model's load words (:mod:`secateurs.hw.load`) from a text file the testbench
+writes into the ``load`` port, so one build serves every model that fits its capacity; then it
+reads each input word from a second file, streams it in (honouring ``ready``
 and the idle gaps the file asks for), pulses ``start``, takes the values of the output stream
 (int8 logits, or raw accumulators of any width), keeping each waiting for the cycles a second
 file asks for (back-pressure), counts the clock edges until ``done``, reads the class and every
@@ -23,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hw.params import ACT_BITS
+from ..hw.params import ACT_BITS, LOAD_WORD_BITS
 from .clock import CLOCK_PORT, clock_source, top_ports
 
-__all__ = ["INPUTS_FILE", "HOLDS_FILE", "RESULTS_FILE", "GO", "COUNT", "DONE", "HUNG",
-           "HANG_CYCLES", "FEEDER_MODULE", "feeder_verilog", "fed_wrapper", "write_inputs",
-           "write_holds", "read_results"]
+__all__ = ["LOAD_FILE", "INPUTS_FILE", "HOLDS_FILE", "RESULTS_FILE", "GO", "COUNT", "DONE", "HUNG",
+           "HANG_CYCLES", "FEEDER_MODULE", "feeder_verilog", "fed_wrapper", "write_load",
+           "write_inputs", "write_holds", "read_results"]
 
 #: Files the feeder reads and writes, relative to the simulator's working folder (the test's).
+LOAD_FILE = "feed_load.txt"
 INPUTS_FILE = "feed_inputs.txt"
 HOLDS_FILE = "feed_holds.txt"
 RESULTS_FILE = "feed_results.txt"
@@ -44,11 +47,12 @@ FEEDER_FILE = "feeder.v"
 FEEDER_MODULE = "secateurs_feeder"
 #: Host ports the feeder drives while it runs: ``(port, feeder output)``.
 _DRIVEN = (("input__valid", "f_valid"), ("input__payload", "f_payload"), ("start", "f_start"),
-           ("output__ready", "f_ready"))
+           ("output__ready", "f_ready"), ("load__valid", "f_lvalid"),
+           ("load__payload", "f_lpayload"))
 #: Design ports the feeder reads: ``(port, feeder input)``; ``predicted`` is absent from a
 #: one-output design (its class index has no bits), and the feeder then records 0.
 _READ = (("input__ready", "in_ready"), ("output__valid", "out_valid"),
-         ("output__payload", "out_payload"), ("done", "dut_done"))
+         ("output__payload", "out_payload"), ("done", "dut_done"), ("load__ready", "l_ready"))
 
 
 def feeder_verilog() -> str:
@@ -62,8 +66,8 @@ def _verilog_string(text: str) -> str:
     return f'"{text}"'
 
 
-def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
-                counters: tuple[str, ...], hang_cycles: int = HANG_CYCLES,
+def fed_wrapper(verilog: str, toplevel: str, *, counters: tuple[str, ...],
+                hang_cycles: int = HANG_CYCLES,
                 wrapper: str | None = None) -> tuple[str, str]:
     """``(verilog, wrapper name)``: the design, the feeder, and a top module that clocks the
     design and instantiates the feeder beside it.
@@ -71,7 +75,8 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
     The wrapper has every port of ``toplevel`` but ``clk`` under its own name, and the feeder's
     ``feed_go``, ``feed_count`` (inferences in the batch), ``feed_done`` and ``feed_hung`` (set
     with ``feed_done`` when an inference ran ``hang_cycles`` from its first input word). The
-    output stream may be any width (int8 logits, or raw accumulators).
+    output stream may be any width (int8 logits, or raw accumulators). Nothing in it depends on
+    a model: the feature and output counts come with the inputs (:func:`write_inputs`).
     """
     wrapper = wrapper or f"{toplevel}_clocked"
     ports = top_ports(verilog, toplevel)
@@ -89,10 +94,11 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
         raise ValueError(f"the counters of {toplevel!r} differ in width: {sorted(counter_bits)}")
     predicted = names.get("predicted")
     parameters = {
-        "FEATURES": features, "OUTPUTS": outputs, "VALUE_BITS": names["output__payload"].width,
+        "VALUE_BITS": names["output__payload"].width,
         "ACT_BITS": ACT_BITS, "PREDICTED_BITS": predicted.width if predicted else 1,
         "COUNTERS": len(counters), "COUNTER_BITS": counter_bits.pop() if counters else 32,
-        "HANG_CYCLES": hang_cycles, "INPUTS_FILE": _verilog_string(INPUTS_FILE),
+        "HANG_CYCLES": hang_cycles, "LOAD_FILE": _verilog_string(LOAD_FILE),
+        "INPUTS_FILE": _verilog_string(INPUTS_FILE),
         "HOLDS_FILE": _verilog_string(HOLDS_FILE), "RESULTS_FILE": _verilog_string(RESULTS_FILE),
     }
     driven = dict(_DRIVEN)
@@ -111,8 +117,9 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
                     f"  output wire {DONE}", f"  output wire {HUNG}"]),
         ");",
         *clock,
-        "  wire feeding, f_valid, f_start, f_ready;",
+        "  wire feeding, f_valid, f_start, f_ready, f_lvalid;",
         f"  wire [{ACT_BITS - 1}:0] f_payload;",
+        f"  wire [{LOAD_WORD_BITS - 1}:0] f_lpayload;",
         f"  {FEEDER_MODULE} #(",
         ",\n".join(f"    .{k}({v})" for k, v in parameters.items()),
         "  ) feeder (",
@@ -128,16 +135,24 @@ def fed_wrapper(verilog: str, toplevel: str, *, features: int, outputs: int,
     return "\n".join([verilog, feeder_verilog(), *lines]), wrapper
 
 
-def write_inputs(path: str | Path, inputs: np.ndarray, gaps: np.ndarray, junk: np.ndarray) -> None:
-    """The feeder's input file: one ``gap junk value`` line per input word, samples in order.
+def write_load(path: str | Path, words) -> None:
+    """A load file: one 32-bit load word a line, 8 hex digits (``$readmemh`` reads it too)."""
+    Path(path).write_text("".join(f"{int(w):08x}\n" for w in words))
+
+
+def write_inputs(path: str | Path, inputs: np.ndarray, gaps: np.ndarray, junk: np.ndarray,
+                 outputs: int) -> None:
+    """The feeder's input file: a ``features outputs`` line (the loaded model's counts), then one
+    ``gap junk value`` line per input word, samples in order.
 
     ``gaps`` idle cycles (with ``junk`` on the payload) come before each word; values are
     written as their int8 bit patterns.
     """
+    inputs = np.asarray(inputs)
     mask = (1 << ACT_BITS) - 1
     words = np.stack([np.asarray(gaps).ravel(), np.asarray(junk).ravel() & mask,
-                      np.asarray(inputs).ravel() & mask], axis=1)
-    np.savetxt(path, words, fmt="%d")
+                      inputs.ravel() & mask], axis=1)
+    np.savetxt(path, words, fmt="%d", header=f"{inputs.shape[-1]} {outputs}", comments="")
 
 
 def write_holds(path: str | Path, holds: np.ndarray) -> None:

@@ -2,23 +2,26 @@
 // instantiates it with these parameters and passes the file names, so Python stays their
 // authority). Simulation only: it reads and writes files.
 //
-// On a rising `go` it opens its three files and, per sample: streams FEATURES input words in
-// (each line of INPUTS_FILE is "gap junk value": `gap` idle cycles with `junk` on the payload,
-// then the value, honouring `in_ready`), pulses `start`, takes OUTPUTS values from the output
+// On a rising `go` it opens its files and first streams the model into the design's load port:
+// each line of LOAD_FILE is one 32-bit load word in hex (hw/load.py's protocol; the same format
+// as the rtl step's model.load), one a cycle while `l_ready`; an empty file loads nothing. The
+// first line of INPUTS_FILE is "features outputs" (the loaded model's counts). Then, per sample,
+// it streams `features` input words in (each further line of INPUTS_FILE is "gap junk value":
+// `gap` idle cycles with `junk` on the payload,
+// then the value, honouring `in_ready`), pulses `start`, takes `outputs` values from the output
 // stream (keeping each waiting for the cycles the next line of HOLDS_FILE says: back-pressure),
 // counts the edges from the launch edge to `done`, and appends one line to RESULTS_FILE:
-// "out_0 .. out_{OUTPUTS-1} cycles predicted counter_0 .. counter_{COUNTERS-1}". After `count`
+// "out_0 .. out_{outputs-1} cycles predicted counter_0 .. counter_{COUNTERS-1}". After `count`
 // samples, or HANG_CYCLES edges into one that never finishes, it raises `done` (and `hung`).
 // While it is idle (`feeding` low) the wrapper passes the host ports through unchanged.
 module secateurs_feeder #(
-  parameter FEATURES = 1,
-  parameter OUTPUTS = 1,
   parameter VALUE_BITS = 8,
   parameter ACT_BITS = 8,
   parameter PREDICTED_BITS = 1,
   parameter COUNTERS = 1,
   parameter COUNTER_BITS = 32,
   parameter HANG_CYCLES = 2000000,
+  parameter LOAD_FILE = "feed_load.txt",
   parameter INPUTS_FILE = "feed_inputs.txt",
   parameter HOLDS_FILE = "feed_holds.txt",
   parameter RESULTS_FILE = "feed_results.txt"
@@ -33,6 +36,9 @@ module secateurs_feeder #(
   output reg [ACT_BITS-1:0] f_payload = 0,
   output reg f_start = 1'b0,
   output wire f_ready,
+  output reg f_lvalid = 1'b0,
+  output reg [31:0] f_lpayload = 0,
+  input wire l_ready,
   input wire in_ready,
   input wire out_valid,
   input wire signed [VALUE_BITS-1:0] out_payload,
@@ -40,13 +46,13 @@ module secateurs_feeder #(
   input wire [PREDICTED_BITS-1:0] predicted,
   input wire [COUNTER_BITS*COUNTERS-1:0] counters
 );
-  localparam IDLE = 3'd0, GAP = 3'd1, STREAM = 3'd2, START = 3'd3, WAIT = 3'd4;
+  localparam IDLE = 3'd0, GAP = 3'd1, STREAM = 3'd2, START = 3'd3, WAIT = 3'd4, LOAD = 3'd5;
   reg [2:0] state = IDLE;
   reg [ACT_BITS-1:0] value = 0;
   reg [31:0] sample = 0, word = 0, gap = 0, cycles = 0, elapsed = 0;
   reg [31:0] hold = 0, taken = 0;
-  reg [31:0] w_gap, w_junk, w_value, w_hold;
-  integer f_in = 0, f_holds = 0, f_out = 0, i;
+  reg [31:0] w_gap, w_junk, w_value, w_hold, w_load, features = 0, outputs = 0;
+  integer f_in = 0, f_holds = 0, f_out = 0, f_load = 0, i;
   assign feeding = state != IDLE;
   assign f_ready = hold == 0;
 
@@ -61,6 +67,26 @@ module secateurs_feeder #(
         f_valid <= 0; f_payload <= w_junk[ACT_BITS-1:0]; gap <= w_gap; state <= GAP;
       end else begin
         f_valid <= 1; f_payload <= w_value[ACT_BITS-1:0]; state <= STREAM;
+      end
+    end
+  endtask
+
+  // The first sample, or the end of an empty batch.
+  task begin_batch;
+    begin
+      if (count == 0) close_batch(0);
+      else load_word(1);
+    end
+  endtask
+
+  // Offer the next load word, or close the load file and begin the batch after the last.
+  task next_load;
+    begin
+      if ($fscanf(f_load, "%h\n", w_load) == 1) begin
+        f_lvalid <= 1; f_lpayload <= w_load; state <= LOAD;
+      end else begin
+        f_lvalid <= 0; $fclose(f_load);
+        begin_batch;
       end
     end
   endtask
@@ -90,7 +116,7 @@ module secateurs_feeder #(
       else begin
         $fwrite(f_out, "%0d ", out_payload);
         taken <= taken + 1;
-        if (taken + 1 != OUTPUTS) load_hold;
+        if (taken + 1 != outputs) load_hold;
       end
     end
     case (state)
@@ -99,12 +125,15 @@ module secateurs_feeder #(
       f_in = $fopen(INPUTS_FILE, "r");
       f_holds = $fopen(HOLDS_FILE, "r");
       f_out = $fopen(RESULTS_FILE, "w");
-      if (f_in == 0 || f_holds == 0 || f_out == 0)
+      f_load = $fopen(LOAD_FILE, "r");
+      if (f_in == 0 || f_holds == 0 || f_out == 0 || f_load == 0)
         $fatal(1, "feeder: cannot open its files");
-      sample <= 0; word <= 0;
-      if (count == 0) close_batch(0);
-      else load_word(1);
+      if ($fscanf(f_in, "%d %d\n", features, outputs) != 2)
+        $fatal(1, "feeder: %0s has no \"features outputs\" line", INPUTS_FILE);
+      sample <= 0; word <= 0; elapsed <= 0;
+      next_load;
     end
+    LOAD: if (l_ready) next_load;
     GAP: begin
       gap <= gap - 1;
       if (gap == 1) begin
@@ -112,7 +141,7 @@ module secateurs_feeder #(
       end
     end
     STREAM: if (in_ready) begin
-      if (word == FEATURES - 1) begin
+      if (word == features - 1) begin
         word <= 0; f_valid <= 0; f_start <= 1; state <= START;
       end else begin
         word <= word + 1;

@@ -27,7 +27,7 @@ from ..sw.data import load_dataset
 from ..hw.params import ARGMAX_LATENCY, DRAIN_LATENCY
 from ..sw.formats import container
 from ..sw.reference import QuantModel, quantize_input
-from .network import KINDS, build_accelerator, prove
+from .network import KINDS, build_accelerator, capacity_for, prove
 from .power.energy import energy, load_table
 from .power.measure import event_energy, switching_activity
 from .tb.scoreboard import Scoreboard, cycle_stats
@@ -84,14 +84,16 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path,
                   log: Callable[[str], None]) -> list[dict]:
     """Every layer alone on both designs, fed the reference's activations of the layer before:
     its accumulators checked bit-exact and its cycles against the model, and its compute cycles
-    (``array_cycles``) derived from the measured run. One build per layer and design."""
+    (``array_cycles``) derived from the measured run. Each layer is loaded into the whole
+    network's build of each design (the raw readout is loaded too): no build of its own."""
+    capacity = capacity_for(packed, hw)
     per_layer = []
     for i, q in enumerate(packed.model.layers):
         entry = {"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
         alone = single_layer(packed, i)
         layer_board = Scoreboard(alone, board.activations[i])
         proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
-                       board=layer_board,
+                       board=layer_board, capacity=capacity,
                        log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
         for kind, proof in proofs.items():
             board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
@@ -139,10 +141,10 @@ def _waves(packed, hw, x: np.ndarray, run_dir: Path, build_root: Path,
     written = {}
     for kind in KINDS:
         log(f"[simulate] {kind}: waves")
-        traced = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root,
-                                   trace=WAVE_FORMAT)
+        traced = build_accelerator(capacity_for(packed, hw), kind=kind, hw=hw,
+                                   build_root=build_root, trace=WAVE_FORMAT)
         work = build_root / f"waves-{kind}"
-        traced.run(x, run_dir=work)
+        traced.run(packed, x, run_dir=work)
         target = WAVES / f"{kind}.{WAVE_FORMAT}"
         (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(work / traced.built.trace_file, run_dir / target)
@@ -167,8 +169,9 @@ def _switching(packed, hw, x: np.ndarray, build_root: Path, log: Callable[[str],
     toggles = {}
     for kind in KINDS:
         log(f"[power] {kind}: switching activity (SAIF)")
-        traced = build_accelerator(packed, kind=kind, hw=hw, build_root=build_root, trace="saif")
-        toggles[kind] = switching_activity(traced, x, work_dir=build_root).as_dict()
+        traced = build_accelerator(capacity_for(packed, hw), kind=kind, hw=hw,
+                                   build_root=build_root, trace="saif")
+        toggles[kind] = switching_activity(traced, x, model=packed, work_dir=build_root).as_dict()
     return toggles
 
 

@@ -24,22 +24,42 @@ def export_verilog(component: wiring.Component, *, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
 
 
-def write_accelerators(out: str | os.PathLike, image, *, queue_depth: int, issue_width: int,
-                       acc_bits: int) -> dict:
+def write_accelerators(out: str | os.PathLike, capacity, *, image=None, **design) -> dict:
     """Write ``sparse_accelerator.v``, ``dense_accelerator.v``, ``accelerators.json`` (what each
-    was generated from) and the lint waivers (:mod:`.lint`) into ``out``; returns the JSON."""
+    was generated from: :meth:`~..accelerator.Accelerator.parameters`) and the lint waivers
+    (:mod:`.lint`) into ``out``; returns the JSON.
+
+    Parameters
+    ----------
+    capacity : Capacity
+        What both designs hold; the host loads a model through the load port (:mod:`..load`).
+        In its place, a :class:`~..image.NetworkImage` with ``design`` keywords (queue_depth,
+        issue_width, acc_bits) builds the smallest capacity that holds it and bakes it in (the
+        former one-build-per-model call).
+    image : NetworkImage or None
+        A model to bake into both designs (ROM-initialised memories, a self-contained
+        bitstream); it must fit ``capacity``.
+    """
     import json
 
     from ..accelerator import Accelerator
+    from ..capacity import Capacity
+    from ..image import NetworkImage
     from ..params import KINDS
     from .lint import waiver_text
 
+    if isinstance(capacity, NetworkImage):
+        if image is not None:
+            raise TypeError("Give a capacity and an image to bake, or an image alone")
+        capacity, image = Capacity.of(capacity, **design), capacity
+    elif design:
+        raise TypeError(f"Unexpected keywords {', '.join(sorted(design))}: they belong to the "
+                        f"capacity")
     out = Path(out)
+    designs = {kind: Accelerator(capacity, kind=kind, image=image) for kind in KINDS}
     write_text(out / LINT_WAIVERS, waiver_text())
     described = {"lint_waivers": LINT_WAIVERS}
-    for kind in KINDS:
-        design = Accelerator(image, kind=kind, queue_depth=queue_depth,
-                             issue_width=issue_width, acc_bits=acc_bits)
+    for kind, design in designs.items():
         name = f"{kind}_accelerator"
         write_text(out / f"{name}.v", export_verilog(design, name=name))
         described[kind] = {"file": f"{name}.v", "top": name, **design.parameters()}

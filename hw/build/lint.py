@@ -72,15 +72,14 @@ def parse_verilog(path: str | os.PathLike, top: str) -> None:
         raise ValueError(f"Yosys cannot read {Path(path).name}: {' | '.join(errors[:2])}")
 
 
-def write_checked_accelerators(out: str | os.PathLike, image, **design) -> dict:
-    """Write both accelerators' Verilog (:func:`~.export.write_accelerators`), then lint each
-    with the waivers and read it into Yosys; raise ValueError naming the first failure.
-
-    ``design`` is :func:`~.export.write_accelerators`' keywords (queue depth, issue width,
-    accumulator width)."""
+def write_checked_accelerators(out: str | os.PathLike, capacity, *, image=None,
+                               **design) -> dict:
+    """Write both accelerators' Verilog (:func:`~.export.write_accelerators`, same arguments),
+    then lint each with the waivers and read it into Yosys; raise ValueError naming the first
+    failure."""
     from .export import write_accelerators
 
-    described = write_accelerators(out, image, **design)
+    described = write_accelerators(out, capacity, image=image, **design)
     for kind in ("sparse", "dense"):
         lint_verilog(Path(out) / described[kind]["file"], Path(out) / described["lint_waivers"])
         parse_verilog(Path(out) / described[kind]["file"], described[kind]["top"])

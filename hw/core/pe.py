@@ -1,4 +1,4 @@
-"""A processing element of the whole-network accelerator: weight ROM, value decode, MAC into RAM.
+"""A processing element of the whole-network accelerator: weight bank, value decode, MAC into RAM.
 
 One bank address may be issued per cycle with its activation; the word comes
 back a cycle later, its row is decoded and the product registered; the next cycle adds it into
@@ -10,16 +10,20 @@ same row) sees the new sum. Between layers the host side reads each row out (``d
 writes it back to zero (``clear``), so every layer starts from zero accumulators.
 
 The value path decodes a word's ``value`` field into an int8 weight: as it is (int8 words), or
-through the current layer's codebook (the field is then an unsigned code).
+through the current layer's codebook, given on ``codebook`` (the field is then an unsigned code).
+
+The bank is a RAM written through ``write`` (the load port, between runs); ``init`` makes it
+start with a model's words (a baked design).
 """
 
-from amaranth.hdl import Array, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..layout import codebook_table
 from ..params import ACT_BITS, WEIGHT_BITS, check_positive
 
-__all__ = ["IssueSignature", "ProcessingElement"]
+__all__ = ["IssueSignature", "BankWriteSignature", "ProcessingElement"]
 
 
 
@@ -38,40 +42,49 @@ class IssueSignature(wiring.Signature):
         })
 
 
+class BankWriteSignature(wiring.Signature):
+    """A write of one bank word."""
+
+    def __init__(self, *, depth: int, width: int):
+        super().__init__({"en": Out(1), "addr": Out(range(depth)), "data": Out(width)})
+
+
 class ProcessingElement(wiring.Component):
-    """Weight ROM ``bank`` (raw words of ``word`` layout), ``local_rows`` accumulators in RAM.
+    """Weight bank of ``bank_depth`` words of ``word`` layout, ``local_rows`` accumulators in RAM.
 
     Parameters
     ----------
     word : data.StructLayout
         Bank word: a ``value`` field (``code`` with codebooks) and, for CSC, a ``zeros`` field
         (absent: every word lands on the next local row, as the dense twin's do).
-    bank : list of int
-        Raw words of the ROM (at least one).
-    codebooks : tuple of tuple of int, or None
-        Per layer, the int8 weight of each code; ``None`` for int8 values.
+    bank_depth : int
+        Words of the bank.
+    init : list of int
+        Raw words the bank starts with (the rest are 0).
+    codebook : bool
+        The value field is a code; the current layer's table comes on ``codebook``.
     group : int or None
         N:M words (a ``position`` field): the M activations of the group come on ``xs`` and the
         local row on ``row`` with each issue; the word's position picks the activation.
     """
 
-    def __init__(self, *, word, bank, local_rows, acc_bits, layers=1, codebooks=None, group=None):
+    def __init__(self, *, word, bank_depth, local_rows, acc_bits, init=(), codebook=False,
+                 group=None):
+        check_positive("Bank depth", bank_depth)
         check_positive("Local row count", local_rows)
         check_positive("Accumulator width", acc_bits)
-        check_positive("Layer count", layers)
-        self._word, self._bank = word, list(bank) or [0]
+        init = [int(w) for w in init]
+        if len(init) > bank_depth:
+            raise ValueError(f"A bank of {bank_depth} words cannot start with {len(init)}")
+        self._word, self._bank_depth, self._init = word, bank_depth, init
         self._local_rows, self._acc_bits = local_rows, acc_bits
-        self._codebooks = codebooks
+        self._codebook = codebook
         self._group = group
-        self._value_field = "code" if codebooks is not None else "value"
-        if codebooks is not None:
-            codes = 1 << word["code"].width
-            if len(codebooks) != layers or any(len(c) != codes for c in codebooks):
-                raise ValueError(f"A codebook network needs {codes} codes for each of its "
-                                 f"{layers} layers")
+        self._value_field = "code" if codebook else "value"
         super().__init__({
-            "issue": In(IssueSignature(bank_depth=len(self._bank))),
-            "layer": In(range(layers)),
+            "issue": In(IssueSignature(bank_depth=bank_depth)),
+            "write": In(BankWriteSignature(depth=bank_depth, width=word.size)),
+            **({"codebook": In(codebook_table(word["code"].width))} if codebook else {}),
             "drain_en": In(1),
             "drain_addr": In(range(local_rows)),
             "clear_en": In(1),
@@ -89,16 +102,14 @@ class ProcessingElement(wiring.Component):
 
     @property
     def bank_depth(self) -> int:
-        return len(self._bank)
+        return self._bank_depth
 
     def _weight(self, m: Module, value) -> Signal:
         weight = Signal(signed(WEIGHT_BITS))
-        if self._codebooks is None:
+        if not self._codebook:
             m.d.comb += weight.eq(value)
         else:
-            table = Array(Array(Const(w, signed(WEIGHT_BITS)) for w in codes)
-                          for codes in self._codebooks)
-            m.d.comb += weight.eq(table[self.layer][value.as_unsigned()])
+            m.d.comb += weight.eq(self.codebook[value.as_unsigned()])
         return weight
 
     def elaborate(self, platform):
@@ -108,7 +119,10 @@ class ProcessingElement(wiring.Component):
         row_shape = range(rows + (1 << self._word["zeros"].width if has_zeros else 1))
 
         m.submodules.bank = bank = memory.Memory(
-            shape=unsigned(self._word.size), depth=len(self._bank), init=self._bank)
+            shape=unsigned(self._word.size), depth=self._bank_depth, init=self._init)
+        write = bank.write_port()
+        m.d.comb += [write.en.eq(self.write.en), write.addr.eq(self.write.addr),
+                     write.data.eq(self.write.data)]
         read = bank.read_port()
         m.d.comb += [read.addr.eq(self.issue.addr), read.en.eq(self.issue.valid)]
         word = data.View(self._word, read.data)

@@ -4,11 +4,11 @@ written, and the broadcast of one block of up to W columns a cycle to the PEs wi
 The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
 next layer into a column that has words; no cycle is ever spent on a zero. Columns form aligned
 blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
-cycle its predecessor leaves the broadcast stage: its pointer word (one ROM word: the W + 1
-bank starts of each PE) and the activations of its pending columns (W read lanes at consecutive
-addresses) are read on the pick edge, and from the next cycle each PE takes its columns of the
-block as its queue has room. ``sw/cycles.py``'s ``sparse_cycles`` models this timing for each
-layer's compute phase.
+cycle its predecessor leaves the broadcast stage: its pointer word (one word of a RAM the load
+port writes: the W + 1 bank starts of each PE) and the activations of its pending columns (W read
+lanes at consecutive addresses) are read on the pick edge, and from the next cycle each PE takes
+its columns of the block as its queue has room. ``sw/cycles.py``'s ``sparse_cycles`` models this
+timing for each layer's compute phase.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 from ..core.priority import lowest_set_bit
 from ..params import ACT_BITS, check_issue_width, check_positive
 from .broadcast import BroadcastStage, block_lanes, block_mask, block_pointer_word, blocks_with_work
+from .pe import BankWriteSignature
 from .queue import PushSignature
 from .walker import column_entry
 
@@ -25,20 +26,22 @@ __all__ = ["ColumnScheduler"]
 
 
 class ColumnScheduler(wiring.Component):
-    """Work list, block pick, pointer ROM (``pointers``: raw block words, a layer's first at
-    ``ptr_base``) and broadcast stage."""
+    """Work list, block pick, pointer memory (``depth`` raw block words, a layer's first at
+    ``ptr_base``; written through ``write``, starting with ``init``) and broadcast stage."""
 
-    def __init__(self, *, pes, cols, issue_width, pointer_bits, pointers):
+    def __init__(self, *, pes, cols, issue_width, pointer_bits, depth, init=()):
         check_positive("PE count", pes)
         check_positive("Column count", cols)
+        check_positive("Pointer depth", depth)
         self._pes, self._cols = pes, cols
         self._width = check_issue_width(issue_width)
-        self._pointer_bits, self._pointers = pointer_bits, list(pointers)
+        self._pointer_bits, self._depth, self._init = pointer_bits, depth, list(init)
         self._word = block_pointer_word(pes, pointer_bits, issue_width)
         super().__init__({
             "launch": In(1),
             "run": In(1),
-            "ptr_base": In(range(len(self._pointers) + 1)),
+            "write": In(BankWriteSignature(depth=depth, width=self._word.size)),
+            "ptr_base": In(range(depth + 1)),
             "pend_en": In(1),
             "pend_index": In(range(cols)),
             "act_en": Out(issue_width),
@@ -57,7 +60,10 @@ class ColumnScheduler(wiring.Component):
         pes, cols, width = self._pes, self._cols, self._width
 
         m.submodules.pointers = pointers = memory.Memory(
-            shape=unsigned(self._word.size), depth=len(self._pointers), init=self._pointers)
+            shape=unsigned(self._word.size), depth=self._depth, init=self._init)
+        write = pointers.write_port()
+        m.d.comb += [write.en.eq(self.write.en), write.addr.eq(self.write.addr),
+                     write.data.eq(self.write.data)]
         pending = Signal(cols)
         blocks = blocks_with_work(pending, cols, width)
         picked, index = lowest_set_bit(m, blocks, len(blocks))

@@ -1,49 +1,41 @@
 """The dense twin's compute engine: the same P PEs walk every weight, zeros included.
 
-PE p's ROM holds, layer after layer, its local rows column-major (``memories.dense_banks``).
+PE p's bank holds, layer after layer, its local rows column-major (``memories.dense_banks``).
 All PEs step in lockstep, one word a cycle, over every column of the layer: ``n_cols *
 ceil(n_rows / P)`` issue cycles whatever the weights or activations, the baseline every cycle
 and energy comparison uses. A PE's padding rows (global row ``>= n_rows``) are walked with
 activation 0. Column j's activation is read from the buffer the cycle before its first issue.
 """
 
-from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
 
-from ..core.pe import ProcessingElement
-from ..memories import dense_banks
-from ..params import ACT_BITS
-from .base import EngineSignature, check_engine, connect_drain
+from .base import EngineSignature, check_engine, connect_drain, processing_elements
 
 __all__ = ["DenseEngine"]
 
 
 class DenseEngine(wiring.Component):
-    """P ProcessingElements with value-only words and one shared lockstep address counter."""
+    """P ProcessingElements with value-only words and one shared lockstep address counter.
 
-    def __init__(self, signature: EngineSignature, image, *, acc_bits):
-        check_engine(signature, image, acc_bits)
-        self._image, self._acc_bits = image, acc_bits
-        self._banks = dense_banks(image)
-        self.bank_depth = max(1, len(self._banks[0]))
+    ``init`` (target id → words) bakes a model's dense banks in.
+    """
+
+    def __init__(self, signature: EngineSignature, *, init=None):
+        self._capacity = check_engine(signature, "dense")
+        self._init = init or {}
+        self.bank_depth = self._capacity.bank_depth
         super().__init__(signature)
 
     def elaborate(self, platform):
         m = Module()
-        image, bus, cfg = self._image, self, self.config
-        word = data.StructLayout({"value": signed(ACT_BITS)})
-        rows_per_pe = max(image.rows_per_pe(l) for l in range(len(image.layers)))
-        pes = []
-        for p in range(image.pes):
-            pe = ProcessingElement(word=word, bank=self._banks[p] or [0], local_rows=rows_per_pe,
-                           acc_bits=self._acc_bits, layers=len(image.layers))
-            m.submodules[f"pe{p}"] = pe
-            pes.append(pe)
+        capacity, bus, cfg = self._capacity, self, self.config
+        pes = processing_elements(m, bus, init=self._init)
         connect_drain(m, bus, pes)
 
         walking = Signal()
-        col = Signal(range(image.max_cols))
-        local = Signal(range(rows_per_pe))  # local row issued this cycle
+        col = Signal(range(capacity.max_cols))
+        local = Signal(range(capacity.rows_per_pe))  # local row issued this cycle
         addr = Signal(range(self.bank_depth))
         last_row = local + 1 == cfg.rows_per_pe
         for p, pe in enumerate(pes):
@@ -52,7 +44,7 @@ class DenseEngine(wiring.Component):
                 pe.issue.addr.eq(addr),
                 pe.issue.first.eq(local == 0),
             ]
-            with m.If(local * image.pes + p < cfg.rows):
+            with m.If(local * capacity.pes + p < cfg.rows):
                 m.d.comb += pe.issue.x.eq(bus.act_data[0])
 
         with m.If(bus.launch):

@@ -7,7 +7,7 @@ group instead of the dense ``M * ceil(rows / P)``. A group whose M activations a
 skipped: the sequencer marks each nonzero activation it writes (``pend_en``), and only groups
 with a mark are walked, lowest first. The next group's M activations are read from the buffer
 (one a cycle) while the current group is walked; each PE's first word of a group comes from a
-group pointer ROM read when the group's loading starts.
+group pointer memory read when the group's loading starts.
 
 Timing of a layer launched in cycle T (``sw/cycles.py`` models it): the first group's
 activations are read in cycles T + 1 .. T + M and swapped into the group register on the edge
@@ -18,33 +18,17 @@ group k + 1 is read from ``S_k`` on. With no group to walk the layer ends in cyc
 
 from typing import NamedTuple
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 
 from ..core.broadcast import block_mask, blocks_with_work
-from ..core.pe import ProcessingElement
+from ..core.loader import connect_write
 from ..core.priority import lowest_set_bit
-from ..memories import address_width, sparse_banks
+from ..memories import POINTERS, group_pointer_image, group_pointer_word
 from ..params import ACT_BITS
-from .base import EngineSignature, check_engine, connect_drain
+from .base import EngineSignature, check_engine, codebooks, connect_drain, processing_elements
 
 __all__ = ["group_pointer_image", "NMEngine"]
-
-
-def group_pointer_image(image, address_bits: int) -> tuple[list[int], list[int]]:
-    """``(words, bases)``: for every group of every layer, each PE's bank address of its first
-    word (``ArrayLayout(unsigned(address_bits), P)`` raw words), and each layer's first word."""
-    layout = data.ArrayLayout(unsigned(address_bits), image.pes)
-    n = image.nm[0]
-    _, base = sparse_banks(image)
-    words, bases = [], []
-    for l, layer in enumerate(image.layers):
-        bases.append(len(words))
-        local = [len(range(p, layer.rows, image.pes)) for p in range(image.pes)]
-        for g in range(layer.groups):
-            words.append(Const.cast(layout.const(
-                [int(base[p, l]) + g * n * local[p] for p in range(image.pes)])).value)
-    return words, bases
 
 
 class _Loader(NamedTuple):
@@ -57,28 +41,24 @@ class _Loader(NamedTuple):
 
 
 class NMEngine(wiring.Component):
-    """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and loader."""
+    """P ProcessingElements in N:M mode, one shared row/slot walker, the group work list and
+    loader; ``init`` (target id → words) bakes a model's banks, group pointers and codebooks in."""
 
-    def __init__(self, signature: EngineSignature, image, *, acc_bits):
-        check_engine(signature, image, acc_bits)
-        if image.nm is None:
-            raise ValueError("The N:M engine needs an N:M image, not a CSC one")
-        self._image, self._acc_bits = image, acc_bits
-        self._n, self._m = image.nm
-        banks, _ = sparse_banks(image)
-        self.bank_depth = max(1, max(len(b) for b in banks))
-        self._banks = [b + [0] * (self.bank_depth - len(b)) for b in banks]
-        self._address_bits = address_width(self.bank_depth)
-        self._pointers, self._bases = group_pointer_image(image, self._address_bits)
-        self._rows_per_pe = max(image.rows_per_pe(l) for l in range(len(image.layers)))
+    def __init__(self, signature: EngineSignature, *, init=None):
+        self._capacity = capacity = check_engine(signature, "sparse", "nm")
+        self._init = init or {}
+        self._n, self._m = capacity.n, capacity.m
+        self.bank_depth = capacity.bank_depth
+        self._rows_per_pe = capacity.rows_per_pe
         super().__init__(signature)
 
     def elaborate(self, platform):
         m = Module()
-        pes = self._processing_elements(m)
+        pes = processing_elements(m, self, init=self._init, group=self._m,
+                                  codebook=codebooks(m, self, self._init))
         connect_drain(m, self, pes)
         groups, index, start_load = self._work_list(m)
-        first_words = self._group_pointer_rom(m, index, start_load)
+        first_words = self._group_pointers(m, index, start_load)
         loader = self._loader(m, index, start_load)
         walking, swap = self._walker(m, pes, loader, first_words)
 
@@ -94,24 +74,11 @@ class NMEngine(wiring.Component):
         ]
         return m
 
-    def _processing_elements(self, m) -> list:
-        """The P PEs in N:M mode (a word's position picks one of the group's activations)."""
-        image = self._image
-        codebooks = tuple(l.codebook for l in image.layers) if image.codebook else None
-        pes = []
-        for p in range(image.pes):
-            pe = ProcessingElement(word=image.word_layout(), bank=self._banks[p],
-                                   local_rows=self._rows_per_pe, acc_bits=self._acc_bits,
-                                   layers=len(image.layers), codebooks=codebooks, group=self._m)
-            m.submodules[f"pe{p}"] = pe
-            pes.append(pe)
-        return pes
-
     def _work_list(self, m):
         """Columns with a nonzero activation; the lowest group holding one is next. Returns the
         groups with work, the lowest one's ``index`` and ``start_load`` (driven by the caller:
         the loader takes that group on this edge, which clears its columns)."""
-        cols, group = self._image.max_cols, self._m
+        cols, group = self._capacity.max_cols, self._m
         pending = Signal(cols)
         groups = blocks_with_work(pending, cols, group)
         picked, index = lowest_set_bit(m, groups, len(groups))
@@ -123,22 +90,25 @@ class NMEngine(wiring.Component):
         m.d.sync += pending.eq((pending & ~taken) | marked)
         return groups, index, start_load
 
-    def _group_pointer_rom(self, m, index, start_load):
-        """Each PE's first word of group ``index``, read as its loading starts."""
-        layout = data.ArrayLayout(unsigned(self._address_bits), self._image.pes)
+    def _group_pointers(self, m, index, start_load):
+        """Each PE's first word of group ``index``, read as its loading starts (a RAM the load
+        port writes, target ``POINTERS``)."""
+        capacity = self._capacity
+        layout = group_pointer_word(capacity)
         m.submodules.pointers = pointers = memory.Memory(
-            shape=unsigned(layout.size), depth=len(self._pointers), init=self._pointers)
+            shape=unsigned(layout.size), depth=capacity.pointer_depth,
+            init=self._init.get(POINTERS, []))
+        connect_write(m, self.write, POINTERS, pointers.write_port())
         pointer = pointers.read_port()
         first_words = data.View(layout, pointer.data)  # the loaded group's first word per PE
-        bases = Array(Const(b, range(len(self._pointers) + 1)) for b in self._bases)
-        m.d.comb += [pointer.addr.eq(bases[self.layer] + index), pointer.en.eq(start_load)]
+        m.d.comb += [pointer.addr.eq(self.config.ptr_base + index), pointer.en.eq(start_load)]
         return first_words
 
     def _loader(self, m, index, start_load) -> _Loader:
         """Reads the M activations of group ``load_group``, one a cycle, into ``next_x``;
         ``next_full`` once the last is captured (the walker clears it as it swaps them in)."""
         group = self._m
-        n_groups = -(-self._image.max_cols // group)
+        n_groups = -(-self._capacity.max_cols // group)
         loading = Signal()
         load_group = Signal(range(n_groups))
         load_k = Signal(range(group))
@@ -165,7 +135,7 @@ class NMEngine(wiring.Component):
         PE's address advances only on its own rows (its bank holds just those). The loaded
         group is swapped in when the walk of the current one issues its last word (or at once
         when none is walked). Returns ``(walking, swap)``."""
-        image, cfg, n = self._image, self.config, self._n
+        pes_count, cfg, n = self._capacity.pes, self.config, self._n
         walking = Signal()
         local = Signal(range(self._rows_per_pe))
         slot = Signal(range(n))
@@ -173,7 +143,7 @@ class NMEngine(wiring.Component):
         last_issue = (slot == n - 1) & (local + 1 == cfg.rows_per_pe)
         swap = loader.next_full & (~walking | last_issue)
         for p, pe in enumerate(pes):
-            owns = local * image.pes + p < cfg.rows
+            owns = local * pes_count + p < cfg.rows
             pe_addr = Signal(range(self.bank_depth), name=f"addr{p}")
             m.d.comb += [
                 pe.issue.valid.eq(walking & owns),

@@ -51,8 +51,11 @@ class Switching:
                 "by_block": self.blocks}
 
 
-def switching_activity(design, inputs: np.ndarray, *, work_dir: str | Path | None = None) -> Switching:
-    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` built with SAIF)."""
+def switching_activity(design, inputs: np.ndarray, *, model=None,
+                       work_dir: str | Path | None = None) -> Switching:
+    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` built with SAIF)
+    running ``model`` (default: the one it was built for). Both runs load the model, so the
+    load's toggles cancel in the difference."""
     if design.built.trace != "saif":
         raise SimulationError(f"the {design.kind} design was not built with SAIF tracing")
     x = np.asarray(inputs)
@@ -60,8 +63,9 @@ def switching_activity(design, inputs: np.ndarray, *, work_dir: str | Path | Non
         raise SimulationError("switching activity needs at least one inference")
     with tempfile.TemporaryDirectory(prefix="secateurs-saif-", dir=work_dir) as tmp:
         full, empty = Path(tmp) / "full", Path(tmp) / "empty"
-        ran = design.run(x, run_dir=full)
-        idle = design.run(x[:0], run_dir=empty)
+        model = model if model is not None else design.model
+        ran = design.run(model, x, run_dir=full)
+        idle = design.run(model, x[:0], run_dir=empty)
         saif = design.built.trace_file
         toggles = subtract(read_saif(full / saif), read_saif(empty / saif))
     cycles = ran.total_cycles - idle.total_cycles

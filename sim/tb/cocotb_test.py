@@ -1,6 +1,7 @@
 """cocotb test module: whole inferences on the accelerator, one job file of input vectors.
 
-With the ``feeder`` driver the whole batch goes to the wrapper's Verilog feeder in one await; it
+First the job's model is loaded (its load words streamed into the ``load`` port). With the
+``feeder`` driver the load and the whole batch go to the wrapper's Verilog feeder in one await; it
 streams each vector in, pulses ``start``, takes the logits from the output stream, times the run
 and records the class, the logits and every counter. With the Python drivers, per sample the
 driver streams the vector in, starts taking the output stream, pulses ``start``; the monitor
@@ -32,13 +33,14 @@ from .monitor import NetworkMonitor
 async def _feed(job: NetworkJob, driver: NetworkDriver, monitor: NetworkMonitor):
     """The whole batch through the feeder: ``(timed cycles, predicted, counters, logits, idle
     cycles, held cycles)``."""
-    idle, held = await driver.feed(job.inputs, job.outputs)
+    idle, held = await driver.feed(job.inputs, job.outputs, job.load)
     timed, predicted, counters, logits = monitor.fed(len(job.inputs), job.counters, job.outputs)
     return timed, predicted, counters, logits, idle, held
 
 
 async def _stream(job: NetworkJob, driver: NetworkDriver, monitor: NetworkMonitor):
     """Each sample streamed from Python and awaited: the same six arrays as :func:`_feed`."""
+    await driver.load(job.load)
     batch = len(job.inputs)
     logits = np.zeros((batch, job.outputs), dtype=np.int64)
     predicted, timed = np.zeros(batch, dtype=np.int64), np.zeros(batch, dtype=np.int64)

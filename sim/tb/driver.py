@@ -1,5 +1,6 @@
-"""Drives the host ports of the accelerator: its input stream and the ``ready`` of its output
-stream (from Python, or a whole batch handed to the wrapper's feeder), reset and start.
+"""Drives the host ports of the accelerator: its load stream (the model), its input stream and
+the ``ready`` of its output stream (from Python, or a whole batch handed to the wrapper's
+feeder), reset and start.
 
 The clock is made inside the simulator (:mod:`secateurs.sim.clock`). With an idle seed, random
 idle cycles are slipped between input values (as a slow or bursty host would) with random junk
@@ -16,7 +17,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from ...errors import SimulationError
 from ..clock import CLOCK_PERIOD_NS
-from ..feeder import HOLDS_FILE, INPUTS_FILE, write_holds, write_inputs
+from ..feeder import HOLDS_FILE, INPUTS_FILE, LOAD_FILE, write_holds, write_inputs, write_load
 
 __all__ = ["CLOCK_PERIOD_NS", "NetworkDriver", "hold_schedule", "idle_schedule"]
 
@@ -73,6 +74,7 @@ class NetworkDriver:
         dut = self.dut
         dut.start.value = 0
         dut.input__valid.value = 0
+        dut.load__valid.value = 0
         dut.output__ready.value = 1
         if hasattr(dut, "logit_addr"):  # a one-output design has no address to drive
             dut.logit_addr.value = 0
@@ -81,6 +83,23 @@ class NetworkDriver:
         await ClockCycles(dut.clk, RESET_CYCLES)
         dut.rst.value = 0
         await self._edge
+
+    async def load(self, words) -> None:
+        """Stream the model's load words (:func:`secateurs.hw.load.load_words`) into the ``load``
+        port from Python, one a cycle while the accelerator is ready (idle)."""
+        dut = self.dut
+        for word in (int(w) for w in words):
+            dut.load__payload.value = word
+            dut.load__valid.value = 1
+            for _ in range(READY_TIMEOUT_CYCLES):
+                accepted = bool(dut.load__ready.value)
+                await self._edge
+                if accepted:
+                    break
+            else:
+                raise SimulationError(
+                    f"the accelerator was not ready to load for {READY_TIMEOUT_CYCLES} cycles")
+        dut.load__valid.value = 0
 
     async def send(self, x: np.ndarray) -> None:
         """Stream one input vector in, one value per edge on which the accelerator is ready."""
@@ -134,9 +153,11 @@ class NetworkDriver:
         self.dut.start.value = 0
         return get_sim_time("step")
 
-    async def feed(self, inputs: np.ndarray, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    async def feed(self, inputs: np.ndarray, outputs: int,
+                   load=()) -> tuple[np.ndarray, np.ndarray]:
         """Run the whole batch through the wrapper's feeder (:mod:`secateurs.sim.feeder`): write
-        its input and hold files in the working folder, raise ``feed_go``, await ``feed_done``.
+        its load, input and hold files in the working folder, raise ``feed_go``, await
+        ``feed_done``; the feeder streams ``load`` (the model's load words) in first.
 
         Returns the idle cycles slipped into each sample's input and the cycles its logits were
         kept waiting (the schedules :meth:`send` and :meth:`receive` follow).
@@ -151,7 +172,8 @@ class NetworkDriver:
             holds.append(hold_schedule(self._rng, outputs))
         gaps, junk = (np.array(a, dtype=np.int64).reshape(inputs.shape) for a in (gaps, junk))
         holds = np.array(holds, dtype=np.int64).reshape(len(inputs), outputs)
-        write_inputs(INPUTS_FILE, inputs, gaps, junk)
+        write_load(LOAD_FILE, load)
+        write_inputs(INPUTS_FILE, inputs, gaps, junk, outputs)
         write_holds(HOLDS_FILE, holds)
         dut.feed_count.value = len(inputs)
         dut.feed_go.value = 1

@@ -1,14 +1,14 @@
 """The files between the host and a whole-network simulation: the job in, the results out.
 
-The job names the int8 input vectors, how many logits and which counters to read, the idle-cycle
-seed and the driver; the results carry what the accelerator reported for each sample and what
+The job names the model's load words (written into the design before the batch), the int8
+input vectors, how many logits and which counters to read, the idle-cycle seed and the driver; the results carry what the accelerator reported for each sample and what
 the run cost in simulated cycles and wall time.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ class NetworkJob:
     results: Path
     idle_seed: int | None = None
     driver: str = "feeder"
+    #: The model's 32-bit load words (:func:`secateurs.hw.load.load_words`), streamed into the
+    #: ``load`` port before the first inference (empty: the design keeps what it holds).
+    load: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +83,7 @@ def save_job(path: str | Path, job: NetworkJob) -> None:
         "results": np.array(str(job.results)),
         "idle_seed": np.array(-1 if job.idle_seed is None else job.idle_seed),
         "driver": np.array(job.driver),
+        "load": np.asarray(job.load, dtype=np.int64),
     })
 
 
@@ -88,7 +92,7 @@ def load_job(path: str | Path) -> NetworkJob:
         seed = int(job["idle_seed"])
         return NetworkJob(job["inputs"], int(job["outputs"]),
                           tuple(str(c) for c in job["counters"]), Path(str(job["results"])),
-                          None if seed < 0 else seed, str(job["driver"]))
+                          None if seed < 0 else seed, str(job["driver"]), job["load"])
 
 
 def save_results(path: str | Path, results: NetworkResults) -> None:

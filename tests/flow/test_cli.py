@@ -94,7 +94,8 @@ def test_sim_matmul_nm_codebook_is_exact(tmp_path):
     assert summary["format"] == "nm" and summary["payload"] == "codebook"
     for kind in ("sparse", "dense"):
         assert summary[f"cycles_{kind}"] == summary[f"expected_cycles_{kind}"] > 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["outputs.npy", "summary.json"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [".secateurs-manifest.json", "outputs.npy", "summary.json"]  # + manifest
 
 
 def test_sim_matmul_impossible_hardware(arrays):
@@ -144,3 +145,32 @@ def test_flow_bad_config(tmp_path):
     result = secateurs("flow", "--set", "prune.densty=0.2", "--out", tmp_path / "run")
     assert_one_line_error(result, "prune.densty", "density")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.rtl
+def test_rtl_writes_the_capacity_and_the_model_load_words(tmp_path):
+    """``secateurs rtl``: the capacity's Verilog, the same for two models of one shape, and each
+    model's load words; ``--bake-weights`` writes the ROM-initialised variant (no load files)."""
+    import json
+
+    from secateurs.hw import params
+
+    outs = {}
+    for seed in (1, 2):
+        model = tmp_path / f"m{seed}.bin"
+        container.save(model, random_model(seed, widths=(20, 12, 5)),
+                       pes=params.DEFAULT_PES, index_bits=4)
+        outs[seed] = tmp_path / f"rtl{seed}"
+        result = secateurs("rtl", "--model", model, "--out", outs[seed])
+        assert result.returncode == 0, result.stderr
+    for name in ("sparse_accelerator.v", "dense_accelerator.v"):
+        assert (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes()
+    assert (outs[1] / "model.sparse.load").read_text() != (outs[2] / "model.sparse.load").read_text()
+    described = json.loads((outs[1] / "accelerators.json").read_text())
+    assert described["capacity"]["max_cols"] == 20 and described["sparse"]["load"] == "model.sparse.load"
+    baked = tmp_path / "baked"
+    result = secateurs("rtl", "--model", tmp_path / "m1.bin", "--out", baked, "--bake-weights")
+    assert result.returncode == 0, result.stderr
+    assert not (baked / "model.sparse.load").exists()
+    assert json.loads((baked / "accelerators.json").read_text())["baked"]
+    assert (baked / "sparse_accelerator.v").read_bytes() != (outs[1] / "sparse_accelerator.v").read_bytes()

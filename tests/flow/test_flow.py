@@ -28,10 +28,35 @@ def flow(out, build_cache, *extra):
                     build_root=build_cache)
 
 
+#: Verilator builds the flow asked for, ``(top module, build folder)`` per call.
+BUILDS: list[tuple[str, str]] = []
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, build_cache):
+    from secateurs.sim import network
+
     out = tmp_path_factory.mktemp("run")
-    return out, flow(out, build_cache)
+    build = network.runner.build
+
+    def counted(verilog, *, toplevel, **kwargs):
+        made = build(verilog, toplevel=toplevel, **kwargs)
+        BUILDS.append((toplevel, str(made.directory)))
+        return made
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(network.runner, "build", counted)
+        return out, flow(out, build_cache)
+
+
+def test_one_hardware_configuration_is_at_most_two_builds_per_kind(run):
+    """Whole network, every layer alone, the density sweep's models and the SAIF power run all
+    load their model into the same builds: one plain and one SAIF-traced per kind."""
+    assert BUILDS, "the flow built nothing"
+    for kind in ("sparse", "dense"):
+        folders = {folder for top, folder in BUILDS if top.startswith(f"{kind}_accelerator")}
+        assert 1 <= len(folders) <= 2, (kind, sorted(folders))
+    assert len(BUILDS) > 4  # many runs (layers, sweep points, power) on those few builds
 
 
 def test_summary_has_every_contract_key(run):
@@ -94,6 +119,9 @@ def test_rtl_and_report_files_are_written(run):
     described = json.loads((out / "rtl" / "accelerators.json").read_text())
     for kind in ("sparse", "dense"):
         assert "module" in (out / "rtl" / described[kind]["file"]).read_text()
+        words = (out / "rtl" / described[kind]["load"]).read_text().split()
+        assert words and all(len(w) == 8 for w in words)
+    assert described["capacity"]["pes"] == 3 and described["capacity"]["max_rows"] == 32
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(s["report_figures"]) == 6
 

@@ -1,12 +1,14 @@
 """The whole-network accelerator in Amaranth simulation: small random networks, sparse and dense,
-several P and D, against the integer reference, the cycle model and the event counts the
-reference predicts (sim/events.py)."""
+several P and D, loaded through the load port (or baked in), against the integer reference, the
+cycle model and the event counts the reference predicts (sim/events.py)."""
 
 import numpy as np
 import pytest
 
 from secateurs.hw.accelerator import Accelerator, AcceleratorSignature
+from secateurs.hw.capacity import Capacity
 from secateurs.hw.image import NetworkImage, network_image
+from secateurs.hw.load import load_words
 from secateurs.sim.amaranth_host import simulate_network
 from secateurs.sim.events import PREDICTED, network_events
 from secateurs.sw.cycles import network_cycles
@@ -17,19 +19,34 @@ from tests.helpers.models import packed, random_inputs, random_model
 SIZES = [12, 20, 9, 5]  # three layers; 20 rows exercise several local rows per PE
 
 
+def loaded(p, *, kind, readout="logits", **design):
+    """The design of the smallest capacity holding ``p`` and the words that load ``p`` (its
+    readout is loaded with it: one design serves both)."""
+    image = network_image(p)
+    capacity = Capacity.of(image, kind=kind, **design)
+    return (Accelerator(capacity, kind=kind),
+            {0: load_words(image, capacity, kind, readout)})
+
+
+def simulate_loaded(p, x, *, kind, seed, idle, readout="logits", **design):
+    dut, load = loaded(p, kind=kind, readout=readout, **design)
+    return simulate_network(dut, x, seed=seed, idle=idle, load=load)
+
+
 def _run(model, x, *, pes, queue_depth, kind, issue_width=2, seed=1, index_bits=2):
     p = packed(model, pes=pes, index_bits=index_bits)
-    dut = Accelerator(network_image(p), kind=kind, queue_depth=queue_depth,
-                      issue_width=issue_width)
-    return p, simulate_network(dut, x, seed=seed, idle=0.3)
+    return p, simulate_loaded(p, x, kind=kind, seed=seed, idle=0.3, queue_depth=queue_depth,
+                              issue_width=issue_width)
 
 
 def _check(p, x, runs, *, queue_depth, kind, issue_width=2):
     logits = forward(p.model, x)[-1]
+    outputs = logits.shape[1]
     cycles = network_cycles(p, x, queue_depth=queue_depth, array=kind,
                             issue_width=issue_width).total
     for i, run in enumerate(runs):
-        np.testing.assert_array_equal(run.logits, logits[i], err_msg=f"sample {i} logits")
+        np.testing.assert_array_equal(run.logits[:outputs], logits[i],
+                                      err_msg=f"sample {i} logits")
         np.testing.assert_array_equal(run.streamed, logits[i], err_msg=f"sample {i} stream")
         assert run.predicted == classify(logits)[i], f"sample {i} class"
         # each cycle the host held a logit back holds the whole drain one cycle
@@ -82,7 +99,7 @@ def test_ties_go_to_the_first_class():
     x = np.array([[1, 2, 3]])
     p, runs = _run(model, x, pes=2, queue_depth=1, kind="sparse")
     assert runs[0].predicted == 1
-    np.testing.assert_array_equal(runs[0].logits, [5, 9, 9, 9])
+    np.testing.assert_array_equal(runs[0].logits[:4], [5, 9, 9, 9])
 
 
 def test_start_waits_for_a_complete_input():
@@ -90,8 +107,8 @@ def test_start_waits_for_a_complete_input():
     model = random_model(rng, SIZES, 0.3)
     x = random_inputs(rng, 2, SIZES[0])
     p = packed(model, pes=2)
-    dut = Accelerator(network_image(p), kind="sparse", queue_depth=2)
-    runs = simulate_network(dut, x, seed=5, idle=0.5, start_early=True)
+    dut, load = loaded(p, kind="sparse", queue_depth=2)
+    runs = simulate_network(dut, x, seed=5, idle=0.5, start_early=True, load=load)
     _check(p, x, runs, queue_depth=2, kind="sparse")
 
 
@@ -122,24 +139,36 @@ def test_codebook_and_int4_values():
 
 def test_both_kinds_share_one_signature():
     p = packed(random_model(np.random.default_rng(0), SIZES, 0.3), pes=2)
-    image = network_image(p)
-    sparse = Accelerator(image, kind="sparse", queue_depth=4)
-    dense = Accelerator(image, kind="dense")
-    assert sparse.signature == dense.signature == AcceleratorSignature(inputs=12, outputs=5)
+    capacity = Capacity.of(network_image(p), queue_depth=4)
+    sparse = Accelerator(capacity, kind="sparse")
+    dense = Accelerator(capacity, kind="dense")
+    # ports sized by the widest layer: 20 inputs or outputs at most; values acc_bits wide (the
+    # readout, logits or raw accumulators, is loaded with the model)
+    assert sparse.signature == dense.signature == AcceleratorSignature(
+        inputs=20, outputs=20, value_bits=capacity.acc_bits)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(kind="systolic"), "Accelerator kind must be one of sparse, dense, not 'systolic'"),
-    (dict(kind="sparse", queue_depth=0), "Queue depth must be an integer in 1..16, not 0"),
-    (dict(kind="sparse", queue_depth=17), "Queue depth must be an integer in 1..16, not 17"),
-    (dict(kind="sparse", issue_width=16), "Issue width must be one of 1, 2, 4, 8, not 16"),
-    (dict(kind="sparse", acc_bits=16), "Accumulator width 16 can overflow in layer 0"),
-])
-def test_rejects_bad_parameters(kwargs, message):
+def test_rejects_bad_parameters():
     rng = np.random.default_rng(0)
     image = network_image(packed(random_model(rng, [40, 8, 4], 0.9), pes=2))
-    with pytest.raises(ValueError, match=message):
-        Accelerator(image, **kwargs)
+    capacity = Capacity.of(image)
+    cases = [
+        (lambda: Accelerator(capacity, kind="systolic"), ValueError,
+         "Kind must be one of sparse, dense, not 'systolic'"),
+        (lambda: Accelerator(image, kind="sparse"), TypeError,
+         f"Capacity must be a Capacity, not {image!r}"),
+        (lambda: Accelerator(capacity, kind="sparse", image=capacity), TypeError,
+         f"Image must be a NetworkImage or None, not {capacity!r}"),
+    ]
+    for make, error, message in cases:
+        with pytest.raises(error) as caught:
+            make()
+        assert str(caught.value) == message
+    narrow = Capacity.of(image, acc_bits=16)
+    with pytest.raises(ValueError, match="Accumulator width 16 can overflow in layer 0"):
+        Accelerator(narrow, kind="sparse", image=image)
+    with pytest.raises(ValueError, match="Accumulator width 16 can overflow in layer 0"):
+        load_words(image, narrow, "sparse")
 
 
 def test_rejects_bad_images():
@@ -177,8 +206,8 @@ def test_nm_structure(n, m, pes, kind):
     x[0] = 0  # no group of the first layer has work
     x[1, 4:12] = 0  # groups of zeros amid groups with work
     p = container.decode(container.encode(model, pes=pes, fmt="nm", n=n, m=m))
-    runs = simulate_network(Accelerator(network_image(p), kind=kind), x, seed=pes, idle=0.3)
-    _check(p, x, runs, queue_depth=1, kind=kind)
+    runs = simulate_loaded(p, x, kind=kind, seed=pes, idle=0.3)
+    _check(p, x, runs, queue_depth=4, kind=kind)
     for name, values in _expected_events(p, x, kind, issue_width=2).items():
         assert [run.counters[name] for run in runs] == values.tolist(), name
 
@@ -191,8 +220,7 @@ def test_output_back_pressure_holds_the_run(kind):
     model = random_model(rng, SIZES, 0.3)
     x = random_inputs(rng, 3, SIZES[0])
     p = packed(model, pes=3)
-    runs = simulate_network(Accelerator(network_image(p), kind=kind, queue_depth=2), x,
-                            seed=4, idle=1.0)
+    runs = simulate_loaded(p, x, kind=kind, queue_depth=2, seed=4, idle=1.0)
     assert all(SIZES[-1] <= run.held <= 3 * SIZES[-1] for run in runs)
     _check(p, x, runs, queue_depth=2, kind=kind)
 
@@ -226,10 +254,9 @@ def test_accumulator_readout_is_the_exact_product(kind, fmt):
     x[1] = 127
     expected = x.astype(np.int64) @ w.T
     assert expected.max() == 128 * 128 * np.count_nonzero(w[0]) and expected.min() < -(1 << 15)
-    dut = Accelerator(network_image(p), kind=kind, queue_depth=2, issue_width=2,
-                      readout="accumulators")
+    dut, load = loaded(p, kind=kind, queue_depth=2, issue_width=2, readout="accumulators")
     assert dut.signature == AcceleratorSignature(inputs=cols, outputs=7, value_bits=32)
-    runs = simulate_network(dut, x, seed=6, idle=0.3)
+    runs = simulate_network(dut, x, seed=6, idle=0.3, load=load)
     cycles = network_cycles(p, x, queue_depth=2, array=kind, issue_width=2).total
     for i, run in enumerate(runs):
         np.testing.assert_array_equal(run.logits, expected[i], err_msg=f"sample {i} registers")
@@ -241,5 +268,5 @@ def test_accumulator_readout_is_the_exact_product(kind, fmt):
 def test_rejects_a_bad_readout():
     image = network_image(packed(random_model(np.random.default_rng(0), [8, 4], 0.5), pes=2))
     with pytest.raises(ValueError) as error:
-        Accelerator(image, kind="sparse", readout="x")
+        Accelerator(Capacity.of(image), kind="sparse", readout="x")
     assert str(error.value) == "Readout must be one of logits, accumulators, not 'x'"

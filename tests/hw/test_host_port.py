@@ -1,12 +1,13 @@
 """The accelerator's host interface at the port level (hw/accelerator.py): the input stream's
 ``ready``, ``start`` while loading, output back-pressure and the logit registers, cycle by cycle
-against the integer reference and the cycle model."""
+against the integer reference and the cycle model, on designs with the model baked in."""
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
 from secateurs.hw.accelerator import Accelerator
+from secateurs.hw.capacity import Capacity
 from secateurs.hw.image import network_image
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.reference import forward
@@ -21,7 +22,8 @@ def _design(kind, seed=0):
     rng = np.random.default_rng(seed)
     p = packed(random_model(rng, SIZES, 0.5), pes=2)
     x = random_inputs(rng, 3, SIZES[0], zero_fraction=0.2)
-    return p, x, Accelerator(network_image(p), kind=kind, queue_depth=2)
+    image = network_image(p)  # baked in: these tests are about the run, not the loading
+    return p, x, Accelerator(Capacity.of(image, queue_depth=2), kind=kind, image=image)
 
 
 def _simulate(dut, bench):

@@ -3,11 +3,12 @@
 import numpy as np
 from amaranth.lib import data
 
+from secateurs.hw.capacity import Capacity
 from secateurs.hw.image import network_image
 from secateurs.hw.layout import pointer_word
 from secateurs.hw.memories import (
     dense_banks,
-    layer_table,
+    layer_entries,
     param_image,
     param_word,
     pointer_image,
@@ -30,10 +31,10 @@ def test_sparse_banks_and_pointers_rebuild_every_layer():
     bits = max(len(b) for b in banks).bit_length() + 1
     layout = pointer_word(image.pes, bits)
     words = pointer_image(image, bits)
-    table = layer_table(image)
+    entries = layer_entries(image, Capacity.of(image))
+    ptr_base = np.concatenate([[0], np.cumsum([layer.cols + 1 for layer in image.layers])])
     for l, (q, layer) in enumerate(zip(model.layers, image.layers)):
-        ptr = [data.Const(layout, w) for w in
-               words[table.ptr_base[l]:table.ptr_base[l] + layer.cols + 1]]
+        ptr = [data.Const(layout, w) for w in words[ptr_base[l]:ptr_base[l] + layer.cols + 1]]
         col_ptr = np.array([[int(p.start[pe]) - base[pe, l] for p in ptr]
                             for pe in range(image.pes)])
         own = tuple(np.array(banks[pe][base[pe, l]:base[pe, l] + col_ptr[pe, -1]], dtype=np.uint32)
@@ -43,7 +44,7 @@ def test_sparse_banks_and_pointers_rebuild_every_layer():
         np.testing.assert_array_equal(unpack_csc(csc), q.weight)
         nonempty = [bool(p.nonempty) for p in ptr[:-1]]
         assert nonempty == (q.weight != 0).any(axis=0).tolist()
-        assert [bool(table.nonempty[l] >> j & 1) for j in range(q.cols)] == nonempty
+        assert [bool(entries[l]["nonempty"] >> j & 1) for j in range(q.cols)] == nonempty
 
 
 def test_dense_banks_hold_every_weight_column_major():

@@ -3,7 +3,8 @@ bit-exact (logits and class) on 50 test images, and every inference's cycles equ
 the sparse design at several issue widths W (columns broadcast per cycle) and queue depths D.
 The simulation wrapper's feeder reports what the Python drivers report, and gives up on a hang.
 
-Builds dominate the cost (one per model, kind, P and D); they are cached across sessions and
+Builds dominate the cost (one per capacity and kind: every model of the network's shapes and
+word format, and every layer alone, runs on it after loading); they are cached across sessions and
 shared by the module. The full P x D grid runs in ``make bench`` (bench/hardware.py).
 """
 
@@ -14,7 +15,8 @@ from secateurs.config import HardwareConfig
 from secateurs.errors import SimulationError
 from secateurs.sim import runner
 from secateurs.sim.feeder import fed_wrapper
-from secateurs.sim.network import COUNTERS, DRIVERS, TEST_MODULE, build_accelerator, prove
+from secateurs.sim.network import (COUNTERS, DRIVERS, TEST_MODULE, build_accelerator,
+                                   capacity_for, prove)
 from secateurs.sim.tb.job import JOB_ENV, NetworkJob, save_job
 from secateurs.sim.tb.model import reference_network_cycles
 from secateurs.sim.tb.scoreboard import Scoreboard
@@ -59,7 +61,7 @@ def test_issue_widths(digits, build_cache, pes, queue_depth, issue_width):
     p = packed(model, pes=pes)
     hw = HardwareConfig(pes=pes, queue_depth=queue_depth, issue_width=issue_width)
     accelerator = build_accelerator(p, kind="sparse", hw=hw, build_root=build_cache)
-    assert accelerator.design.issue_width == issue_width
+    assert accelerator.capacity.issue_width == issue_width
     proof = prove(p, x, hw=hw, build_root=build_cache, kinds=("sparse",), idle_seed=pes)["sparse"]
     np.testing.assert_array_equal(proof.result.logits, forward(p.model, x)[-1])
     np.testing.assert_array_equal(proof.cycles, network_cycles(
@@ -69,13 +71,16 @@ def test_issue_widths(digits, build_cache, pes, queue_depth, issue_width):
 
 
 def test_every_layer_alone(digits, build_cache):
-    """Each layer as a one-layer network, fed the reference's activations of the layer before:
-    its int8 outputs (read as logits) equal the reference's, in the modelled cycles."""
+    """Each layer as a one-layer network, fed the reference's activations of the layer before,
+    loaded into the whole network's build: its int8 outputs (read as logits) equal the
+    reference's, in the modelled cycles."""
     model, x, _ = digits
     inputs = [x, *forward(model, x)[:-1]]
+    hw = HardwareConfig(pes=4, queue_depth=4)
+    capacity = capacity_for(packed(model, pes=4), hw)
     for i, layer in enumerate(model.layers):
         single = QuantModel(model.input_scale, (layer,))
-        proof = prove(packed(single, pes=4), inputs[i], hw=HardwareConfig(pes=4, queue_depth=4),
+        proof = prove(packed(single, pes=4), inputs[i], hw=hw, capacity=capacity,
                       build_root=build_cache, kinds=("sparse",))["sparse"]
         np.testing.assert_array_equal(proof.result.logits, forward(model, x)[i],
                                       err_msg=f"layer {i}")
@@ -104,7 +109,7 @@ def test_every_driver_reports_the_same(build_cache):
     hw = HardwareConfig(pes=2, queue_depth=2)
     x = random_inputs(rng, 6, 12)
     accelerator = build_accelerator(small, kind="sparse", hw=hw, build_root=build_cache)
-    runs = {driver: accelerator.run(x, driver=driver, idle_seed=3) for driver in DRIVERS}
+    runs = {driver: accelerator.run(small, x, driver=driver, idle_seed=3) for driver in DRIVERS}
     board = Scoreboard(small, x)
     fed = runs["feeder"]
     assert fed.idle_cycles.sum() > 0 and fed.held_cycles.sum() > 0
@@ -118,7 +123,7 @@ def test_every_driver_reports_the_same(build_cache):
         np.testing.assert_array_equal(ran.held_cycles, fed.held_cycles, err_msg=driver)
         for name in COUNTERS:
             np.testing.assert_array_equal(ran.counters[name], fed.counters[name], err_msg=name)
-    assert accelerator.run(x[:0]).logits.shape == (0, 5)
+    assert accelerator.run(small, x[:0]).logits.shape == (0, 5)
 
 
 def _stuck_design() -> str:
@@ -128,10 +133,11 @@ def _stuck_design() -> str:
              ("output", 1, "busy"), ("output", 1, "done"), ("output", 4, "predicted"),
              ("input", 4, "logit_addr"), ("output", 8, "logit"), ("output", 1, "output__valid"),
              ("output", 8, "output__payload"), ("input", 1, "output__ready"),
-             *(("output", 32, f"counters__{c}") for c in COUNTERS)]
+             ("input", 1, "load__valid"), ("input", 32, "load__payload"),
+             ("output", 1, "load__ready"), *(("output", 32, f"counters__{c}") for c in COUNTERS)]
     lines = [f"module stuck({', '.join(name for _, _, name in ports)});"]
     lines += [f"  {d} {f'[{w - 1}:0] ' if w > 1 else ''}{name};" for d, w, name in ports]
-    lines += [f"  assign {name} = {1 if name == 'input__ready' else 0};"
+    lines += [f"  assign {name} = {1 if name in ('input__ready', 'load__ready') else 0};"
               for d, _, name in ports if d == "output"]
     return "\n".join([*lines, "endmodule", ""])
 
@@ -143,8 +149,7 @@ def test_failed_build_reports_the_error_line(tmp_path):
 
 
 def test_the_feeder_gives_up_on_a_design_that_never_finishes(tmp_path, build_cache):
-    verilog, top = fed_wrapper(_stuck_design(), "stuck", features=4, outputs=3,
-                               counters=COUNTERS, hang_cycles=500)
+    verilog, top = fed_wrapper(_stuck_design(), "stuck", counters=COUNTERS, hang_cycles=500)
     built = runner.build(verilog, toplevel=top, parameters={"stub": "stuck"},
                          build_root=build_cache, timing=True)
     job = tmp_path / "job.npz"

@@ -90,7 +90,7 @@ def test_block_broadcast(pes, cols, width, seed, pressure):
               for _ in range(pes)] for _ in range(horizon)]
     words, col_ptr = block_words(counts, width)
     dut = ColumnScheduler(pes=pes, cols=cols, issue_width=width, pointer_bits=POINTER_BITS,
-                           pointers=words)
+                          depth=len(words), init=words)
     pushes, events = [], {"broadcasts": 0, "stall": 0, "picking": 0}
 
     async def bench(ctx):

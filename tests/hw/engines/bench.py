@@ -10,12 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
-from secateurs.hw.engines.base import EngineSignature, layer_config
+from secateurs.hw.capacity import Capacity
+from secateurs.hw.engines.base import EngineSignature
 from secateurs.hw.image import network_image
+from secateurs.hw.memories import layer_entries, memory_images
 from tests.helpers.models import packed, random_model
 from tests.helpers.streams import CLOCK_PERIOD
 
-__all__ = ["nm_model", "one_layer_image", "engine_signature", "layer_constants", "EngineRun", "run_engine"]
+__all__ = ["nm_model", "one_layer_image", "capacity_of", "engine_signature", "engine_init",
+           "layer_constants", "EngineRun", "run_engine"]
 
 ACC_BITS = 32
 RUN_TIMEOUT = 10_000  # compute cycles after which an engine that never stops is a failure
@@ -40,22 +43,24 @@ def one_layer_image(model, *, pes, fmt="csc", index_bits=4, n=None, m=None):
     return network_image(packed(model, pes=pes, index_bits=index_bits))
 
 
-def engine_signature(image, *, lanes=1, acc_bits=ACC_BITS) -> EngineSignature:
-    """The ports the accelerator would give an engine of this one-layer ``image``."""
-    layer = image.layers[0]
-    rows_per_pe = image.rows_per_pe(0)
-    config = layer_config(1, layer.rows, layer.cols, pointer_depth=layer.cols + 1,
-                          param_depth=layer.rows, dense_depth=rows_per_pe * layer.cols)
-    return EngineSignature(pes=image.pes, layers=1, config=config, max_cols=layer.cols,
-                           rows_per_pe=rows_per_pe, acc_bits=acc_bits, lanes=lanes)
+def capacity_of(image, *, kind, **design) -> Capacity:
+    """The smallest capacity holding the one-layer ``image`` as ``kind``."""
+    return Capacity.of(image, kind=kind, acc_bits=design.pop("acc_bits", ACC_BITS), **design)
 
 
-def layer_constants(image) -> dict:
-    """The ``config`` of layer 0, all bases 0 (the only layer)."""
-    layer = image.layers[0]
-    return {"rows": layer.rows, "cols": layer.cols, "rows_per_pe": image.rows_per_pe(0),
-            "shift": 0, "relu": 0, "last": 1, "ptr_base": 0, "param_base": 0, "dense_base": 0,
-            "groups": layer.groups if layer.nm else 0, "next_nonempty": 0}
+def engine_signature(image, *, kind="sparse", **design) -> EngineSignature:
+    """The ports the accelerator would give the ``kind`` engine of this one-layer ``image``."""
+    return EngineSignature(capacity_of(image, kind=kind, **design), kind=kind)
+
+
+def engine_init(image, signature) -> dict:
+    """The memories' contents that bake ``image`` into the engine of ``signature``."""
+    return memory_images(image, signature.capacity, signature.kind)
+
+
+def layer_constants(image, signature) -> dict:
+    """The ``config`` of layer 0 (the only layer)."""
+    return layer_entries(image, signature.capacity)[0]
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def run_engine(dut, image, inputs) -> list[EngineRun]:
     results = []
 
     async def bench(ctx):
-        ctx.set(dut.config, layer_constants(image))
+        ctx.set(dut.config, layer_constants(image, dut.signature))
         for x in np.asarray(inputs):
             buffer = {j: int(v) for j, v in enumerate(x)}
             for j in np.flatnonzero((x != 0) & nonempty):  # the sequencer marks as it writes

@@ -8,7 +8,13 @@ from secateurs.hw.engines.dense import DenseEngine
 from secateurs.hw.memories import dense_banks
 from secateurs.sw.cycles import dense_cycles
 from tests.helpers.models import random_inputs, random_model
-from tests.hw.engines.bench import engine_signature, nm_model, one_layer_image, run_engine
+from tests.hw.engines.bench import (
+    engine_init,
+    engine_signature,
+    nm_model,
+    one_layer_image,
+    run_engine,
+)
 
 SIZES = [9, 10]
 
@@ -17,10 +23,15 @@ def _image(pes, density=0.5, seed=0):
     return one_layer_image(random_model(np.random.default_rng(seed), SIZES, density), pes=pes)
 
 
+def _engine(image):
+    signature = engine_signature(image, kind="dense")
+    return DenseEngine(signature, init=engine_init(image, signature))
+
+
 def test_init():
     image = _image(pes=3)
-    signature = engine_signature(image)
-    dut = DenseEngine(signature, image, acc_bits=32)
+    signature = engine_signature(image, kind="dense")
+    dut = DenseEngine(signature)
     assert dut.signature is signature
     # every weight of the PE's local rows (padding rows included), one word each
     assert dut.bank_depth == len(dense_banks(image)[0]) == image.rows_per_pe(0) * SIZES[0]
@@ -29,21 +40,11 @@ def test_init():
 def test_init_wrong_signature():
     image = _image(pes=2)
     with pytest.raises(TypeError) as error:
-        DenseEngine(None, image, acc_bits=32)
+        DenseEngine(None)
     assert str(error.value) == "Engine signature must be an EngineSignature, not None"
     with pytest.raises(ValueError) as error:
-        DenseEngine(engine_signature(_image(pes=4)), image, acc_bits=32)
-    assert str(error.value) == "The signature has 4 PEs, but the image is packed for 2"
-
-
-def test_init_wrong_acc_bits():
-    image = _image(pes=2)
-    with pytest.raises(ValueError) as error:
-        DenseEngine(engine_signature(image), image, acc_bits=0)
-    assert str(error.value) == "Accumulator width must be a positive integer, not 0"
-    with pytest.raises(ValueError) as error:
-        DenseEngine(engine_signature(image, acc_bits=20), image, acc_bits=32)
-    assert str(error.value) == "The signature's accumulators are 20 bits wide, not 32"
+        DenseEngine(engine_signature(image))
+    assert str(error.value) == "The signature is of a sparse engine, not a dense one"
 
 
 def _check(image, x, runs):
@@ -61,8 +62,7 @@ def test_sim_matches_numpy_and_cycle_model(pes):
     x = random_inputs(rng, 3, SIZES[0])
     x[0] = -128
     x[1] = 0  # no work, yet every weight is walked
-    _check(image, x, run_engine(DenseEngine(engine_signature(image), image, acc_bits=32),
-                                image, x))
+    _check(image, x, run_engine(_engine(image), image, x))
 
 
 def test_sim_nm_image():
@@ -70,5 +70,4 @@ def test_sim_nm_image():
     rng = np.random.default_rng(8)
     image = one_layer_image(nm_model(rng, SIZES, 1, 4), pes=3, fmt="nm", n=1, m=4)
     x = random_inputs(rng, 2, SIZES[0])
-    _check(image, x, run_engine(DenseEngine(engine_signature(image), image, acc_bits=32),
-                                image, x))
+    _check(image, x, run_engine(_engine(image), image, x))

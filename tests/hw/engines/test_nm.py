@@ -4,12 +4,18 @@ takes exactly ``sw.cycles.nm_cycles`` of the groups holding a nonzero activation
 import numpy as np
 import pytest
 
-from secateurs.hw.engines.nm import NMEngine, group_pointer_image
-from secateurs.hw.memories import address_width, sparse_banks
+from secateurs.hw.engines.nm import NMEngine
+from secateurs.hw.memories import POINTERS, sparse_banks
 from secateurs.hw.params import IDLE_CYCLES
 from secateurs.sw.cycles import nm_cycles
 from tests.helpers.models import random_inputs, random_model
-from tests.hw.engines.bench import engine_signature, nm_model, one_layer_image, run_engine
+from tests.hw.engines.bench import (
+    engine_init,
+    engine_signature,
+    nm_model,
+    one_layer_image,
+    run_engine,
+)
 
 SIZES = [14, 10]  # 14 inputs: a narrower last group for M = 4
 
@@ -24,34 +30,38 @@ def _active_groups(x, m):
     return sum(any(v != 0 for v in x[g:g + m]) for g in range(0, len(x), m))
 
 
+def _engine(image):
+    signature = engine_signature(image)
+    return NMEngine(signature, init=engine_init(image, signature))
+
+
 def test_init():
     image = _image(pes=3)
     signature = engine_signature(image)
-    dut = NMEngine(signature, image, acc_bits=32)
-    assert dut.signature is signature
+    dut = NMEngine(signature)
+    assert dut.signature is signature and signature.lanes == 1
     banks, _ = sparse_banks(image)
     assert dut.bank_depth == max(len(b) for b in banks)
-    # one pointer word per group, the layer starting at 0
-    words, bases = group_pointer_image(image, address_width(dut.bank_depth))
-    assert bases == [0] and len(words) == image.layers[0].groups
+    # one pointer word per group
+    assert len(engine_init(image, signature)[POINTERS]) == image.layers[0].groups
 
 
-def test_init_wrong_image():
+def test_init_wrong_capacity():
     image = one_layer_image(random_model(np.random.default_rng(0), SIZES, 0.5), pes=2)
     with pytest.raises(ValueError) as error:
-        NMEngine(engine_signature(image), image, acc_bits=32)
-    assert str(error.value) == "The N:M engine needs an N:M image, not a CSC one"
+        NMEngine(engine_signature(image))
+    assert str(error.value) == "The N:M engine needs an N:M capacity, not a CSC one"
 
 
 def test_init_wrong_signature():
     image = _image(pes=2)
     with pytest.raises(TypeError) as error:
-        NMEngine(object, image, acc_bits=32)
+        NMEngine(object)
     assert str(error.value) == ("Engine signature must be an EngineSignature, "
                                 "not <class 'object'>")
     with pytest.raises(ValueError) as error:
-        NMEngine(engine_signature(_image(pes=1)), image, acc_bits=32)
-    assert str(error.value) == "The signature has 1 PEs, but the image is packed for 2"
+        NMEngine(engine_signature(image, kind="dense"))
+    assert str(error.value) == "The signature is of a dense engine, not a sparse one"
 
 
 @pytest.mark.parametrize("n,m,pes", [(2, 4, 1), (2, 4, 3), (1, 4, 4), (1, 2, 2), (3, 8, 2),
@@ -64,7 +74,7 @@ def test_sim_matches_numpy_and_cycle_model(n, m, pes):
     x[0] = -128
     x[1, m:3 * m] = 0  # groups of zeros amid groups with work
     x[2] = 0  # no group has work
-    runs = run_engine(NMEngine(engine_signature(image), image, acc_bits=32), image, x)
+    runs = run_engine(_engine(image), image, x)
     for i, run in enumerate(runs):
         np.testing.assert_array_equal(run.accs, layer.weight @ x[i], err_msg=f"sample {i}")
         groups = _active_groups(x[i], m)

@@ -9,7 +9,13 @@ from secateurs.hw.memories import address_width, sparse_banks
 from secateurs.hw.params import IDLE_CYCLES
 from secateurs.sw.cycles import sparse_cycles
 from tests.helpers.models import random_inputs, random_model
-from tests.hw.engines.bench import engine_signature, nm_model, one_layer_image, run_engine
+from tests.hw.engines.bench import (
+    engine_init,
+    engine_signature,
+    nm_model,
+    one_layer_image,
+    run_engine,
+)
 
 SIZES = [13, 10]  # 13 columns: a last block narrower than W; 10 rows: several per PE
 
@@ -22,63 +28,36 @@ def _image(pes, density=0.35, seed=0, index_bits=4, fmt="csc"):
     return one_layer_image(model, pes=pes, index_bits=index_bits)
 
 
-def _engine(image, *, queue_depth=2, issue_width=2, lanes=None):
-    return SparseEngine(engine_signature(image, lanes=issue_width if lanes is None else lanes),
-                        image, queue_depth=queue_depth, issue_width=issue_width, acc_bits=32)
+def _engine(image, *, queue_depth=2, issue_width=2):
+    signature = engine_signature(image, queue_depth=queue_depth, issue_width=issue_width)
+    return SparseEngine(signature, init=engine_init(image, signature))
 
 
 def test_init():
     image = _image(pes=3)
-    signature = engine_signature(image, lanes=4)
-    dut = SparseEngine(signature, image, queue_depth=2, issue_width=4, acc_bits=32)
-    assert dut.signature is signature
+    signature = engine_signature(image, issue_width=4)
+    dut = SparseEngine(signature)
+    assert dut.signature is signature and signature.lanes == 4
     banks, _ = sparse_banks(image)
     assert dut.bank_depth == max(len(b) for b in banks)
     assert dut.pointer_bits == address_width(dut.bank_depth)
 
 
-@pytest.mark.parametrize("queue_depth,message", [
-    (0, "Queue depth must be an integer in 1..16, not 0"),
-    (17, "Queue depth must be an integer in 1..16, not 17"),
-])
-def test_init_wrong_queue_depth(queue_depth, message):
-    with pytest.raises(ValueError) as error:
-        _engine(_image(pes=2), queue_depth=queue_depth)
-    assert str(error.value) == message
-
-
-def test_init_wrong_issue_width():
-    with pytest.raises(ValueError) as error:
-        _engine(_image(pes=2), issue_width=3, lanes=3)
-    assert str(error.value) == "Issue width must be one of 1, 2, 4, 8, not 3"
-
-
-def test_init_wrong_lanes():
-    with pytest.raises(ValueError) as error:
-        _engine(_image(pes=2), issue_width=2, lanes=1)
-    assert str(error.value) == "The engine reads 2 activations a cycle, but its signature has 1 lanes"
-
-
 def test_init_wrong_signature():
     image = _image(pes=2)
     with pytest.raises(TypeError) as error:
-        SparseEngine("ports", image, queue_depth=2, issue_width=2, acc_bits=32)
+        SparseEngine("ports")
     assert str(error.value) == "Engine signature must be an EngineSignature, not 'ports'"
     with pytest.raises(ValueError) as error:
-        SparseEngine(engine_signature(_image(pes=3), lanes=2), image, queue_depth=2,
-                     issue_width=2, acc_bits=32)
-    assert str(error.value) == "The signature has 3 PEs, but the image is packed for 2"
-    with pytest.raises(ValueError) as error:
-        SparseEngine(engine_signature(image, lanes=2), image, queue_depth=2, issue_width=2,
-                     acc_bits=24)
-    assert str(error.value) == "The signature's accumulators are 32 bits wide, not 24"
+        SparseEngine(engine_signature(image, kind="dense"))
+    assert str(error.value) == "The signature is of a dense engine, not a sparse one"
 
 
-def test_init_wrong_image():
+def test_init_wrong_capacity():
     image = _image(pes=2, fmt="nm")
     with pytest.raises(ValueError) as error:
-        _engine(image)
-    assert str(error.value) == "The sparse CSC engine needs a CSC image, not an N:M one"
+        SparseEngine(engine_signature(image))
+    assert str(error.value) == "The sparse CSC engine needs a CSC capacity, not an N:M one"
 
 
 def _check(image, x, runs, *, queue_depth, issue_width):
