@@ -13,6 +13,7 @@ per inference of the default digits model (cycle model, test split) at each poin
 from __future__ import annotations
 
 import hashlib
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,9 @@ from secateurs.sw.formats import container
 from secateurs.sw.reference import quantize_input
 
 from .sections import write_section
+
+#: nextpnr's utilisation lines: cell type, used, available.
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", re.MULTILINE)
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "digits_mlp.toml"
 DEFAULT = HardwareConfig()
@@ -71,7 +75,13 @@ def _build(target: str, kind: str, capacity: Capacity, build_dir: Path) -> dict:
             write_text(seconds, f"{r.seconds:.1f}")
             write_text(stamp, digest)
     except (RuntimeError, ValueError) as e:
-        return {**point, "error": " ".join(str(e).split())[:240]}
+        log = build_dir / "top.tim"
+        over = [f"{name} {used}/{total}" for name, used, total in
+                _UTILISATION.findall(log.read_text() if log.exists() else "")
+                if int(used) > int(total)]
+        reason = str(e).split("ERROR: ")[-1].split(";")[0]
+        reason = " ".join(reason.replace("|", "/").split())[:160]
+        return {**point, "error": (f"needs {', '.join(over)}; " if over else "") + reason}
     return {**point, "fmax": r.fmax_mhz, "luts": r.luts, "ffs": r.flip_flops,
             "seconds": r.seconds,
             **{kind: (r.used(kind), r.available(kind)) for kind in ("logic", "dsp", "bram",
@@ -125,7 +135,7 @@ def render(points: dict[tuple[str, str], list[dict]], cycles: dict[str, float]) 
     lines = [
         "## FPGA capacity: the largest loadable design per target",
         "",
-        "`python -m bench fpga`: the sparse CSC design and its dense twin, with the load port (no model baked in: "
+        f"`python -m bench fpga`: the {' and '.join(KINDS)} design, with the load port (no model baked in: "
         f"the UART shell loads model.bin), P = {base.pes}, D = {base.queue_depth}, "
         f"W = {base.issue_width}, {base.acc_bits}-bit accumulators, "
         f"{base.describe_words()}; layer table of {base.max_layers} layers, "
