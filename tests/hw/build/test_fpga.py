@@ -1,6 +1,6 @@
 """The FPGA side: the UART shell loads a model and answers with the reference's class and logits,
-and a small accelerator goes through YoWASP synthesis, place and route and packing to a
-bitstream."""
+and a small loadable accelerator goes through YoWASP synthesis (its banks in SPRAM), place and
+route and packing to a bitstream."""
 
 import numpy as np
 import pytest
@@ -118,12 +118,14 @@ def test_unknown_target():
 
 
 @pytest.mark.fpga
-def test_small_design_to_bitstream(tmp_path):
-    p = packed(random_model(np.random.default_rng(0), [6, 5, 3], 0.5), pes=1)
-    image = network_image(p)
-    report = build_bitstream(Accelerator(Capacity.of(image, queue_depth=1), kind="sparse",
-                                         image=image), target="ice40-up5k", build_dir=tmp_path)
+def test_small_loadable_design_to_bitstream(tmp_path):
+    """A small capacity with the load port (no model baked in): its banks go to SPRAM, one
+    per PE, and the rest places and routes on the UP5K."""
+    capacity = Capacity.for_shape([(5, 6), (3, 5)], pes=2, queue_depth=1)
+    report = build_bitstream(Accelerator(capacity, kind="sparse"), target="ice40-up5k",
+                             build_dir=tmp_path)
     assert report.bitstream.exists() and report.bitstream.stat().st_size > 100_000
     assert report.fmax_mhz > 5
     assert 0 < report.used("logic") <= report.available("logic") == 5280
+    assert (report.used("spram"), report.available("spram")) == (2, 4)
     assert report.luts > 0 and report.flip_flops > 0
