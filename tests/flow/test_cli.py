@@ -1,27 +1,12 @@
 """The CLI's contract for bad input: one line on stderr, exit code 2, nothing written."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from secateurs.sw.formats import container
+from tests.helpers.cli import assert_one_line_error, secateurs
 from tests.sw.formats.test_container import random_model
-
-
-def secateurs(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "secateurs.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture

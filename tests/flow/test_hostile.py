@@ -18,21 +18,8 @@ from secateurs.errors import ConfigError, InputError
 from secateurs.hw import params
 from secateurs.sizes import MAX_MATMUL_WEIGHTS, check_matmul_size
 from secateurs.sw.formats import container
+from tests.helpers.cli import assert_one_line_error, secateurs
 from tests.sw.formats.test_container import random_model
-
-
-def secateurs(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "secateurs.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def snapshot(folder):
