@@ -7,7 +7,8 @@ __all__ = ["secateurs", "assert_one_line_error"]
 
 
 def secateurs(*args, cwd=None) -> subprocess.CompletedProcess:
-    """``secateurs ARGS`` in a fresh interpreter, its output captured (ten minutes at most: a `sim matmul` builds two designs)."""
+    """``secateurs ARGS`` in a fresh interpreter, its output captured (ten minutes at most: a
+    ``sim matmul`` builds two designs)."""
     return subprocess.run([sys.executable, "-m", "secateurs.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
 

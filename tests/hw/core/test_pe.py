@@ -11,6 +11,23 @@ from secateurs.sw.formats.csc import pack_csc
 from secateurs.sw.formats.payload import Payload
 
 
+async def _issue(ctx, pe, columns, rng=None):
+    """Issue every word of ``columns`` (``[(x, [addr...])]``), with random idle cycles when
+    ``rng`` is given; then wait for the last accumulate to land."""
+    for x, addrs in columns:
+        for k, addr in enumerate(addrs):
+            while rng is not None and rng.random() < 0.3:
+                ctx.set(pe.issue.valid, 0)
+                await ctx.tick()
+            ctx.set(pe.issue.valid, 1)
+            ctx.set(pe.issue.addr, addr)
+            ctx.set(pe.issue.first, k == 0)
+            ctx.set(pe.issue.x, x)
+            await ctx.tick()
+    ctx.set(pe.issue.valid, 0)
+    await ctx.tick().repeat(2)  # the last accumulate lands
+
+
 def _simulate(pe, columns, rows, *, seed, rounds=2, codebook=None):
     """Issue ``columns`` (``[(x, [addr...])]``), drain all rows, clear; twice. Returns sums."""
     sums = []
@@ -20,18 +37,7 @@ def _simulate(pe, columns, rows, *, seed, rounds=2, codebook=None):
         if codebook is not None:
             ctx.set(pe.codebook, list(codebook))
         for _ in range(rounds):
-            for x, addrs in columns:
-                for k, addr in enumerate(addrs):
-                    while rng.random() < 0.3:
-                        ctx.set(pe.issue.valid, 0)
-                        await ctx.tick()
-                    ctx.set(pe.issue.valid, 1)
-                    ctx.set(pe.issue.addr, addr)
-                    ctx.set(pe.issue.first, k == 0)
-                    ctx.set(pe.issue.x, x)
-                    await ctx.tick()
-            ctx.set(pe.issue.valid, 0)
-            await ctx.tick().repeat(2)  # the last accumulate lands
+            await _issue(ctx, pe, columns, rng)
             got = []
             for r in range(rows):
                 ctx.set(pe.drain_en, 1)
@@ -103,15 +109,7 @@ def test_bank_written_through_its_write_port():
             ctx.set(pe.write.data, word)
             await ctx.tick()
         ctx.set(pe.write.en, 0)
-        for xj, addrs in _columns(layer, x):
-            for k, addr in enumerate(addrs):
-                ctx.set(pe.issue.valid, 1)
-                ctx.set(pe.issue.addr, addr)
-                ctx.set(pe.issue.first, k == 0)
-                ctx.set(pe.issue.x, xj)
-                await ctx.tick()
-        ctx.set(pe.issue.valid, 0)
-        await ctx.tick().repeat(2)
+        await _issue(ctx, pe, _columns(layer, x))
         for r in range(5):
             ctx.set(pe.drain_en, 1)
             ctx.set(pe.drain_addr, r)
