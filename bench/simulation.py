@@ -192,7 +192,7 @@ def _markdown(speed: list[dict], results: dict[float, dict], walls: dict[float, 
         "",
         "### Per inference, sparse vs dense, by weight density",
         "",
-        "Energy = hardware event counters × the 45 nm table (`sim/energy_45nm.toml`, Horowitz "
+        "Energy = hardware event counters × the 45 nm table (`sim/power/energy_45nm.toml`, Horowitz "
         "ISSCC 2014); toggles = SAIF toggle counts of the inferences (clock nets left out).",
         "",
         "| density | accuracy (HW) | cycles sparse | cycles dense | realised / theoretical speedup"
