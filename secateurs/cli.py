@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import sys
 from pathlib import Path
 
@@ -292,8 +293,7 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> 
         result = prove_layer(layer, x, hw=hw, build_root=stage / "build")
         atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
         atomic.write_json(stage / "summary.json", result.summary(pes=pes, queue_depth=queue_depth))
-        import shutil
-        shutil.rmtree(stage / "build", ignore_errors=True)
+        shutil.rmtree(stage / "build", ignore_errors=True)  # our own staged build, not kept
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
 
 
