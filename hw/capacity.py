@@ -15,21 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from .image import accumulator_bound
-from .params import (
-    DEFAULT_ACC_BITS,
-    DEFAULT_ISSUE_WIDTH,
-    DEFAULT_QUEUE_DEPTH,
-    check_acc_bits,
-    check_code_bits,
-    check_group,
-    check_index_bits,
-    check_issue_width,
-    check_kind,
-    check_pes,
-    check_positive,
-    check_queue_depth,
-    check_value_bits,
-)
+from .params import (DEFAULT_ACC_BITS, DEFAULT_ISSUE_WIDTH, DEFAULT_QUEUE_DEPTH, check_acc_bits,
+                     check_code_bits, check_group, check_index_bits, check_issue_width, check_kind,
+                     check_pes, check_positive, check_queue_depth, check_value_bits)
 
 __all__ = ["FORMATS", "Capacity"]
 

@@ -18,20 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import atomic
-from .config import (
-    DataConfig,
-    ModelConfig,
-    PruneConfig,
-    TrainConfig,
-    apply_overrides,
-    from_dict,
-    read_toml,
-    to_dict,
-    validate_data,
-    validate_model,
-    validate_prune,
-    validate_train,
-)
+from .config import (DataConfig, ModelConfig, PruneConfig, TrainConfig, apply_overrides, from_dict,
+                     read_toml, to_dict, validate_data, validate_model, validate_prune,
+                     validate_train)
 from .distributed import Task, run_tasks
 from .errors import ConfigError
 

@@ -52,18 +52,8 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
-from ..hw.params import (
-    ARGMAX_LATENCY,
-    BROADCAST_LATENCY,
-    DRAIN_LATENCY,
-    FIRST_PICK,
-    IDLE_CYCLES,
-    KINDS,
-    MAC_LATENCY,
-    NM_FIRST_GROUP,
-    NM_GROUP_LOAD,
-    QUEUE_LATENCY,
-)
+from ..hw.params import (ARGMAX_LATENCY, BROADCAST_LATENCY, DRAIN_LATENCY, FIRST_PICK, IDLE_CYCLES,
+                         KINDS, MAC_LATENCY, NM_FIRST_GROUP, NM_GROUP_LOAD, QUEUE_LATENCY)
 from .formats.csc import CSCLayer
 from .reference import forward
 

@@ -19,17 +19,8 @@ import numpy as np
 
 from ...errors import FormatError, InputError
 from ...hw.layout import csc_code_word, csc_word, field_slices, filler_zeros
-from .base import (
-    BankedLayer,
-    Blob,
-    Format,
-    Options,
-    SizeBits,
-    check_matrix,
-    count_bits,
-    describe_layer,
-    expect_blobs,
-)
+from .base import (BankedLayer, Blob, Format, Options, SizeBits, check_matrix, count_bits,
+                   describe_layer, expect_blobs)
 from .payload import INT8, Payload
 
 __all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "best_common_index_bits",

@@ -11,16 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import FormatError
-from .base import (
-    Blob,
-    Format,
-    Options,
-    SizeBits,
-    check_matrix,
-    count_bits,
-    describe_layer,
-    expect_blobs,
-)
+from .base import (Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer,
+                   expect_blobs)
 from .payload import INT8, Payload
 
 __all__ = ["CSRLayer", "column_bits", "FORMAT"]

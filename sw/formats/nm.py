@@ -19,16 +19,8 @@ import numpy as np
 
 from ...errors import FormatError, InputError
 from ...hw.layout import field_slices, nm_code_word, nm_word, position_bits
-from .base import (
-    BankedLayer,
-    Blob,
-    Format,
-    Options,
-    SizeBits,
-    check_matrix,
-    describe_layer,
-    expect_blobs,
-)
+from .base import (BankedLayer, Blob, Format, Options, SizeBits, check_matrix, describe_layer,
+                   expect_blobs)
 from .payload import INT8, Payload
 
 __all__ = ["NMLayer", "pack_nm", "unpack_nm", "word_layout", "FORMAT"]

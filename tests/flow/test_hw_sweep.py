@@ -3,13 +3,8 @@
 import pytest
 
 from secateurs.errors import ConfigError
-from secateurs.hw_sweep import (
-    hardware_figures,
-    load_hardware_sweep,
-    nm_pattern,
-    plan,
-    run_hardware_sweep,
-)
+from secateurs.hw_sweep import (hardware_figures, load_hardware_sweep, nm_pattern, plan,
+                                run_hardware_sweep)
 from tests.flow.sweeps import rerun, tiny_sweep_fixture
 
 TINY = """

@@ -7,16 +7,8 @@ import pytest
 
 from secateurs.hw.capacity import Capacity
 from secateurs.hw.image import network_image
-from secateurs.hw.load import (
-    BANK,
-    CODEBOOKS,
-    LAYER_TABLE,
-    PARAMETERS,
-    POINTERS,
-    header,
-    load_words,
-    transfer,
-)
+from secateurs.hw.load import (BANK, CODEBOOKS, LAYER_TABLE, PARAMETERS, POINTERS, header,
+                               load_words, transfer)
 from secateurs.hw.memories import memory_images, memory_map
 from tests.helpers.models import packed, random_model
 from tests.hw.core.test_loader import protocol_model

@@ -6,14 +6,8 @@ from amaranth.lib import data
 from secateurs.hw.capacity import Capacity
 from secateurs.hw.image import network_image
 from secateurs.hw.layout import pointer_word
-from secateurs.hw.memories import (
-    dense_banks,
-    layer_entries,
-    param_image,
-    param_word,
-    pointer_image,
-    sparse_banks,
-)
+from secateurs.hw.memories import (dense_banks, layer_entries, param_image, param_word,
+                                   pointer_image, sparse_banks)
 from secateurs.sw.formats.csc import CSCLayer, unpack_csc
 from tests.helpers.models import packed, random_model
 

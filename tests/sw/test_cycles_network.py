@@ -2,15 +2,8 @@
 
 import numpy as np
 
-from secateurs.sw.cycles import (
-    ARGMAX_LATENCY,
-    DRAIN_LATENCY,
-    IDLE_CYCLES,
-    dense_cycles,
-    network_cycles,
-    nm_cycles,
-    sparse_cycles,
-)
+from secateurs.sw.cycles import (ARGMAX_LATENCY, DRAIN_LATENCY, IDLE_CYCLES, dense_cycles,
+                                 network_cycles, nm_cycles, sparse_cycles)
 from secateurs.sw.reference import forward
 from tests.helpers.models import packed, random_inputs, random_model
 

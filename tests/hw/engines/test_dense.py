@@ -8,13 +8,8 @@ from secateurs.hw.engines.dense import DenseEngine
 from secateurs.hw.memories import dense_banks
 from secateurs.sw.cycles import dense_cycles
 from tests.helpers.models import random_inputs, random_model
-from tests.hw.engines.bench import (
-    engine_init,
-    engine_signature,
-    nm_model,
-    one_layer_image,
-    run_engine,
-)
+from tests.hw.engines.bench import (engine_init, engine_signature, nm_model, one_layer_image,
+                                    run_engine)
 
 SIZES = [9, 10]
 

@@ -9,13 +9,8 @@ from secateurs.hw.memories import address_width, sparse_banks
 from secateurs.hw.params import IDLE_CYCLES
 from secateurs.sw.cycles import sparse_cycles
 from tests.helpers.models import random_inputs, random_model
-from tests.hw.engines.bench import (
-    engine_init,
-    engine_signature,
-    nm_model,
-    one_layer_image,
-    run_engine,
-)
+from tests.hw.engines.bench import (engine_init, engine_signature, nm_model, one_layer_image,
+                                    run_engine)
 
 SIZES = [13, 10]  # 13 columns: a last block narrower than W; 10 rows: several per PE
 

@@ -13,13 +13,8 @@ from secateurs.sw import train as train_mod
 from secateurs.sw.data import load_dataset
 from secateurs.sw.models import build_model
 from secateurs.sw.prune import retrain
-from secateurs.sw.prune.retrain import (
-    RETRAINING,
-    prune_and_retrain,
-    replay_checkpoints,
-    rewind_weights,
-    train_dense,
-)
+from secateurs.sw.prune.retrain import (RETRAINING, prune_and_retrain, replay_checkpoints,
+                                        rewind_weights, train_dense)
 from secateurs.sw.train import lr_factor
 
 DATA = load_dataset(DataConfig(train_samples=200), seed=0)
