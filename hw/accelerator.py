@@ -50,7 +50,7 @@ from .engines.sparse import SparseEngine
 from .image import NetworkImage
 from .layout import field_slices
 from .memories import LAYER_TABLE, PARAMETERS, layer_config, memory_images, memory_map, param_word
-from .params import ACT_BITS, COUNTER_BITS, check_kind, check_readout
+from .params import ACT_BITS, COUNTER_BITS, check_kind, check_readout, loaded_attrs
 
 __all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
 
@@ -303,7 +303,7 @@ class Accelerator(wiring.Component):
         layout = param_word(capacity.acc_bits)
         m.submodules.params = params = memory.Memory(
             shape=unsigned(layout.size), depth=capacity.param_depth,
-            init=self._init.get(PARAMETERS, []))
+            init=self._init.get(PARAMETERS, []), attrs=loaded_attrs(self._init.get(PARAMETERS, [])))
         connect_write(m, write, PARAMETERS, params.write_port())
         param_read = params.read_port()
         param = data.View(layout, param_read.data)

@@ -23,7 +23,7 @@ __all__ = [
     "QUEUE_LATENCY", "MAC_LATENCY", "IDLE_CYCLES", "ACC_READ_LATENCY", "REQUANT_LATENCY",
     "DRAIN_LATENCY", "ARGMAX_LATENCY", "NM_FIRST_GROUP", "NM_GROUP_LOAD", "check_positive",
     "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
-    "check_code_bits", "check_group", "check_acc_bits",
+    "check_code_bits", "check_group", "check_acc_bits", "LOADED_ATTR", "loaded_attrs",
 ]
 
 #: The two designs of every hardware configuration: the sparse accelerator and its dense twin.
@@ -147,3 +147,16 @@ def check_group(m: object) -> int:
 def check_acc_bits(acc_bits: object) -> int:
     """Return ``acc_bits`` if it is an integer in MIN_ACC_BITS..MAX_ACC_BITS, else raise."""
     return _check_range("Accumulator width", acc_bits, MIN_ACC_BITS, MAX_ACC_BITS)
+
+
+#: The attribute (name, value) that marks a memory whose contents only the load port writes.
+#: Its Verilog declares no initial contents (:func:`..build.export.export_verilog` drops the zeros
+#: Amaranth gives every memory): a 64k-word bank would otherwise be 64k lines of Verilog for every
+#: tool to read and Verilator to compile, and a block RAM the synthesis must initialise.
+LOADED_ATTR = ("contents", "loaded")
+
+
+def loaded_attrs(init) -> dict:
+    """Attributes of a memory with initial contents ``init``: :data:`LOADED_ATTR` when it has
+    none (a loadable design), else none (a baked design keeps its contents)."""
+    return {} if len(init) else dict([LOADED_ATTR])

@@ -5,12 +5,14 @@ plain vectors) plus ``clk`` and ``rst`` of its ``sync`` domain.
 """
 
 import os
+import re
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ...atomic import write_text
+from ..params import LOADED_ATTR
 
 __all__ = ["export_verilog", "write_accelerators"]
 
@@ -21,7 +23,25 @@ def export_verilog(component: wiring.Component, *, name: str) -> str:
     """Verilog text of ``component`` with top module ``name``."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"Module name must be a Verilog identifier, not {name!r}")
-    return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    return _drop_loaded_contents(text)
+
+
+# A memory declaration under its attributes, then the initial block Yosys writes for it.
+_LOADED = re.compile(r'^  \(\* (?:[^\n]*? )?%s = "%s"(?: [^\n]*?)? \*\)\n'
+                     r'  reg \[\d+:0\] (\S+|\\\S+ ) \[\d+:0\];\n'
+                     r'(  initial begin\n(?:    [^\n]*\n)*?  end\n)' % LOADED_ATTR,
+                     re.MULTILINE)
+
+
+def _drop_loaded_contents(text: str) -> str:
+    """``text`` without the initial contents of the memories the load port fills
+    (:data:`~..params.LOADED_ATTR`): Amaranth gives every memory contents, zeros where none are
+    asked for, and Yosys writes them one word a line."""
+    def drop(match: re.Match) -> str:
+        declaration = match.group(0)[:match.start(2) - match.start(0)]
+        return declaration
+    return _LOADED.sub(drop, text)
 
 
 def write_accelerators(out: str | os.PathLike, capacity, *, image=None, **design) -> dict:

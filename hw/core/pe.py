@@ -22,7 +22,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..layout import codebook_table
-from ..params import ACT_BITS, WEIGHT_BITS, check_positive
+from ..params import ACT_BITS, WEIGHT_BITS, check_positive, loaded_attrs
 
 __all__ = ["IssueSignature", "BankWriteSignature", "ProcessingElement"]
 
@@ -34,7 +34,8 @@ def _bank_attrs(platform, init) -> dict:
     """On an iCE40 UltraPlus, an empty (loadable) bank goes to SPRAM: Yosys would pick block RAM
     by cost, of which the UP5K has only 30 x 4 kbit against 4 x 256 kbit of SPRAM."""
     device = str(getattr(platform, "device", ""))
-    return dict(SPRAM_STYLE) if device.startswith("iCE40UP") and not init else {}
+    spram = device.startswith("iCE40UP") and not init
+    return {**loaded_attrs(init), **(SPRAM_STYLE if spram else {})}
 
 
 

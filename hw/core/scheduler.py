@@ -16,7 +16,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..core.priority import lowest_set_bit
-from ..params import ACT_BITS, check_issue_width, check_positive
+from ..params import ACT_BITS, check_issue_width, check_positive, loaded_attrs
 from .broadcast import BroadcastStage, block_lanes, block_mask, block_pointer_word, blocks_with_work
 from .pe import BankWriteSignature
 from .queue import PushSignature
@@ -60,7 +60,8 @@ class ColumnScheduler(wiring.Component):
         pes, cols, width = self._pes, self._cols, self._width
 
         m.submodules.pointers = pointers = memory.Memory(
-            shape=unsigned(self._word.size), depth=self._depth, init=self._init)
+            shape=unsigned(self._word.size), depth=self._depth, init=self._init,
+            attrs=loaded_attrs(self._init))
         write = pointers.write_port()
         m.d.comb += [write.en.eq(self.write.en), write.addr.eq(self.write.addr),
                      write.data.eq(self.write.data)]

@@ -25,7 +25,7 @@ from ..core.broadcast import block_mask, blocks_with_work
 from ..core.loader import connect_write
 from ..core.priority import lowest_set_bit
 from ..memories import POINTERS, group_pointer_image, group_pointer_word
-from ..params import ACT_BITS
+from ..params import ACT_BITS, loaded_attrs
 from .base import EngineSignature, check_engine, codebooks, connect_drain, processing_elements
 
 __all__ = ["group_pointer_image", "NMEngine"]
@@ -95,9 +95,10 @@ class NMEngine(wiring.Component):
         port writes, target ``POINTERS``)."""
         capacity = self._capacity
         layout = group_pointer_word(capacity)
+        init = self._init.get(POINTERS, [])
         m.submodules.pointers = pointers = memory.Memory(
-            shape=unsigned(layout.size), depth=capacity.pointer_depth,
-            init=self._init.get(POINTERS, []))
+            shape=unsigned(layout.size), depth=capacity.pointer_depth, init=init,
+            attrs=loaded_attrs(init))
         connect_write(m, self.write, POINTERS, pointers.write_port())
         pointer = pointers.read_port()
         first_words = data.View(layout, pointer.data)  # the loaded group's first word per PE

@@ -3,6 +3,9 @@ through the load port, each bit-exact and cycle-exact; a model too big is refuse
 design runs without loading; a cut-short load stream leaves the design idle and runnable; reset
 returns what loading wrote into registers to its initial value."""
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 from amaranth.hdl import Module, ResetInserter, Signal
@@ -120,6 +123,26 @@ def test_verilog_depends_only_on_the_capacity():
     baked = [export_verilog(Accelerator(capacities[0], kind="sparse", image=network_image(p)),
                             name="top") for p in models]
     assert baked[0] != texts[0] and baked[0] != baked[1]
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_loaded_memories_have_no_contents_in_the_verilog(kind):
+    """The memories the load port fills declare no initial contents, so the Verilog does not grow
+    with their depth (LeNet-300-100's 66,600-word banks were 1.7 MB of zeros each); the
+    accumulators, state of the design, keep theirs (zeros)."""
+    shallow = Capacity.for_shape(SHAPES, pes=2)
+    deep = dataclasses.replace(shallow, bank_depth=1 << 16, param_depth=4000, pointer_depth=3000)
+    texts = [export_verilog(Accelerator(c, kind=kind), name="top") for c in (shallow, deep)]
+    assert abs(len(texts[1]) - len(texts[0])) < 500  # address widths only
+    for text in texts:
+        for memory in ("bank", "params") + (("pointers",) if kind == "sparse" else ()):
+            assert re.search(r'\(\* contents = "loaded" \*\)\n  reg \[\d+:0\] %s ' % memory,
+                             text), memory
+            assert f"{memory}[0] = " not in text
+        assert "accumulators[0] = 32'd0;" in text
+    baked = export_verilog(Accelerator(shallow, kind=kind, image=network_image(_models(2)[0])),
+                           name="top")
+    assert "bank[0] = " in baked and 'contents = "loaded"' not in baked
 
 
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
