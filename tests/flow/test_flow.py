@@ -112,6 +112,8 @@ def test_power_proxies_and_sweep_points(run):
     points = {round(p["target_density"], 3): p for p in s["density_sweep"]}
     assert set(points) == {0.5, 0.2}
     assert points[0.2]["theoretical_speedup"] == pytest.approx(s["theoretical_speedup"])
+    for key in ("pruned_accuracy", "quantized_accuracy", "compression_ratio"):  # the run's model
+        assert points[0.2][key] == s[key], key
     assert points[0.5]["theoretical_speedup"] < points[0.2]["theoretical_speedup"]
     assert points[0.5]["realised_speedup"] < points[0.2]["realised_speedup"]
 
