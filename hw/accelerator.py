@@ -32,8 +32,9 @@ logit registers, counters, buffer parity, layer table and load port (a loadable 
 empty and must be loaded again; the banks, pointers and parameters, RAM, keep their words). The
 accumulators are a RAM too: for the :attr:`~Accelerator.clear_cycles` cycles after reset a
 sweep writes every row to zero while ``busy`` is high, so nothing is loaded, streamed in or
-started meanwhile. The activation buffer needs no sweep: every activation a run multiplies by a
-weight, the run has written first.
+started meanwhile. The activation buffer needs no sweep: each layer reads only the columns the
+stage before it wrote this run (an N:M group's padding past the last column meets no nonzero
+weight).
 
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
