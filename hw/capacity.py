@@ -265,11 +265,12 @@ class Capacity:
                 raise ValueError(f"Layer {i} is a conv layer; the hardware has no address "
                                  f"generator (built for Linear layers only)")
             need = _conv_needs([layer])
-            for key, what in (("max_side", "a map side"), ("max_channels", "input channels"),
-                              ("max_kernel", "a kernel side"), ("max_map", "map activations")):
+            for key, what in (("max_side", "map side"), ("max_channels", "input channel count"),
+                              ("max_kernel", "kernel side"),
+                              ("max_map", "largest map (activations)")):
                 if need[key] > getattr(self, key):
-                    raise ValueError(f"Layer {i} has {need[key]} {what}; the hardware has "
-                                     f"{getattr(self, key)}")
+                    raise ValueError(f"Layer {i}'s {what} is {need[key]}; the hardware's is at "
+                                     f"most {getattr(self, key)}")
         patch = _conv_needs(image.layers).get("patch_depth", 0)
         if patch > self.patch_depth:
             raise ValueError(f"The patch table needs {patch} words; the hardware has "
