@@ -25,6 +25,7 @@ from ..errors import InputError, SimulationError
 from ..hw.capacity import Capacity
 from ..hw.image import ConvGeometry, NetworkImage, network_image
 from ..hw.params import KINDS
+from ..sizes import MAX_MATMUL_MACS, SIM_CYCLES_PER_SECOND
 from ..sw.cycles import conv_cycles
 from ..sw.formats import container
 from ..sw.formats.csc import best_index_bits
@@ -33,10 +34,13 @@ from ..sw.reference import QuantLayer, QuantModel
 from .events import PREDICTED, layer_events
 from .network import build_accelerator, model_words
 
-__all__ = ["conv_geometry", "conv_image", "conv_capacity", "conv_oracle", "conv_events",
-           "ConvResult", "prove_conv"]
+__all__ = ["MAX_CONV_CYCLES", "conv_geometry", "conv_image", "conv_capacity", "conv_oracle",
+           "conv_events", "ConvResult", "check_conv", "prove_conv"]
 
 _INT8 = (-128, 127)
+#: Longest dense-twin simulation ``sim conv`` starts (batch x positions x patch x rows per PE
+#: cycles): a few minutes of Verilator, as for ``sim matmul``.
+MAX_CONV_CYCLES = MAX_MATMUL_MACS
 
 
 def _int8_array(values, what: str, ndim: int) -> np.ndarray:
@@ -168,6 +172,30 @@ def _first_difference(what: str, got: np.ndarray, want: np.ndarray) -> str:
     return f"{what} {index}: {got[index]} != {want[index]}"
 
 
+def check_conv(weights, inputs, *, hw: HardwareConfig, stride: int = 1, padding: int = 0,
+               capacity: Capacity | None = None, kinds=KINDS):
+    """``(W, X, image, capacity)`` of a conv job, everything checked before anything is built:
+    int8 arrays of (O, C, KH, KW) and (N, C, H, W), a geometry inside the limits, a simulation
+    of bounded length, and a layer that fits ``capacity`` (default :func:`conv_capacity`);
+    InputError naming the first thing wrong."""
+    w = _int8_array(weights, "weights", 4)
+    x = _int8_array(inputs, "inputs", 4)
+    if 0 in w.shape:
+        raise InputError(f"weights must have no empty dimension, not shape {w.shape}")
+    geometry = conv_geometry(w.shape, x.shape, stride=stride, padding=padding)
+    dense = len(x) * geometry.positions * geometry.patch * -(-len(w) // hw.pes)
+    if dense > MAX_CONV_CYCLES:
+        raise InputError(f"the dense twin would simulate {dense} cycles (about "
+                         f"{dense / SIM_CYCLES_PER_SECOND / 60:.0f} minutes); the limit is "
+                         f"{MAX_CONV_CYCLES} (split the batch)")
+    image = conv_image(w, geometry, pes=hw.pes,
+                       index_bits=None if capacity is None else capacity.index_bits)
+    capacity = capacity if capacity is not None else conv_capacity(image, hw)
+    for kind in kinds:
+        model_words(image, capacity, kind, "accumulators")  # one line if it does not fit
+    return w, x, image, capacity
+
+
 def prove_conv(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
                build_root: str | Path, stride: int = 1, padding: int = 0, kinds=KINDS,
                capacity: Capacity | None = None) -> ConvResult:
@@ -176,19 +204,13 @@ def prove_conv(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
 
     ``capacity`` is the hardware it is loaded into (default :func:`conv_capacity`: sized for
     this layer); a layer that does not fit is refused (InputError, one line)."""
-    w = _int8_array(weights, "weights", 4)
-    x = _int8_array(inputs, "inputs", 4)
-    geometry = conv_geometry(w.shape, x.shape, stride=stride, padding=padding)
-    if len(w) < 1:
-        raise InputError("weights have no output channel")
-    image = conv_image(w, geometry, pes=hw.pes,
-                       index_bits=None if capacity is None else capacity.index_bits)
-    capacity = capacity if capacity is not None else conv_capacity(image, hw)
+    w, x, image, capacity = check_conv(weights, inputs, hw=hw, stride=stride, padding=padding,
+                                       capacity=capacity, kinds=kinds)
+    geometry = image.layers[0].conv
     flat = x.reshape(len(x), -1)
     want = conv_oracle(w, geometry, x)
     outputs, cycles, expected, seconds = None, {}, {}, {}
     for kind in kinds:
-        model_words(image, capacity, kind, "accumulators")  # refused before the build
         design = build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root)
         began = time.perf_counter()
         result = design.run(image, flat, readout="accumulators")
