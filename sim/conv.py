@@ -197,13 +197,19 @@ def check_conv(weights, inputs, *, hw: HardwareConfig, stride: int = 1, padding:
 
 
 def prove_conv(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
-               build_root: str | Path, stride: int = 1, padding: int = 0, kinds=KINDS,
-               capacity: Capacity | None = None) -> ConvResult:
+               build_root: str | Path | None = None, stride: int = 1, padding: int = 0,
+               kinds=KINDS, designs: dict | None = None) -> ConvResult:
     """Run the conv layer of ``weights`` (O, C, KH, KW) on ``inputs`` (N, C, H, W) on each of
     ``kinds``; SimulationError unless outputs, cycles and events are the oracles'.
 
-    ``capacity`` is the hardware it is loaded into (default :func:`conv_capacity`: sized for
-    this layer); a layer that does not fit is refused (InputError, one line)."""
+    The designs are built in ``build_root``, sized for this layer (:func:`conv_capacity`), or
+    ``designs`` gives them (kind → a built :class:`~.network.Accelerator` of one capacity:
+    many layers, one build); a layer that does not fit is refused (InputError, one line)."""
+    if designs is not None:
+        kinds = tuple(designs)
+    capacity = None if designs is None else designs[kinds[0]].capacity
+    if designs is None and build_root is None:
+        raise InputError("prove_conv needs a build folder or built designs")
     w, x, image, capacity = check_conv(weights, inputs, hw=hw, stride=stride, padding=padding,
                                        capacity=capacity, kinds=kinds)
     geometry = image.layers[0].conv
@@ -211,7 +217,8 @@ def prove_conv(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
     want = conv_oracle(w, geometry, x)
     outputs, cycles, expected, seconds = None, {}, {}, {}
     for kind in kinds:
-        design = build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root)
+        design = (designs[kind] if designs is not None
+                  else build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root))
         began = time.perf_counter()
         result = design.run(image, flat, readout="accumulators")
         seconds[kind] = time.perf_counter() - began
