@@ -227,9 +227,10 @@ class Accelerator(wiring.Component):
         act_write = self._activation_buffer(m, engine, layer, address)
         in_count, loaded = self._input_stage(m, engine, act_write, layer, address)
         drain = self._drain(m, engine, requant, layer.cfg, write)
-        writes_hidden = self._write_back(m, engine, requant, argmax, act_write, layer, address)
+        writes_hidden, handoff = self._write_back(m, engine, requant, argmax, act_write, layer,
+                                                  address)
         self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run,
-                        address)
+                        address, handoff)
         self._counters(m, engine, launch_run, writes_hidden, layer)
         return m
 
@@ -284,8 +285,7 @@ class Accelerator(wiring.Component):
             max_cols=capacity.max_cols, patch_depth=capacity.patch_depth, lanes=self.act_lanes,
             init=self._init.get(PATCHES, []))
         connect_write(m, write, PATCHES, address.write)
-        m.d.comb += [address.geometry.eq(layer.cfg.conv), address.column.eq(engine.act_addr),
-                     engine.pend_mask.eq(address.mask & layer.cfg.nonempty)]
+        m.d.comb += [address.geometry.eq(layer.cfg.conv), address.column.eq(engine.act_addr)]
         return address
 
     def _activation_buffer(self, m, engine, layer, address):
@@ -388,7 +388,9 @@ class Accelerator(wiring.Component):
         """Requantized rows: a hidden layer's into the other buffer (and the next layer's work
         list), at the row's index (a conv layer: ``row * OH * OW + position``), the last
         layer's into the logit registers, the argmax and the output stream, on the host's
-        ready. Returns the hidden-write strobe (an event)."""
+        ready. A conv layer's positions still compute while its rows are written, so their
+        work for the next layer is held aside and handed to the engine as it launches (on
+        ``handoff``). Returns the hidden-write strobe (an event) and ``handoff``."""
         k, cfg = self._act_index_bits, layer.cfg
         logits = Signal(data.ArrayLayout(signed(self.value_bits), self.capacity.max_rows))
         out = requant.o.payload
@@ -400,19 +402,30 @@ class Accelerator(wiring.Component):
             taken.eq(self.output.valid & requant.o.ready),
         ]
         writes_hidden = requant.o.valid & ~cfg.last
-        target = out.index
+        target, conv, handoff = out.index, 0, Signal()
         if address is not None:
-            geo = cfg.conv
+            geo, conv = cfg.conv, cfg.conv.enabled
             target = Mux(geo.enabled, out.index * (geo.out_h * geo.out_w) + address.position,
                          out.index)
+        work = writes_hidden & (out.value != 0) & layer.next_nonempty.bit_select(target, 1)
         with m.If(writes_hidden):
             m.d.comb += [
                 act_write.en.eq(1),
                 act_write.addr.eq(target[:k] | (~layer.parity << k)),
                 act_write.data.eq(out.value),
-                engine.pend_en.eq((out.value != 0) & layer.next_nonempty.bit_select(target, 1)),
+                engine.pend_en.eq(work & ~conv),
                 engine.pend_index.eq(target),
             ]
+        if address is not None:
+            held = Signal(self.capacity.max_cols)  # the next layer's work, written by a conv one
+            marked = Signal(self.capacity.max_cols)
+            with m.If(work & conv):
+                m.d.comb += marked.eq(1 << target)
+            m.d.sync += held.eq(held | marked)
+            with m.If(handoff):
+                m.d.sync += held.eq(0)
+            m.d.comb += engine.pend_mask.eq((address.mask & cfg.nonempty)
+                                            | Mux(handoff, held | marked, 0))
         m.d.comb += [argmax.i.valid.eq(taken),
                      argmax.i.payload.value.eq(out.value),
                      argmax.i.payload.last.eq(out.last),
@@ -420,7 +433,7 @@ class Accelerator(wiring.Component):
         with m.If(taken):
             m.d.sync += logits[out.index].eq(out.value)
         m.d.comb += self.logit.eq(logits[self.logit_addr])
-        return writes_hidden
+        return writes_hidden, handoff
 
     def _drain_row(self, m, engine, drain, cfg):
         """Read the next row and hand the one read to the requantizer (when ``advance``)."""
@@ -435,7 +448,7 @@ class Accelerator(wiring.Component):
             m.d.sync += [drain.pe.eq(0), drain.local.eq(drain.local + 1)]
 
     def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run,
-                   address):
+                   address, handoff):
         """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer and conv
         position; a sparse conv position scans first: → SCAN → LAUNCH) → ARGMAX → IDLE; drives
         the launch strobe (``start`` with a complete input while idle, once a model is
@@ -497,7 +510,7 @@ class Accelerator(wiring.Component):
                     with m.Else():
                         layer.select(layer.index + 1)
                         if address is not None:
-                            m.d.comb += address.restart.eq(1)
+                            m.d.comb += [address.restart.eq(1), handoff.eq(1)]
                         m.next = "LAUNCH"
             with m.State("ARGMAX"):
                 with m.If(argmax.o.valid):

@@ -3,6 +3,8 @@ the same integers, cycles equal the conv cycle model, every predicted event coun
 model, on the sparse design and its dense twin, with random idle input cycles and output
 back-pressure; and the capacity refuses conv layers it cannot walk, in one line."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -124,3 +126,65 @@ def test_geometry_limits(fields, message):
     base = dict(channels=1, height=5, width=5, kernel_h=3, kernel_w=3, stride=1, padding=0)
     with pytest.raises(ValueError, match=message):
         ConvGeometry(**{**base, **fields})
+
+
+def packed_layer(weight, bias, multiplier, shift, relu, pes, conv=None):
+    """One layer packed by the project's CSC packer, as the hardware stores it."""
+    from secateurs.hw.image import network_image
+    from secateurs.sw.formats import container
+    from secateurs.sw.reference import QuantLayer, QuantModel
+
+    layer = QuantLayer(weight=weight.astype(np.int8), bias=bias.astype(np.int32),
+                       multiplier=multiplier.astype(np.int64), shift=shift, relu=relu,
+                       weight_scale=None, in_scale=1.0, out_scale=1.0, weight_bits=8,
+                       codebook=None)
+    model = QuantModel(1.0, (layer,))
+    packed = container.decode(container.encode_layers(
+        model, container.pack_layers(model, fmt="csc", pes=pes, index_bits=4)))
+    return dataclasses.replace(network_image(packed).layers[0], conv=conv)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_conv_then_linear_reads_the_map_at_output_position_addresses(kind):
+    """A conv layer (requantized, ReLU) drains each row to ``o * OH * OW + position``, where
+    the Linear after it (flatten is addressing only) reads it: logits and class as numpy's,
+    cycles the conv layer's plus the Linear's, as the cycle model composes them."""
+    from secateurs.hw.image import NetworkImage
+    from secateurs.sw.cycles import dense_cycles, sparse_cycles
+    from secateurs.sw.reference import requantize
+    from secateurs.hw.params import DRAIN_LATENCY
+
+    hw = HardwareConfig(pes=2, queue_depth=2, issue_width=2)
+    rng = np.random.default_rng(7)
+    geo = ConvGeometry(2, 6, 5, 3, 3, stride=1, padding=1)
+    o, classes = 3, 4
+    w0 = rng.integers(-128, 128, (o, geo.patch)) * (rng.random((o, geo.patch)) < 0.5)
+    w1 = rng.integers(-128, 128, (classes, o * geo.positions))
+    w1 *= rng.random(w1.shape) < 0.4
+    conv = packed_layer(w0, rng.integers(-500, 500, o), rng.integers(1, 300, o), 12, True,
+                        hw.pes, geo)
+    linear = packed_layer(w1, rng.integers(-500, 500, classes), rng.integers(1, 300, classes),
+                          14, False, hw.pes)
+    image = NetworkImage(pes=hw.pes, index_bits=4, value_bits=8, layers=(conv, linear))
+    x = rng.integers(-128, 128, (3, geo.inputs)) * (rng.random((3, geo.inputs)) < 0.6)
+    x[1] = 0
+
+    acc0 = geo.patches(x) @ w0.T  # (batch, positions, O)
+    hidden = requantize(acc0, conv.bias, conv.multiplier, 12, True).astype(np.int64)
+    hidden = hidden.transpose(0, 2, 1).reshape(len(x), -1)  # row o of position p at o*P + p
+    logits = requantize(hidden @ w1.T, linear.bias, linear.multiplier, 14, False)
+
+    capacity = Capacity.of(image, queue_depth=hw.queue_depth, issue_width=hw.issue_width)
+    runs = simulate_network(Accelerator(capacity, kind=kind), x, seed=3, idle=0.2,
+                            load={0: load_words(image, capacity, kind)})
+    np.testing.assert_array_equal(np.array([r.streamed for r in runs]), logits)
+    assert [r.predicted for r in runs] == np.argmax(logits, axis=1).tolist()
+    first = conv_cycles(conv.counts(), geo, x, rows=o, pes=hw.pes, queue_depth=hw.queue_depth,
+                        issue_width=hw.issue_width, array=kind)
+    if kind == "dense":
+        second = dense_cycles(classes, linear.cols, hw.pes)
+    else:
+        second = sparse_cycles(linear.counts(), hidden != 0, queue_depth=hw.queue_depth,
+                               issue_width=hw.issue_width)
+    want = first.total + second + classes + DRAIN_LATENCY
+    assert [r.counters["cycles"] - r.held for r in runs] == want.tolist()
