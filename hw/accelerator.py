@@ -419,8 +419,10 @@ class Accelerator(wiring.Component):
         if address is not None:
             held = Signal(self.capacity.max_cols)  # the next layer's work, written by a conv one
             marked = Signal(self.capacity.max_cols)
+            column = Signal(range(self.capacity.max_cols))  # the next layer's column written
+            m.d.comb += column.eq(target)
             with m.If(work & conv):
-                m.d.comb += marked.eq(1 << target)
+                m.d.comb += marked.eq(1 << column)
             m.d.sync += held.eq(held | marked)
             with m.If(handoff):
                 m.d.sync += held.eq(0)
