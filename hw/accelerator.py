@@ -1,4 +1,4 @@
-"""The whole-network accelerator: every Linear layer of an MLP, with no host between layers.
+"""The whole-network accelerator: every layer of a network, with no host between layers.
 
 The host streams one int8 input vector in, pulses ``start``, waits for ``done`` and reads the
 class, the logits and the event counters. The logits also leave on the ``output`` stream, in
@@ -11,6 +11,13 @@ the accumulators one row a cycle through the requantizer (bias, multiply, round,
 clamp, ReLU) into the other half of the ping-pong activation buffer, marking each nonzero
 output as pending work for the next layer. The last layer's
 outputs are the logits; a streaming argmax picks the class.
+
+A conv layer (a capacity with conv sizes, :mod:`.core.address`) runs as one such compute and
+drain per output position, row-major: on the sparse design the address generator first scans
+the position's work list into the engine (one patch row a cycle), then the engine walks it,
+reading each column's activation where the generator says it lies (the dense twin walks every
+column, the padding read as 0), and the O rows drain to their output-position addresses
+(``o * OH * OW + position``), or onto the output stream, position after position.
 
 The model is data: the design depends only on its :class:`~.capacity.Capacity` (and its kind).
 Weights, pointers, requantization parameters, codebooks and the layer table are
@@ -39,17 +46,20 @@ weight).
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
 cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY`` cycles later, and
-the cycle after the last write launches layer l + 1. ``sw/cycles.py`` sums it; each cycle the
-last layer's next logit waits on ``output.ready`` adds one.
+the cycle after the last write launches layer l + 1. A sparse conv position's scan takes the
+``C * KH`` cycles before its launch, the first in the cycle the position would otherwise
+launch. ``sw/cycles.py`` sums it; each cycle the last layer's next logit waits on
+``output.ready`` adds one.
 """
 
 from typing import Callable, NamedTuple
 
-from amaranth.hdl import Array, Module, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .capacity import Capacity
+from .core.address import AddressGenerator
 from .core.argmax import Argmax
 from .core.loader import LOAD_WORD_BITS, Loader, connect_write, register_writes
 from .core.requantizer import Requantizer
@@ -59,7 +69,8 @@ from .engines.nm import NMEngine
 from .engines.sparse import SparseEngine
 from .image import NetworkImage
 from .layout import field_slices
-from .memories import LAYER_TABLE, PARAMETERS, layer_config, memory_images, memory_map, param_word
+from .memories import (LAYER_TABLE, PARAMETERS, PATCHES, layer_config, memory_images, memory_map,
+                       param_word)
 from .params import ACT_BITS, COUNTER_BITS, check_kind, check_readout, loaded_attrs
 
 __all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
@@ -174,10 +185,10 @@ class Accelerator(wiring.Component):
         self.image = image
         self._init = {} if image is None else memory_images(image, capacity, kind, readout)
         self._memories = memory_map(capacity, kind)
-        self._act_index_bits = max(1, (max(capacity.max_cols, capacity.max_rows) - 1).bit_length())
+        self._act_index_bits = max(1, (capacity.act_depth - 1).bit_length())
         self.config_layout = layer_config(capacity)
         self.value_bits = capacity.acc_bits  # raw accumulators or sign-extended logits
-        super().__init__(AcceleratorSignature(inputs=capacity.max_cols,
+        super().__init__(AcceleratorSignature(inputs=max(capacity.max_cols, capacity.max_map),
                                               outputs=capacity.max_rows,
                                               value_bits=self.value_bits))
 
@@ -228,12 +239,15 @@ class Accelerator(wiring.Component):
         launch_run = Signal()  # ``start`` with a complete input while idle
         write = self._load_port(m, engine, launch_run)
         layer = self._layer_select(m, engine, write)
-        act_write = self._activation_buffer(m, engine, layer.parity)
-        in_count, loaded = self._input_stage(m, engine, act_write, layer)
+        address = self._address_generator(m, engine, write, layer)
+        act_write = self._activation_buffer(m, engine, layer, address)
+        in_count, loaded = self._input_stage(m, engine, act_write, layer, address)
         drain = self._drain(m, engine, requant, layer.cfg, write)
         clearing = self._clear_sweep(m, engine)  # after the drain: its clears give way
-        writes_hidden = self._write_back(m, engine, requant, argmax, act_write, layer)
-        self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run)
+        writes_hidden, handoff = self._write_back(m, engine, requant, argmax, act_write, layer,
+                                                  address)
+        self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run,
+                        address, handoff)
         self._counters(m, engine, launch_run, writes_hidden, layer, clearing)
         return m
 
@@ -267,7 +281,7 @@ class Accelerator(wiring.Component):
                          next_nonempty.eq(entries[after][offset:offset + width])]
 
         m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg),
-                     self.features.eq(data.View(layout, raw[0]).cols)]
+                     self.features.eq(data.View(layout, raw[0]).inputs)]
         for entry in reversed([data.View(layout, r) for r in raw]):  # the first marked last
             with m.If(entry.last):
                 m.d.comb += self.classes.eq(entry.rows)
@@ -275,39 +289,67 @@ class Accelerator(wiring.Component):
         return _Layer(index=layer, cfg=cfg, parity=layer[0], select=select,
                       first=data.View(layout, raw[0]), next_nonempty=next_nonempty)
 
-    def _activation_buffer(self, m, engine, parity):
+    def _address_generator(self, m, engine, write, layer):
+        """The conv address generator (None on a capacity without conv layers): its patch
+        table is loaded, its geometry the running layer's, its scanned work list goes to the
+        engine's work list (less the layer's empty columns)."""
+        capacity = self.capacity
+        if not capacity.conv:
+            return None
+        m.submodules.address = address = AddressGenerator(
+            max_map=capacity.max_map, max_side=capacity.max_side,
+            max_channels=capacity.max_channels, max_kernel=capacity.max_kernel,
+            max_cols=capacity.max_cols, patch_depth=capacity.patch_depth, lanes=self.act_lanes,
+            init=self._init.get(PATCHES, []))
+        connect_write(m, write, PATCHES, address.write)
+        m.d.comb += [address.geometry.eq(layer.cfg.conv), address.column.eq(engine.act_addr)]
+        return address
+
+    def _activation_buffer(self, m, engine, layer, address):
         """The ping-pong activation buffer: the engine's read lanes on the current half (lane s
-        reads ``act_addr + s``); returns the write port, shared by input and write-back."""
+        reads ``act_addr + s``; in a conv layer, the input of that patch column, and 0 where it
+        is padding); returns the write port, shared by input and write-back."""
         k = self._act_index_bits
         m.submodules.activations = acts = memory.Memory(
             shape=signed(ACT_BITS), depth=2 << k, init=[])
         act_write = acts.write_port()
         act_reads = [acts.read_port() for _ in range(self.act_lanes)]
         for s, port in enumerate(act_reads):
+            addr = engine.act_addr + s
+            inside = Signal(init=1, name=f"act_inside{s}")  # the lane's read is no padding
+            if address is not None:
+                conv = layer.cfg.conv.enabled
+                addr = Mux(conv, address.addr[s], addr)
+                with m.If(port.en):
+                    m.d.sync += inside.eq(~conv | address.inside[s])
             m.d.comb += [
-                port.addr.eq((engine.act_addr + s)[:k] | (parity << k)),
+                port.addr.eq(addr[:k] | (layer.parity << k)),
                 port.en.eq(engine.act_en[s]),
-                engine.act_data[s].eq(port.data),
+                engine.act_data[s].eq(Mux(inside, port.data, 0)),
             ]
         return act_write
 
-    def _input_stage(self, m, engine, act_write, layer):
+    def _input_stage(self, m, engine, act_write, layer, address):
         """The host streams the first layer's activations (as many as its table entry has
-        columns) into buffer 0, marking each nonzero one of a column with words as work;
-        returns ``(in_count, loaded)``."""
+        inputs) into buffer 0, marking each nonzero one of a column with words as work (a conv
+        layer: in the address generator's nonzero map); returns ``(in_count, loaded)``."""
         first = layer.first
-        in_count = Signal(range(self.capacity.max_cols + 1))
-        loaded = in_count == first.cols
+        in_count = Signal(range(max(self.capacity.max_cols, self.capacity.max_map) + 1))
+        loaded = in_count == first.inputs
+        conv = first.conv.enabled if address is not None else 0
         m.d.comb += self.input.ready.eq(~self.busy & ~loaded)
         with m.If(self.input.valid & self.input.ready):
             m.d.comb += [
                 act_write.en.eq(1),
                 act_write.addr.eq(in_count),
                 act_write.data.eq(self.input.payload),
-                engine.pend_en.eq((self.input.payload != 0)
+                engine.pend_en.eq((self.input.payload != 0) & ~conv
                                   & first.nonempty.bit_select(in_count, 1)),
                 engine.pend_index.eq(in_count),
             ]
+            if address is not None:
+                m.d.comb += [address.mark.eq(conv), address.mark_addr.eq(in_count),
+                             address.mark_value.eq(self.input.payload != 0)]
             m.d.sync += in_count.eq(in_count + 1)
         return in_count, loaded
 
@@ -379,10 +421,13 @@ class Accelerator(wiring.Component):
                     m.d.sync += [clearing.eq(0), self.busy.eq(0)]
         return clearing
 
-    def _write_back(self, m, engine, requant, argmax, act_write, layer):
+    def _write_back(self, m, engine, requant, argmax, act_write, layer, address):
         """Requantized rows: a hidden layer's into the other buffer (and the next layer's work
-        list), the last layer's into the logit registers, the argmax and the output stream, on
-        the host's ready. Returns the hidden-write strobe (an event)."""
+        list), at the row's index (a conv layer: ``row * OH * OW + position``), the last
+        layer's into the logit registers, the argmax and the output stream, on the host's
+        ready. A conv layer's positions still compute while its rows are written, so their
+        work for the next layer is held aside and handed to the engine as it launches (on
+        ``handoff``). Returns the hidden-write strobe (an event) and ``handoff``."""
         k, cfg = self._act_index_bits, layer.cfg
         logits = Signal(data.ArrayLayout(signed(self.value_bits), self.capacity.max_rows))
         out = requant.o.payload
@@ -394,14 +439,32 @@ class Accelerator(wiring.Component):
             taken.eq(self.output.valid & requant.o.ready),
         ]
         writes_hidden = requant.o.valid & ~cfg.last
+        target, conv, handoff = out.index, 0, Signal()
+        if address is not None:
+            geo, conv = cfg.conv, cfg.conv.enabled
+            target = Mux(geo.enabled, out.index * (geo.out_h * geo.out_w) + address.position,
+                         out.index)
+        work = writes_hidden & (out.value != 0) & layer.next_nonempty.bit_select(target, 1)
         with m.If(writes_hidden):
             m.d.comb += [
                 act_write.en.eq(1),
-                act_write.addr.eq(out.index | (~layer.parity << k)),
+                act_write.addr.eq(target[:k] | (~layer.parity << k)),
                 act_write.data.eq(out.value),
-                engine.pend_en.eq((out.value != 0) & layer.next_nonempty.bit_select(out.index, 1)),
-                engine.pend_index.eq(out.index),
+                engine.pend_en.eq(work & ~conv),
+                engine.pend_index.eq(target),
             ]
+        if address is not None:
+            held = Signal(self.capacity.max_cols)  # the next layer's work, written by a conv one
+            marked = Signal(self.capacity.max_cols)
+            column = Signal(range(self.capacity.max_cols))  # the next layer's column written
+            m.d.comb += column.eq(target)
+            with m.If(work & conv):
+                m.d.comb += marked.eq(1 << column)
+            m.d.sync += held.eq(held | marked)
+            with m.If(handoff):
+                m.d.sync += held.eq(0)
+            m.d.comb += engine.pend_mask.eq((address.mask & cfg.nonempty)
+                                            | Mux(handoff, held | marked, 0))
         m.d.comb += [argmax.i.valid.eq(taken),
                      argmax.i.payload.value.eq(out.value),
                      argmax.i.payload.last.eq(out.last),
@@ -409,7 +472,7 @@ class Accelerator(wiring.Component):
         with m.If(taken):
             m.d.sync += logits[out.index].eq(out.value)
         m.d.comb += self.logit.eq(logits[self.logit_addr])
-        return writes_hidden
+        return writes_hidden, handoff
 
     def _drain_row(self, m, engine, drain, cfg):
         """Read the next row and hand the one read to the requantizer (when ``advance``)."""
@@ -423,22 +486,44 @@ class Accelerator(wiring.Component):
         with m.If(drain.pe == self.capacity.pes - 1):
             m.d.sync += [drain.pe.eq(0), drain.local.eq(drain.local + 1)]
 
-    def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run):
-        """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer) → ARGMAX →
-        IDLE; drives the launch strobe (``start`` with a complete input while idle, once a
-        model is loaded). While idle
-        the first layer's entry is registered every cycle, so a freshly loaded table is in
-        ``cfg`` by the launch edge."""
+    def _sequencer(self, m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run,
+                   address, handoff):
+        """IDLE → COMPUTE → DRAIN → WRITEBACK (→ LAUNCH → COMPUTE … per layer and conv
+        position; a sparse conv position scans first: → SCAN → LAUNCH) → ARGMAX → IDLE; drives
+        the launch strobe (``start`` with a complete input while idle, once a model is
+        loaded). While idle the first layer's entry is registered every cycle, so a freshly
+        loaded table is in ``cfg`` by the launch edge, and the address generator waits at the
+        first position."""
         cfg = layer.cfg
+        conv = cfg.conv.enabled if address is not None else 0
+        scans = address is not None and self.kind == "sparse"
+
+        def scan_then_launch():
+            m.d.comb += address.scan.eq(1)
+            m.next = "LAUNCH"
+            with m.If(~address.scan_last):
+                m.next = "SCAN"
         # a table whose first layer has no column is no model (nothing is loaded yet)
         m.d.comb += launch_run.eq(~self.busy & self.start & loaded & (layer.first.cols != 0))
         with m.FSM():
             with m.State("IDLE"):
                 layer.select(0)
+                if address is not None:
+                    m.d.comb += address.restart.eq(~launch_run)
                 with m.If(launch_run):
-                    m.d.comb += engine.launch.eq(1)
                     m.d.sync += in_count.eq(0)
-                    m.next = "COMPUTE"
+                    if scans:
+                        with m.If(conv):
+                            scan_then_launch()
+                        with m.Else():
+                            m.d.comb += engine.launch.eq(1)
+                            m.next = "COMPUTE"
+                    else:
+                        m.d.comb += engine.launch.eq(1)
+                        m.next = "COMPUTE"
+            if scans:
+                with m.State("SCAN"):
+                    scan_then_launch()
             with m.State("LAUNCH"):
                 m.d.comb += engine.launch.eq(1)
                 m.next = "COMPUTE"
@@ -454,10 +539,17 @@ class Accelerator(wiring.Component):
                         m.next = "WRITEBACK"
             with m.State("WRITEBACK"):
                 with m.If(requant.o.valid & requant.o.ready & requant.o.payload.last):
-                    with m.If(cfg.last):
+                    next_position = conv & ~address.last if address is not None else 0
+                    with m.If(next_position):
+                        if address is not None:
+                            m.d.comb += address.advance.eq(1)
+                            m.next = "SCAN" if scans else "LAUNCH"
+                    with m.Elif(cfg.last):
                         m.next = "ARGMAX"
                     with m.Else():
                         layer.select(layer.index + 1)
+                        if address is not None:
+                            m.d.comb += [address.restart.eq(1), handoff.eq(1)]
                         m.next = "LAUNCH"
             with m.State("ARGMAX"):
                 with m.If(argmax.o.valid):
@@ -486,7 +578,7 @@ class Accelerator(wiring.Component):
         with m.If(launch_run):
             m.d.sync += [self.busy.eq(1), self.done.eq(0)]
             for name, event in events.items():
-                initial = layer.first.cols if name == "act_writes" else 0
+                initial = layer.first.inputs if name == "act_writes" else 0
                 m.d.sync += getattr(self.counters, name).eq(event + initial)
         with m.Elif(self.busy & ~clearing):
             for name, event in events.items():

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from .image import accumulator_bound
-from .params import (DEFAULT_ACC_BITS, DEFAULT_ISSUE_WIDTH, DEFAULT_QUEUE_DEPTH, check_acc_bits,
-                     check_code_bits, check_group, check_index_bits, check_issue_width, check_kind,
-                     check_pes, check_positive, check_queue_depth, check_value_bits)
+from .params import (DEFAULT_ACC_BITS, DEFAULT_ISSUE_WIDTH, DEFAULT_QUEUE_DEPTH, MAX_CHANNELS,
+                     MAX_KERNEL, MAX_MAP_SIDE, check_acc_bits, check_code_bits, check_group,
+                     check_index_bits, check_issue_width, check_kind, check_pes, check_positive,
+                     check_queue_depth, check_value_bits)
 
 __all__ = ["FORMATS", "Capacity"]
 
@@ -49,6 +50,12 @@ class Capacity:
     queue_depth: int = DEFAULT_QUEUE_DEPTH  #: activation queue depth D of each sparse PE
     issue_width: int = DEFAULT_ISSUE_WIDTH  #: columns the CSC engine broadcasts a cycle, W
     acc_bits: int = DEFAULT_ACC_BITS  #: accumulator width
+    #: Conv layers (all five 0 when there are none; then no address generator is built):
+    max_map: int = 0  #: activations of the largest feature map, C*H*W, a conv layer reads or writes
+    max_side: int = 0  #: largest conv input map height or width
+    max_channels: int = 0  #: most input channels of a conv layer
+    max_kernel: int = 0  #: largest kernel height or width
+    patch_depth: int = 0  #: patch table words: the patch columns of all conv layers
 
     def __post_init__(self):
         check_pes(self.pes)
@@ -80,6 +87,18 @@ class Capacity:
         check_queue_depth(self.queue_depth)
         check_issue_width(self.issue_width)
         check_acc_bits(self.acc_bits)
+        conv = (self.max_map, self.max_side, self.max_channels, self.max_kernel, self.patch_depth)
+        if any(conv):
+            check_positive("Map size", self.max_map)
+            for what, value, high in (("Map side", self.max_side, MAX_MAP_SIDE),
+                                      ("Channel count", self.max_channels, MAX_CHANNELS),
+                                      ("Kernel side", self.max_kernel, MAX_KERNEL)):
+                if not isinstance(value, int) or not 1 <= value <= high:
+                    raise ValueError(f"{what} must be an integer in 1..{high}, not {value!r}")
+            check_positive("Patch table depth", self.patch_depth)
+            if self.format != "csc":
+                raise ValueError("Conv layers run on the CSC engine; an N:M capacity has no "
+                                 "address generator (its conv sizes must be 0)")
 
     # -- derived sizes ---------------------------------------------------------------------
 
@@ -91,6 +110,16 @@ class Capacity:
     @property
     def nm(self) -> tuple[int, int] | None:
         return None if self.format == "csc" else (self.n, self.m)
+
+    @property
+    def conv(self) -> bool:
+        """Whether conv layers run on it (it has an address generator)."""
+        return self.max_map > 0
+
+    @property
+    def act_depth(self) -> int:
+        """Words of each half of the activation buffer: the largest map or vector."""
+        return max(self.max_cols, self.max_rows, self.max_map)
 
     def describe_words(self) -> str:
         """The word format in words, for messages."""
@@ -134,17 +163,19 @@ class Capacity:
                    pointer_depth=max(1, need["pointers"]), param_depth=max(1, need["params"]),
                    value_bits=image.value_bits, codebook=image.codebook,
                    queue_depth=queue_depth, issue_width=issue_width, acc_bits=acc_bits,
-                   **cls._format_of(image))
+                   **cls._format_of(image), **_conv_needs(image.layers))
 
     @classmethod
     def for_shape(cls, shapes, *, pes: int, format: str = "csc", index_bits: int | None = 4,
                   n: int | None = None, m: int | None = None, value_bits: int = 8,
                   codebook: bool = False, queue_depth: int = DEFAULT_QUEUE_DEPTH,
                   issue_width: int = DEFAULT_ISSUE_WIDTH,
-                  acc_bits: int = DEFAULT_ACC_BITS) -> Capacity:
+                  acc_bits: int = DEFAULT_ACC_BITS, convs=None) -> Capacity:
         """Enough for any model whose layers have ``shapes`` (``(rows, cols)`` each, in order)
         in this word format: each bank as deep as the dense twin's (a PE's CSC words of a column
-        never outnumber its local rows; N:M: N words per local row and group)."""
+        never outnumber its local rows; N:M: N words per local row and group). ``convs`` gives
+        each layer's :class:`~.image.ConvGeometry` (None for a Linear); a conv layer's cols
+        are its patch columns."""
         shapes = [tuple(s) for s in shapes]
         if not shapes:
             raise ValueError("A network needs at least one layer")
@@ -170,7 +201,9 @@ class Capacity:
                    pointer_depth=pointers, param_depth=sum(r for r, _ in shapes),
                    format=format, index_bits=index_bits, n=n, m=m, value_bits=value_bits,
                    codebook=codebook, queue_depth=queue_depth, issue_width=issue,
-                   acc_bits=acc_bits)
+                   acc_bits=acc_bits, **_conv_needs(_ShapedLayer(rows, cols, conv)
+                                                    for (rows, cols), conv
+                                                    in zip(shapes, convs or [None] * len(shapes))))
 
     # -- does a model fit? ------------------------------------------------------------------
 
@@ -189,6 +222,7 @@ class Capacity:
         if len(image.layers) > self.max_layers:
             raise ValueError(f"The model has {len(image.layers)} layers; the hardware has "
                              f"{self.max_layers}")
+        self._check_conv(image)
         for i, layer in enumerate(image.layers):
             if layer.rows > self.max_rows:
                 raise ValueError(f"Layer {i} has {layer.rows} rows; the hardware has "
@@ -216,6 +250,58 @@ class Capacity:
                     f"row sum of |weight| x 128 plus |bias| is {bound}, which needs "
                     f"{bound.bit_length() + 1} bits")
         return image
+
+
+    def _check_conv(self, image) -> None:
+        """Refuse conv layers this hardware cannot walk (its conv limits, one line)."""
+        for i, layer in enumerate(image.layers):
+            geo = layer.conv
+            if geo is None:
+                continue
+            if i > 0:
+                raise ValueError(f"Layer {i} is a conv layer after layer 0; the hardware runs a "
+                                 f"conv layer only as a network's first")
+            if not self.conv:
+                raise ValueError(f"Layer {i} is a conv layer; the hardware has no address "
+                                 f"generator (built for Linear layers only)")
+            need = _conv_needs([layer])
+            for key, what in (("max_side", "map side"), ("max_channels", "input channel count"),
+                              ("max_kernel", "kernel side"),
+                              ("max_map", "largest map (activations)")):
+                if need[key] > getattr(self, key):
+                    raise ValueError(f"Layer {i}'s {what} is {need[key]}; the hardware's is at "
+                                     f"most {getattr(self, key)}")
+        patch = _conv_needs(image.layers).get("patch_depth", 0)
+        if patch > self.patch_depth:
+            raise ValueError(f"The patch table needs {patch} words; the hardware has "
+                             f"{self.patch_depth}")
+
+
+@dataclass(frozen=True)
+class _ShapedLayer:
+    """A layer's shape and geometry, for :meth:`Capacity.for_shape`."""
+
+    rows: int
+    cols: int
+    conv: object = None
+
+    @property
+    def outputs(self) -> int:
+        return self.rows if self.conv is None else self.rows * self.conv.positions
+
+
+def _conv_needs(layers) -> dict:
+    """The conv fields of a capacity that holds ``layers`` (all 0 without a conv layer)."""
+    convs = [(layer, layer.conv) for layer in layers if layer.conv is not None]
+    if not convs:
+        return {}
+    return {
+        "max_map": max(max(geo.inputs, layer.outputs) for layer, geo in convs),
+        "max_side": max(max(geo.height, geo.width) for _, geo in convs),
+        "max_channels": max(geo.channels for _, geo in convs),
+        "max_kernel": max(max(geo.kernel_h, geo.kernel_w) for _, geo in convs),
+        "patch_depth": sum(geo.patch for _, geo in convs),
+    }
 
 
 def _needs(image, issue_width: int) -> dict:

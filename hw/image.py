@@ -13,16 +13,89 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_pes
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_conv_geometry, check_pes
 
-__all__ = ["NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
+__all__ = ["ConvGeometry", "NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
 
 ACT_MAGNITUDE = 1 << (ACT_BITS - 1)  # the largest |x| of an int8 activation
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Where a conv layer's patches lie: a ``channels x height x width`` input map (flat in that
+    order, NCHW without N), a ``kernel_h x kernel_w`` kernel moved by ``stride`` over the map
+    padded by ``padding`` zeros on every side (torch's ``conv2d``, dilation 1, groups 1).
+
+    The layer's weight matrix has one column per patch entry, in (c, ky, kx) order; its output
+    map is ``rows x out_h x out_w``, flat in that order.
+    """
+
+    channels: int
+    height: int
+    width: int
+    kernel_h: int
+    kernel_w: int
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self):
+        check_conv_geometry(channels=self.channels, height=self.height, width=self.width,
+                            kernel_h=self.kernel_h, kernel_w=self.kernel_w, stride=self.stride,
+                            padding=self.padding)
+
+    @property
+    def out_h(self) -> int:
+        return (self.height + 2 * self.padding - self.kernel_h) // self.stride + 1
+
+    @property
+    def out_w(self) -> int:
+        return (self.width + 2 * self.padding - self.kernel_w) // self.stride + 1
+
+    @property
+    def positions(self) -> int:
+        """Output positions: one column walk each."""
+        return self.out_h * self.out_w
+
+    @property
+    def patch(self) -> int:
+        """Entries of a patch: the weight matrix's columns."""
+        return self.channels * self.kernel_h * self.kernel_w
+
+    @property
+    def inputs(self) -> int:
+        return self.channels * self.height * self.width
+
+    @property
+    def scan_rows(self) -> int:
+        """Patch rows ``(c, ky)``: the address generator scans one a cycle per position."""
+        return self.channels * self.kernel_h
+
+    def patch_table(self) -> list[tuple[int, int, int]]:
+        """``(offset, ky, kx)`` of each patch column j = (c, ky, kx): its input's flat address
+        relative to the position's top-left corner, ``c*H*W + ky*W + kx``."""
+        return [(c * self.height * self.width + ky * self.width + kx, ky, kx)
+                for c in range(self.channels) for ky in range(self.kernel_h)
+                for kx in range(self.kernel_w)]
+
+    def patches(self, x: np.ndarray) -> np.ndarray:
+        """``(batch, positions, patch)`` the input each patch column reads at each output
+        position (row-major positions), 0 where it falls in the padding; ``x`` is
+        ``(batch, inputs)`` flat maps."""
+        x = np.asarray(x).reshape(-1, self.channels, self.height, self.width)
+        p, s = self.padding, self.stride
+        padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        out = np.empty((len(x), self.out_h, self.out_w, self.channels, self.kernel_h,
+                        self.kernel_w), dtype=x.dtype)
+        for oy in range(self.out_h):
+            for ox in range(self.out_w):
+                out[:, oy, ox] = padded[:, :, oy * s:oy * s + self.kernel_h,
+                                        ox * s:ox * s + self.kernel_w]
+        return out.reshape(len(x), self.positions, self.patch)
+
+
 @dataclass(frozen=True, eq=False)
 class NetworkLayer:
-    """One Linear layer as the hardware stores it."""
+    """One Linear layer, or with ``conv`` one conv layer, as the hardware stores it."""
 
     weight: np.ndarray  #: int (rows, cols), the decoded weights (dense twin's banks, reference)
     bias: np.ndarray  #: int (rows,), accumulator units
@@ -35,6 +108,13 @@ class NetworkLayer:
     codebook: tuple[int, ...] | None = None
     #: ``(n, m)`` of an N:M layer (its words are group-major, no pointers), else None.
     nm: tuple[int, int] | None = None
+    #: A conv layer's geometry (its weight matrix is ``out_channels x patch``), else None.
+    conv: ConvGeometry | None = None
+
+    def __post_init__(self):
+        if self.conv is not None and self.conv.patch != self.cols:
+            raise ValueError(f"A conv layer of {self.conv.patch} patch entries cannot have "
+                             f"{self.cols} weight columns")
 
     @property
     def rows(self) -> int:
@@ -43,6 +123,16 @@ class NetworkLayer:
     @property
     def cols(self) -> int:
         return self.weight.shape[1]
+
+    @property
+    def inputs(self) -> int:
+        """Activations the layer reads: its columns, or a conv layer's whole input map."""
+        return self.cols if self.conv is None else self.conv.inputs
+
+    @property
+    def outputs(self) -> int:
+        """Activations the layer writes: its rows, or a conv layer's whole output map."""
+        return self.rows if self.conv is None else self.rows * self.conv.positions
 
     def counts(self) -> np.ndarray:
         """``(pes, cols)`` words each PE walks in each column."""
@@ -74,9 +164,9 @@ class NetworkImage:
         if not self.layers:
             raise ValueError("A network needs at least one layer")
         for i, (a, b) in enumerate(zip(self.layers, self.layers[1:])):
-            if a.rows != b.cols:
-                raise ValueError(f"Layer {i} has {a.rows} outputs but layer {i + 1} has "
-                                 f"{b.cols} inputs")
+            if a.outputs != b.inputs:
+                raise ValueError(f"Layer {i} has {a.outputs} outputs but layer {i + 1} has "
+                                 f"{b.inputs} inputs")
         for i, layer in enumerate(self.layers):
             if layer.nm is None and layer.col_ptr.shape != (self.pes, layer.cols + 1):
                 raise ValueError(f"Layer {i} is packed for {layer.col_ptr.shape[0]} PEs, "
@@ -86,11 +176,11 @@ class NetworkImage:
 
     @property
     def inputs(self) -> int:
-        return self.layers[0].cols
+        return self.layers[0].inputs
 
     @property
     def outputs(self) -> int:
-        return self.layers[-1].rows
+        return self.layers[-1].outputs
 
     @property
     def max_rows(self) -> int:

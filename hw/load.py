@@ -27,6 +27,8 @@ id             memory (address unit)
 1              parameters: ``(bias, multiplier)`` per output row of every layer
 2              pointers (sparse design only): CSC block pointer words / N:M group pointers
 3              codebooks (sparse design with codebook words only): one table per layer
+4              patch table (a capacity with conv layers): per patch column of every conv
+               layer, its input's offset from the position's corner and its ky, kx
 0x80 + p       weight bank of PE p (0 <= p < P)
 =============  ===========================================================================
 
@@ -47,13 +49,15 @@ self-contained bitstream) starts with the model in its memories and needs no loa
 from __future__ import annotations
 
 from .core.loader import chunks
-from .memories import BANK, CODEBOOKS, LAYER_TABLE, PARAMETERS, POINTERS, memory_images, memory_map
+from .memories import (BANK, CODEBOOKS, LAYER_TABLE, PARAMETERS, PATCHES, POINTERS, memory_images,
+                       memory_map)
 from .params import LOAD_ADDRESS_BITS as ADDRESS_BITS
 from .params import LOAD_COUNT_BITS as COUNT_BITS
 from .params import LOAD_TARGET_BITS as TARGET_BITS
 from .params import LOAD_WORD_BITS
 
-__all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "BANK", "header", "transfer",
+__all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "PATCHES", "BANK", "header",
+           "transfer",
            "load_words"]
 
 _WORD_MASK = (1 << LOAD_WORD_BITS) - 1

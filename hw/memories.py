@@ -11,6 +11,8 @@ and feed the tests.
 * ``POINTERS`` (sparse only): CSC: one block pointer word (W + 1 absolute bank starts per PE)
   per block of W columns; N:M: each PE's first word of every group;
 * ``CODEBOOKS`` (sparse, codebook words only): one :func:`~.layout.codebook_table` per layer;
+* ``PATCHES`` (a capacity with conv layers): one :func:`~.core.address.patch_word` per patch
+  column of every conv layer (where its input lies from the position's corner);
 * ``BANK + p``: weight bank of PE p: sparse: every layer's words of PE p (CSC or N:M); dense:
   every layer's local rows of PE p, column-major, one int8 value per word.
 """
@@ -23,13 +25,14 @@ import numpy as np
 from amaranth.hdl import Const, Shape, signed, unsigned
 from amaranth.lib import data
 
+from .core.address import geometry_layout, patch_word
 from .core.broadcast import block_pointer_word
 from .image import NetworkImage
 from .layout import (codebook_table, csc_code_word, csc_word, nm_code_word, nm_word,
                      pointer_word)
 from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, SHIFT_BITS, check_kind, check_readout
 
-__all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "BANK", "MemorySpec",
+__all__ = ["LAYER_TABLE", "PARAMETERS", "POINTERS", "CODEBOOKS", "PATCHES", "BANK", "MemorySpec",
            "memory_map", "memory_images", "bank_word", "group_pointer_word", "layer_config",
            "layer_entries", "param_word", "sparse_banks", "dense_banks", "block_pointer_image",
            "group_pointer_image", "pointer_image", "param_image", "address_width"]
@@ -39,6 +42,7 @@ LAYER_TABLE = 0
 PARAMETERS = 1
 POINTERS = 2
 CODEBOOKS = 3
+PATCHES = 4
 BANK = 0x80  # BANK + p: the weight bank of PE p (P is at most 64)
 
 
@@ -71,8 +75,13 @@ def layer_config(capacity) -> data.StructLayout:
     set iff some PE has a word in column j (N:M: every column), so empty columns are never sent;
     ``last`` marks the network's last layer (the layer count follows from it); ``raw`` on the
     last layer streams its raw accumulators (``acc + bias``) instead of requantized logits: the
-    readout is loaded with the model, not built in, and costs the same cycles.
+    readout is loaded with the model, not built in, and costs the same cycles. ``inputs`` is
+    the activations the layer reads (its columns; a conv layer's whole input map). A capacity
+    with conv layers adds ``conv``, the layer's geometry (:func:`~.core.address.geometry_layout`,
+    ``enabled`` 0 for a Linear); a conv layer's ``rows`` are its output channels and its
+    ``cols`` and ``nonempty`` its patch columns.
     """
+    conv = {} if not capacity.conv else {"conv": conv_geometry(capacity)}
     return data.StructLayout({
         "rows": range(capacity.max_rows + 1),
         "cols": range(capacity.max_cols + 1),
@@ -86,7 +95,20 @@ def layer_config(capacity) -> data.StructLayout:
         "dense_base": range(capacity.bank_depth + 1),
         "groups": range(capacity.max_cols + 1),
         "nonempty": unsigned(capacity.max_cols),
+        "inputs": range(capacity.act_depth + 1),
+        **conv,
     })
+
+
+def conv_geometry(capacity) -> data.StructLayout:
+    """The conv geometry fields of a layer table entry of ``capacity`` (one with conv layers)."""
+    return geometry_layout(max_side=capacity.max_side, max_channels=capacity.max_channels,
+                           max_kernel=capacity.max_kernel, patch_depth=capacity.patch_depth)
+
+
+def patch_layout(capacity) -> data.StructLayout:
+    """A patch table word of ``capacity`` (one with conv layers)."""
+    return patch_word(max_map=capacity.max_map, max_kernel=capacity.max_kernel)
 
 
 def bank_word(capacity, kind: str) -> data.StructLayout:
@@ -130,6 +152,9 @@ def memory_map(capacity, kind: str) -> dict[int, MemorySpec]:
         if capacity.codebook:
             specs[CODEBOOKS] = MemorySpec("codebooks", codebook_table(capacity.value_bits).size,
                                           capacity.max_layers)
+    if capacity.conv:
+        specs[PATCHES] = MemorySpec("patch table", patch_layout(capacity).size,
+                                    capacity.patch_depth)
     width = bank_word(capacity, kind).size
     for p in range(capacity.pes):
         specs[BANK + p] = MemorySpec(f"weight bank of PE {p}", width, capacity.bank_depth)
@@ -144,10 +169,19 @@ def layer_entries(image: NetworkImage, capacity, readout: str = "logits") -> lis
     """The layer table's entries for ``image`` (as :func:`layer_config` field values), its last
     layer read out as ``readout`` ("logits" or raw "accumulators")."""
     check_readout(readout)
-    entries, ptr_base, param_base, dense_base = [], 0, 0, 0
+    entries, ptr_base, param_base, dense_base, patch_base = [], 0, 0, 0, 0
     for l, layer in enumerate(image.layers):
         rpp = image.rows_per_pe(l)
         nonempty = layer.nonempty()
+        conv = {}
+        if capacity.conv:
+            geo = layer.conv
+            conv = {"conv": {"enabled": 0} if geo is None else {
+                "enabled": 1, "channels": geo.channels, "height": geo.height,
+                "width": geo.width, "kernel_h": geo.kernel_h, "kernel_w": geo.kernel_w,
+                "stride": geo.stride, "padding": geo.padding, "out_h": geo.out_h,
+                "out_w": geo.out_w, "patch_base": patch_base}}
+            patch_base += 0 if geo is None else geo.patch
         entries.append({
             "rows": layer.rows, "cols": layer.cols, "rows_per_pe": rpp,
             "shift": layer.shift, "relu": int(layer.relu),
@@ -157,6 +191,8 @@ def layer_entries(image: NetworkImage, capacity, readout: str = "logits") -> lis
             "param_base": param_base, "dense_base": dense_base,
             "groups": layer.groups if image.nm else 0,
             "nonempty": sum(1 << int(j) for j in np.flatnonzero(nonempty)),
+            "inputs": layer.inputs,
+            **conv,
         })
         ptr_base += layer.groups if image.nm else _ceil(layer.cols, capacity.issue_width)
         param_base += layer.rows
@@ -251,9 +287,19 @@ def memory_images(image: NetworkImage, capacity, kind: str,
             images[CODEBOOKS] = codebook_image(image, capacity.value_bits)
     else:
         banks = dense_banks(image)
+    if capacity.conv:
+        images[PATCHES] = patch_image(image, capacity)
     for p, bank in enumerate(banks):
         images[BANK + p] = bank
     return images
+
+
+def patch_image(image: NetworkImage, capacity) -> list[int]:
+    """One raw :func:`patch_layout` word per patch column of every conv layer, in order."""
+    layout = patch_layout(capacity)
+    return [Const.cast(layout.const({"offset": offset, "ky": ky, "kx": kx})).value
+            for layer in image.layers if layer.conv is not None
+            for offset, ky, kx in layer.conv.patch_table()]
 
 
 def pointer_image(image: NetworkImage, pointer_bits: int) -> list[int]:

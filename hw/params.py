@@ -24,6 +24,7 @@ __all__ = [
     "DRAIN_LATENCY", "ARGMAX_LATENCY", "NM_FIRST_GROUP", "NM_GROUP_LOAD", "check_positive",
     "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
     "check_code_bits", "check_group", "check_acc_bits", "LOADED_ATTR", "loaded_attrs",
+    "MAX_KERNEL", "MAX_STRIDE", "MAX_MAP_SIDE", "MAX_CHANNELS", "check_conv_geometry",
 ]
 
 #: The two designs of every hardware configuration: the sparse accelerator and its dense twin.
@@ -60,6 +61,12 @@ MIN_ACC_BITS, MAX_ACC_BITS = 16, 48  # accumulators: int8 x int8 sums need 16; w
 MAX_CODE_BITS = 8  # Deep Compression's range: 2..8-bit codes (1 is allowed, if useless)
 MIN_VALUE_BITS, MAX_VALUE_BITS = 2, 16  # a stored value field; decoded weights are int8
 MAX_GROUP = 16  # largest M of N:M: positions fit 4 bits
+# Conv layers (hw/core/address.py): the address generator's counters and the layer table's
+# geometry fields are sized by a capacity's own limits, which may not exceed these.
+MAX_KERNEL = 7  # kernel side KH, KW: a patch row's window is at most this many columns
+MAX_STRIDE = 4  # stride: larger strides skip inputs no output ever reads
+MAX_MAP_SIDE = 256  # feature map height and width
+MAX_CHANNELS = 256  # input and output channels
 
 # Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first block
@@ -160,3 +167,19 @@ def loaded_attrs(init) -> dict:
     """Attributes of a memory with initial contents ``init``: :data:`LOADED_ATTR` when it has
     none (a loadable design), else none (a baked design keeps its contents)."""
     return {} if len(init) else dict([LOADED_ATTR])
+
+
+def check_conv_geometry(*, channels, height, width, kernel_h, kernel_w, stride, padding) -> None:
+    """Raise ValueError naming the first geometry value of a conv layer outside the limits
+    above: padding at most ``kernel - 1`` (more would only add all-padding outputs), and at
+    least one output position."""
+    _check_range("Input channels", channels, 1, MAX_CHANNELS)
+    _check_range("Map height", height, 1, MAX_MAP_SIDE)
+    _check_range("Map width", width, 1, MAX_MAP_SIDE)
+    _check_range("Kernel height", kernel_h, 1, MAX_KERNEL)
+    _check_range("Kernel width", kernel_w, 1, MAX_KERNEL)
+    _check_range("Stride", stride, 1, MAX_STRIDE)
+    _check_range("Padding", padding, 0, min(kernel_h, kernel_w) - 1)
+    if height + 2 * padding < kernel_h or width + 2 * padding < kernel_w:
+        raise ValueError(f"A {kernel_h}x{kernel_w} kernel does not fit a {height}x{width} map "
+                         f"padded by {padding}")

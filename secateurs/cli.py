@@ -245,14 +245,14 @@ def sim() -> None:
     """Run things on the generated RTL under Verilator."""
 
 
-def _load_int8(path: Path, what: str) -> np.ndarray:
+def _load_int8(path: Path, what: str, ndim: int = 2) -> np.ndarray:
     from .inputs import load_npy
 
     array = load_npy(path, what)
     if array.dtype != np.int8:
         raise InputError(f"{what} must be int8, not {array.dtype}")
-    if array.ndim != 2 or 0 in array.shape:
-        raise InputError(f"{what} must be a non-empty 2-D array, not shape {array.shape}")
+    if array.ndim != ndim or 0 in array.shape:
+        raise InputError(f"{what} must be a non-empty {ndim}-D array, not shape {array.shape}")
     return array
 
 
@@ -288,6 +288,38 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> 
         result = prove_layer(layer, x, hw=hw, build_root=stage / "build")
         atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
         atomic.write_json(stage / "summary.json", result.summary(pes=pes, queue_depth=queue_depth))
+        shutil.rmtree(stage / "build", ignore_errors=True)  # our own staged build, not kept
+    console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
+
+
+@sim.command("conv")
+@click.option("--weights", type=click.Path(path_type=Path), required=True,
+              help="W.npy: int8, (out channels, in channels, KH, KW).")
+@click.option("--inputs", type=click.Path(path_type=Path), required=True,
+              help="X.npy: int8, (batch, in channels, H, W).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--stride", type=int, default=1, show_default=True, help="Stride of the kernel.")
+@click.option("--padding", type=int, default=0, show_default=True,
+              help="Zeros around the map on every side.")
+@click.option("--pes", type=int, default=4, show_default=True, help="Processing elements.")
+@click.option("--queue-depth", type=int, default=4, show_default=True, help="Activation queue depth.")
+@user_errors
+def conv(weights, inputs, out, stride, padding, pes, queue_depth) -> None:
+    """One conv layer on the sparse and dense accelerator (raw-accumulator readout):
+    OUT/outputs.npy (= torch's conv2d of X by W, int32, (N, O, OH, OW)) and summary.json."""
+    w = _load_int8(weights, "weights", 4)
+    x = _load_int8(inputs, "inputs", 4)
+    hw = config_mod.from_dict(config_mod.HardwareConfig, {"pes": pes, "queue_depth": queue_depth})
+    config_mod.validate(config_mod.FlowConfig(hardware=hw))
+    from .sim.conv import check_conv, prove_conv
+
+    check_conv(w, x, hw=hw, stride=stride, padding=padding)  # refused before staging
+    with atomic.staged_dir(out) as stage:
+        result = prove_conv(w, x, hw=hw, build_root=stage / "build", stride=stride,
+                            padding=padding)
+        atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
+        atomic.write_json(stage / "summary.json", result.summary(
+            pes=pes, queue_depth=queue_depth, issue_width=hw.issue_width))
         shutil.rmtree(stage / "build", ignore_errors=True)  # our own staged build, not kept
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
 

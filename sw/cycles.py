@@ -42,6 +42,14 @@ write: ``T_{l+1} = T_l + C_l + R_l + DRAIN_LATENCY``. The argmax registers the c
 logit's edge and ``done`` rises one edge later: ``cycles = T_L + ARGMAX_LATENCY``. That is a
 host that takes every logit from the output stream as it is offered; each cycle it holds one
 back holds the drain, and adds one cycle (the testbenches add the cycles they held).
+
+Conv layer (``hw/core/address.py``): the layer is its weight matrix (out channels O x C*KH*KW
+patch columns) walked once per output position, row-major. On the sparse design, position k's
+work list is scanned into the scheduler one patch row (c, ky) a cycle, ``R = C * KH`` cycles
+(the first in the cycle the layer would launch), then the position launches, computes for
+``C_k`` cycles (``sparse_cycles`` with the position's patch as its activations: padding and
+zeros are not work) and drains its O rows: ``R + C_k + O + DRAIN_LATENCY`` cycles. The dense
+twin needs no scan: ``dense_cycles(O, C*KH*KW, P) + O + DRAIN_LATENCY`` a position.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ from .reference import forward
 
 __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
            "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
-           "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles"]
+           "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles", "conv_cycles"]
 
 ARRAYS = KINDS
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
@@ -198,3 +206,39 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str,
     compute, drain = np.array(compute), np.array(drain)
     total = compute.sum(axis=0) + drain.sum(axis=0) + ARGMAX_LATENCY
     return NetworkCycles(total=total, compute=compute, drain=drain)
+
+
+def conv_cycles(counts: np.ndarray, geometry, inputs: np.ndarray, *, rows: int, pes: int,
+                queue_depth: int, array: str,
+                issue_width: int = HardwareConfig.issue_width) -> NetworkCycles:
+    """Cycles of one-conv-layer runs, one per sample (module docstring): ``compute`` holds
+    each sample's scans and compute phases, ``drain`` its drains, both ``(1, batch)``.
+
+    Parameters
+    ----------
+    counts : (pes, C*KH*KW) array of int
+        Words each PE walks in each patch column.
+    geometry : ConvGeometry
+        The layer's map, kernel, stride and padding (``secateurs.hw.image``).
+    inputs : (batch, C*H*W) array of int
+        The input maps, flat.
+    rows : int
+        Output channels O.
+    """
+    if array not in ARRAYS:
+        raise InputError(f"array must be one of {', '.join(ARRAYS)}, not {array!r}")
+    x = np.asarray(inputs)
+    if x.ndim != 2 or x.shape[1] != geometry.inputs:
+        raise InputError(f"inputs must be (batch, {geometry.inputs}), not shape {x.shape}")
+    batch, positions = len(x), geometry.positions
+    if array == "dense":
+        per = np.full((batch, positions), dense_cycles(rows, geometry.patch, pes), dtype=np.int64)
+    else:
+        active = geometry.patches(x).reshape(batch * positions, geometry.patch) != 0
+        per = sparse_cycles(counts, active, queue_depth=queue_depth,
+                            issue_width=issue_width).reshape(batch, positions)
+        per = per + geometry.scan_rows
+    compute = per.sum(axis=1)[None, :]
+    drain = np.full((1, batch), positions * (rows + DRAIN_LATENCY), dtype=np.int64)
+    return NetworkCycles(total=compute[0] + drain[0] + ARGMAX_LATENCY, compute=compute,
+                         drain=drain)

@@ -2,7 +2,8 @@
 written, and the broadcast of one block of up to W columns a cycle to the PEs with words in it.
 
 The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
-next layer into a column that has words; no cycle is ever spent on a zero. Columns form aligned
+next layer into a column that has words, or many at once (``pend_mask``: a conv position's
+work list, as the address generator scans it); no cycle is ever spent on a zero. Columns form aligned
 blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
 cycle its predecessor leaves the broadcast stage: its pointer word (one word of a RAM the load
 port writes: the W + 1 bank starts of each PE) and the activations of its pending columns (W read
@@ -44,6 +45,7 @@ class ColumnScheduler(wiring.Component):
             "ptr_base": In(range(depth + 1)),
             "pend_en": In(1),
             "pend_index": In(range(cols)),
+            "pend_mask": In(cols),
             "act_en": Out(issue_width),
             "act_addr": Out(range(cols)),
             "act_data": In(data.ArrayLayout(signed(ACT_BITS), issue_width)),
@@ -93,8 +95,9 @@ class ColumnScheduler(wiring.Component):
             self.act_addr.eq(index * width),
         ]
         marked = Signal(cols)
+        m.d.comb += marked.eq(self.pend_mask)
         with m.If(self.pend_en):
-            m.d.comb += marked.eq(1 << self.pend_index)
+            m.d.comb += marked.eq(self.pend_mask | (1 << self.pend_index))
         with m.If(self.launch):
             m.d.sync += staged.eq(0)
         with m.Elif(advance):

@@ -2,7 +2,9 @@
 
 An engine holds the P processing elements and whatever feeds them. The accelerator's sequencer
 tells it which layer runs (``config``), pulses ``launch`` on a layer's first cycle, holds ``run``
-for the rest of the compute phase, and waits for ``working`` to fall. Then it drains the
+for the rest of the compute phase, and waits for ``working`` to fall (a conv layer: once per
+output position). Work arrives as pending columns, one (``pend_en``) or many (``pend_mask``) a
+cycle; the dense twin walks every column and ignores them. Then it drains the
 accumulators one row a cycle through ``drain``/``clear``. The load port's writes reach it on
 ``write`` (its banks, pointers and codebooks). The engine reads its activations through the
 ``act`` port: ``lanes`` synchronous read ports of the current buffer, lane s at
@@ -47,6 +49,7 @@ class EngineSignature(wiring.Signature):
             "working": Out(1),
             "pend_en": In(1),
             "pend_index": In(range(cols)),
+            "pend_mask": In(cols),
             "act_en": Out(lanes),
             "act_addr": Out(range(cols)),
             "act_data": In(data.ArrayLayout(signed(ACT_BITS), lanes)),

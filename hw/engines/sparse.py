@@ -59,6 +59,7 @@ class SparseEngine(wiring.Component):
             scheduler.ptr_base.eq(bus.config.ptr_base),
             scheduler.pend_en.eq(bus.pend_en),
             scheduler.pend_index.eq(bus.pend_index),
+            scheduler.pend_mask.eq(bus.pend_mask),
             bus.act_en.eq(scheduler.act_en),
             bus.act_addr.eq(scheduler.act_addr),
             scheduler.act_data.eq(bus.act_data),
