@@ -173,8 +173,8 @@ def check_run(run_dir: str | Path) -> tuple[FlowConfig, object]:
     validate(cfg)
     packed = container.load(run_dir / "model.bin")
     features = load_dataset(cfg.data, cfg.seed).features
-    if packed.model.layers[0].cols != features:
-        raise InputError(f"{str(run_dir / 'model.bin')!r} takes {packed.model.layers[0].cols} "
+    if packed.model.layers[0].in_features != features:
+        raise InputError(f"{str(run_dir / 'model.bin')!r} takes {packed.model.layers[0].in_features} "
                          f"inputs but the run's dataset {cfg.data.dataset!r} has {features}")
     return cfg, packed
 

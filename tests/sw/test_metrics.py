@@ -34,17 +34,17 @@ CONVS = [dict(stride=1, padding=0, dilation=1, groups=1), dict(stride=2, padding
 @pytest.mark.parametrize("skip_padding", [False, True])
 def test_conv_macs_match_a_hand_count(kw, skip_padding):
     conv = nn.Conv2d(4, 8, 3, **kw)
-    model = nn.Sequential(nn.Unflatten(1, (4, 9, 9)), conv)
+    model = nn.Sequential(conv)
     dense, remaining = metrics.macs(model, (4, 9, 9), skip_padding=skip_padding)
     assert dense == remaining == hand_count(conv, 9, skip_padding)
-    out = model(torch.zeros(1, 4 * 81)).shape[-1]  # torch's own output size
+    out = model(torch.zeros(1, 4, 9, 9)).shape[-1]  # torch's own output size
     every_tap = out * out * conv.weight.numel()
     assert dense < every_tap if skip_padding and conv.padding[0] else dense == every_tap
 
 
 def test_a_worked_example():
     # Conv2d(4, 6, 3, stride 2, padding 1, groups 2) on 7×7: 4×4 outputs × (6·2·3·3 = 108) weights
-    model = nn.Sequential(nn.Unflatten(1, (4, 7, 7)), nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2))
+    model = nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2))
     assert metrics.macs(model, (4, 7, 7)) == (1728, 1728)
 
 
@@ -78,20 +78,20 @@ def test_an_unread_neuron_is_never_computed():
 
 
 def test_a_pruned_filter_frees_its_flattened_features():
-    model = nn.Sequential(nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(),
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
     with torch.no_grad():
-        model[1].weight[1] = 0.0
+        model[0].weight[1] = 0.0
     dense, remaining = metrics.macs(model, (1, 4, 4))
     assert dense == 16 * 18 + 24
     assert remaining == 16 * 9 + 12                            # filter 1 and its 4 features gone
 
 
 def test_a_pruned_filter_frees_the_grouped_conv_that_reads_it():
-    model = nn.Sequential(nn.Unflatten(1, (1, 3, 3)), nn.Conv2d(1, 4, 1), nn.Conv2d(4, 4, 1, groups=2))
+    model = nn.Sequential(nn.Conv2d(1, 4, 1), nn.Conv2d(4, 4, 1, groups=2))
     with torch.no_grad():
-        model[1].weight[3] = 0.0                                # channel 3 is read by outputs 2, 3
-    live = metrics.live_weights(model)[model[2]]
+        model[0].weight[3] = 0.0                                # channel 3 is read by outputs 2, 3
+    live = metrics.live_weights(model)[model[1]]
     assert live[:, :, 0, 0].tolist() == [[True, True], [True, True], [True, False], [True, False]]
     assert metrics.macs(model, (1, 3, 3)) == (9 * (4 + 8), 9 * (3 + 6))
 
