@@ -196,12 +196,16 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
     steps = STEPS[:names.index(until) + 1] if until else STEPS
 
     from .outdir import claim_dir
+    from .pipeline import checked_model
+    from .sw.data import load_dataset
 
+    data = load_dataset(cfg.data, cfg.seed)
+    checked_model(cfg, data)  # an op the hardware cannot run is refused before any step
     created = not Path(out).exists()
     # A foreign non-empty folder is refused; a run folder of a version before manifests is adopted.
     out = claim_dir(out, "flow", "run folder", legacy=(STEPS_FILE, "config.json", "summary.json"))
     try:
-        return _run_steps(cfg, out, steps, reporter, build_root, force, until)
+        return _run_steps(cfg, out, steps, reporter, build_root, force, until, data)
     except BaseException:
         if created and not (out / STEPS_FILE).exists():
             _unclaim(out)  # failed before any step finished: leave no folder behind
@@ -221,9 +225,11 @@ def _unclaim(out: Path) -> None:
         out.rmdir()
 
 
-def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until) -> dict:
+def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until,
+               data) -> dict:
     reporter = reporter or Reporter()
     run = Run(cfg, out, Path(build_root or out / "sim" / "build"), reporter)
+    run.data = data  # loaded once, for the model check and every step
     atomic.write_json(out / "config.json", to_dict(cfg))
     recorded = {} if force else _recorded(out)
     summary = run.summary

@@ -31,6 +31,16 @@ def fresh_model(cfg: FlowConfig, data: Dataset) -> nn.Module:
     return build_model(cfg.model, data.image_shape, data.classes, cfg.seed)
 
 
+def checked_model(cfg: FlowConfig, data: Dataset) -> nn.Module:
+    """:func:`fresh_model`, traced into its layer graph: ConfigError naming the first op the
+    hardware cannot run."""
+    from .sw.graph import trace
+
+    model = fresh_model(cfg, data)
+    trace(model, data.image_shape)
+    return model
+
+
 def train_model(cfg: FlowConfig, data: Dataset, *,
                 on_epoch: Callable[[int, float], None] | None = None) -> tuple[nn.Module, TrainResult]:
     """The dense model trained by ``cfg.train`` from :func:`fresh_model`; best validation epoch
@@ -44,8 +54,7 @@ def train_model(cfg: FlowConfig, data: Dataset, *,
     from .sw.train import TrainResult, accuracy, train_by
     from .sw.usermodel import load_checkpoint
 
-    model = fresh_model(cfg, data)
-    trace(model, data.image_shape)
+    model = checked_model(cfg, data)
     if cfg.model.checkpoint is not None:
         load_checkpoint(model, cfg.model.checkpoint)
         trace(model, data.image_shape)  # the loaded BatchNorm statistics must fold as well
