@@ -107,10 +107,21 @@ def _config_value(cfg: FlowConfig, dotted: str) -> object:
     return node
 
 
+def _model_files(cfg: FlowConfig) -> dict[str, str | None]:
+    """sha256 of the files the model config names (the user's model file, its checkpoint): an
+    edited file reruns training as a changed config value does."""
+    named = {"module": cfg.model.module and cfg.model.module.rpartition(":")[0],
+             "checkpoint": cfg.model.checkpoint}
+    return {k: file_hash(Path(v)) for k, v in named.items() if v and (k != "module" or v.endswith(".py"))}
+
+
 def step_key(step: Step, cfg: FlowConfig, previous: str) -> str:
-    """Hash of what decides the step's result: its config values and everything before it."""
+    """Hash of what decides the step's result: its config values (and the files the model
+    config names) and everything before it."""
     identity = {"step": step.name, "previous": previous,
                 "config": {k: _config_value(cfg, k) for k in step.reads}}
+    if "model" in step.reads and (files := _model_files(cfg)):
+        identity["files"] = files
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -108,3 +108,36 @@ def test_the_mlp_quantizes_as_before(tmp_path):
     test = load_dataset(cfg.data, cfg.seed).test
     flat = predict(packed.model, test.x.reshape(len(test), -1))
     assert np.array_equal(flat, predict(packed.model, test.x))
+
+
+def test_a_layer_pruned_empty_is_reported(tmp_path):
+    from secateurs.flow import Reporter
+
+    class Recorder(Reporter):
+        lines: list = []
+
+        def log(self, message):
+            self.lines.append(message)
+
+    cfg = config.load(None, ["name=empty", *QUICK, f'model.module="{USER_MODEL}:ConvNet"',
+                             "prune.scope=local", "prune.layers=[{layer = 0, density = 0.001}]"])
+    summary = run_flow(cfg, tmp_path / "empty", reporter=Recorder(), until="pack")
+    assert summary["empty_layers"] == ["features.0"] and summary["empty_packed_layers"] == [0]
+    assert "[prune] warning: layer features.0 is pruned empty" in "\n".join(Recorder.lines)
+    saved = json.loads((tmp_path / "empty" / "summary.json").read_text())
+    assert saved["empty_layers"] == ["features.0"]
+
+
+def test_an_edited_model_file_reruns_training(tmp_path):
+    from secateurs.flow import step_key
+    from secateurs.steps import STEPS
+
+    model = tmp_path / "net.py"
+    model.write_text(USER_MODEL.read_text())
+    cfg = config.load(None, [f'model.module="{model}:ConvNet"'])
+    train = next(s for s in STEPS if s.name == "train")
+    before = step_key(train, cfg, "")
+    model.write_text(USER_MODEL.read_text().replace("nn.Conv2d(8, 12, 3)", "nn.Conv2d(8, 12, 3, bias=False)"))
+    assert step_key(train, cfg, "") != before
+    plain = config.load(None, [])
+    assert step_key(train, plain, "") == step_key(train, plain, "")
