@@ -10,7 +10,7 @@ import io
 
 from . import atomic, pipeline
 from .errors import ConfigError
-from .flow import Run, Step
+from .flow import STEPS_FILE, Run, Step
 
 
 def _save_model(run: Run, name: str, model) -> None:
@@ -91,7 +91,7 @@ def rtl(run: Run) -> dict:
     if convs:
         raise ConfigError(f"conv layers do not reach the accelerator yet (model.bin layers "
                           f"{', '.join(map(str, convs))} are conv); train, prune, quantize and "
-                          f"pack are done in {str(run.out)!r}")
+                          f"pack are done in {str(run.out)!r} (their figures in {STEPS_FILE})")
     try:
         described = write_rtl(run.path("rtl"), network_image(packed), run.cfg.hardware)
     except ValueError as e:
