@@ -26,6 +26,16 @@ engine is chosen by the capacity's word format: CSC (:mod:`.engines.sparse`) or 
 activation buffer, the input stage, the drain, the write-back, the sequencer and the event
 counters.
 
+Reset (``rst``, synchronous, active high; power-on is the same) returns every register to its
+initial value: the sequencer, walkers, queues, work lists, broadcast stage, requantizer, argmax,
+logit registers, counters, buffer parity, layer table and load port (a loadable design is then
+empty and must be loaded again; the banks, pointers and parameters, RAM, keep their words). The
+accumulators are a RAM too: for the :attr:`~Accelerator.clear_cycles` cycles after reset a
+sweep writes every row to zero while ``busy`` is high, so nothing is loaded, streamed in or
+started meanwhile. The activation buffer needs no sweep: each layer reads only the columns the
+stage before it wrote this run (an N:M group's padding past the last column meets no nonzero
+weight).
+
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
 cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY`` cycles later, and
@@ -106,7 +116,7 @@ class AcceleratorSignature(wiring.Signature):
             "input": In(stream.Signature(signed(ACT_BITS))),
             "output": Out(stream.Signature(signed(value_bits))),
             "start": In(1),
-            "busy": Out(1),
+            "busy": Out(1, init=1),  # the clear sweep after reset
             "done": Out(1),
             "features": Out(range(inputs + 1)),
             "classes": Out(range(outputs + 1)),
@@ -185,6 +195,12 @@ class Accelerator(wiring.Component):
         return dict(self._memories)
 
     @property
+    def clear_cycles(self) -> int:
+        """Cycles ``busy`` stays high after reset (and power-on) while the accumulators clear:
+        one per row of every PE, P x ceil(max_rows / P)."""
+        return self.capacity.pes * self.capacity.rows_per_pe
+
+    @property
     def act_lanes(self) -> int:
         """Activations the engine reads a cycle: W for the sparse CSC engine, else one."""
         return self.engine_signature().lanes
@@ -215,9 +231,10 @@ class Accelerator(wiring.Component):
         act_write = self._activation_buffer(m, engine, layer.parity)
         in_count, loaded = self._input_stage(m, engine, act_write, layer)
         drain = self._drain(m, engine, requant, layer.cfg, write)
+        clearing = self._clear_sweep(m, engine)  # after the drain: its clears give way
         writes_hidden = self._write_back(m, engine, requant, argmax, act_write, layer)
         self._sequencer(m, engine, requant, argmax, layer, drain, in_count, loaded, launch_run)
-        self._counters(m, engine, launch_run, writes_hidden, layer)
+        self._counters(m, engine, launch_run, writes_hidden, layer, clearing)
         return m
 
     def _load_port(self, m, engine, launch_run):
@@ -342,6 +359,26 @@ class Accelerator(wiring.Component):
                       issued_row=issued_row, issued_last=issued_last, issued_pe=issued_pe,
                       issued_local=issued_local, advance=advance)
 
+    def _clear_sweep(self, m, engine) -> Signal:
+        """After reset (power-on included) the accumulators, a RAM, hold what an interrupted run
+        left: clear every row, one a cycle in the drain's order (:attr:`clear_cycles` cycles),
+        while ``busy`` keeps the host out (``load`` and ``input`` not ready, ``start``
+        ignored). Returns the ``clearing`` flag; every other state is a register, which reset
+        returns to its initial value."""
+        pes, rows_per_pe = self.capacity.pes, self.capacity.rows_per_pe
+        clearing = Signal(init=1)
+        pe = Signal(range(pes))
+        local = Signal(range(rows_per_pe))
+        with m.If(clearing):
+            m.d.comb += [engine.clear_en.eq(1), engine.clear_pe.eq(pe),
+                         engine.clear_addr.eq(local)]
+            m.d.sync += pe.eq(pe + 1)
+            with m.If(pe == pes - 1):
+                m.d.sync += [pe.eq(0), local.eq(local + 1)]
+                with m.If(local == rows_per_pe - 1):
+                    m.d.sync += [clearing.eq(0), self.busy.eq(0)]
+        return clearing
+
     def _write_back(self, m, engine, requant, argmax, act_write, layer):
         """Requantized rows: a hidden layer's into the other buffer (and the next layer's work
         list), the last layer's into the logit registers, the argmax and the output stream, on
@@ -429,9 +466,10 @@ class Accelerator(wiring.Component):
                     layer.select(0)
                     m.next = "IDLE"
 
-    def _counters(self, m, engine, launch_run, writes_hidden, layer):
+    def _counters(self, m, engine, launch_run, writes_hidden, layer, clearing):
         """The host-visible event counters (:data:`COUNTERS`): restarted by the launch edge
-        (``act_writes`` counting the streamed input), summed every cycle of the run."""
+        (``act_writes`` counting the streamed input), summed every cycle of the run (not of the
+        clear sweep, which leaves them at 0)."""
         events = {
             "cycles": 1,
             "macs": engine.events.macs,
@@ -450,7 +488,7 @@ class Accelerator(wiring.Component):
             for name, event in events.items():
                 initial = layer.first.cols if name == "act_writes" else 0
                 m.d.sync += getattr(self.counters, name).eq(event + initial)
-        with m.Elif(self.busy):
+        with m.Elif(self.busy & ~clearing):
             for name, event in events.items():
                 counter = getattr(self.counters, name)
                 m.d.sync += counter.eq(counter + event)

@@ -191,6 +191,10 @@ class HardwareConfig:
 class SimConfig:
     #: Test images run through the RTL (sparse and dense); 0 means the whole test split.
     samples: int = 0
+    #: Of those, how many the SAIF-traced builds run for the switching activity (toggles per
+    #: inference, a mean that settles long before a thousand images: tracing every net every
+    #: cycle is the slowest simulation there is); 0 means all of them.
+    activity_samples: int = 100
 
 
 @dataclass(frozen=True)
@@ -382,6 +386,9 @@ def validate(config: FlowConfig) -> None:
     _check("hardware.acc_bits", params.check_acc_bits, h.acc_bits)
     if config.sim.samples < 0:
         raise ConfigError(f"sim.samples must be >= 0, not {config.sim.samples}")
+    if config.sim.activity_samples < 0:
+        raise ConfigError(f"sim.activity_samples must be >= 0 (0 = all), not "
+                          f"{config.sim.activity_samples}")
     validate_train(config.train)
     r = config.report
     if any(not 0 < d <= 1 for d in r.densities):

@@ -1,7 +1,7 @@
 """The report's curves: the run's recipe at several densities, each proved on the sparse RTL.
 
 Every point starts from the run's dense model and repeats its prune → quantize → pack steps
-at another density; its realised speedup is measured on the RTL of the sparse accelerator
+at another density (the run's own density is its model.bin, made by the same steps); its realised speedup is measured on the RTL of the sparse accelerator
 (logits bit-exact, cycles equal to the model) over the first ``report.rtl_samples`` test
 images, against the dense twin, whose cycles per inference do not depend on the input.
 """
@@ -28,11 +28,15 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     from .sw.train import accuracy
 
     cfg = dataclasses.replace(run.cfg, prune=dataclasses.replace(run.cfg.prune, density=density))
-    model = run.load_model("dense.pt")
-    pipeline.prune_model(cfg, run.data, model)
-    pruned_accuracy = accuracy(model, run.data.test)
-    qmodel = pipeline.quantize_model(cfg, run.data, model).model
-    data = pipeline.pack_model(cfg, run.data, qmodel).data
+    if density == run.cfg.prune.density:  # the run's own point: its steps made this model
+        data = run.path("model.bin").read_bytes()
+        pruned_accuracy = run.summary["pruned_accuracy"]
+    else:
+        model = run.load_model("dense.pt")
+        pipeline.prune_model(cfg, run.data, model)
+        pruned_accuracy = accuracy(model, run.data.test)
+        qmodel = pipeline.quantize_model(cfg, run.data, model).model
+        data = pipeline.pack_model(cfg, run.data, qmodel).data
     packed = container.decode(data)
     layers = packed.model.layers
     x = quantize_input(images.reshape(len(images), -1), packed.model.input_scale).astype(np.int64)

@@ -108,8 +108,11 @@ def build(summary: Mapping) -> tuple[list[Table], list[Figure]]:
                               plots.stacked_by_design(summary["energy"], ylabel="pJ per inference",
                                                       title="Energy per inference")))
     if summary.get("toggles"):
-        tables.append(breakdown_table("Toggles per inference by block", "block", summary["toggles"]))
-        figures.append(Figure("toggles", "Switching activity (toggles per inference) by block.",
+        over = (f" (SAIF, first {summary['activity_samples']} test images)"
+                if summary.get("activity_samples") else "")
+        tables.append(breakdown_table(f"Toggles per inference by block{over}", "block",
+                                      summary["toggles"]))
+        figures.append(Figure("toggles", f"Switching activity (toggles per inference) by block{over}.",
                               plots.stacked_by_design(summary["toggles"], ylabel="toggles per inference",
                                                       title="Switching activity")))
     return tables, figures

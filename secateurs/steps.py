@@ -134,13 +134,16 @@ def power(run: Run) -> dict:
     from .sim.inference import measure_power
 
     samples = run.cfg.sim.samples or None
-    p = measure_power(run.out, samples=samples, build_root=run.build_root, log=run.reporter.log)
+    p = measure_power(run.out, samples=samples,
+                      activity_samples=run.cfg.sim.activity_samples or None,
+                      build_root=run.build_root, log=run.reporter.log)
     return {
         "energy": {k: p[k]["energy_pj"]["by_event"] for k in ("sparse", "dense")},
         "energy_pj_per_inference": {k: p[k]["energy_pj"]["total"] for k in ("sparse", "dense")},
         "toggles": {k: {b: v["toggles"] for b, v in p[k]["toggles"]["by_block"].items()}
                     for k in ("sparse", "dense")},
         "activity_factor": {k: p[k]["toggles"]["alpha"] for k in ("sparse", "dense")},
+        "activity_samples": p["activity_samples"],
     }
 
 

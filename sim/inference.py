@@ -221,10 +221,12 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
 
 
 def measure_power(run_dir: str | Path, *, samples: int | None = None,
-                  build_root: str | Path | None = None,
+                  activity_samples: int | None = None, build_root: str | Path | None = None,
                   log: Callable[[str], None] = print) -> dict:
     """Both power proxies of a simulated run: event energy (from ``sim/summary.json``, the
-    hardware counters x the energy table) and switching activity; writes ``sim/power.json``."""
+    hardware counters x the energy table, over its ``samples``) and switching activity, per
+    inference over the first ``activity_samples`` of them (None: all); writes
+    ``sim/power.json``."""
     run_dir = Path(run_dir)
     try:
         simulated = json.loads((run_dir / SUMMARY).read_text())
@@ -233,10 +235,14 @@ def measure_power(run_dir: str | Path, *, samples: int | None = None,
     cfg, packed, board = _batch(run_dir, samples)
     if simulated["samples"] != len(board.inputs):
         raise InputError(f"{SUMMARY} holds {simulated['samples']} inferences, not {len(board.inputs)}")
+    if activity_samples is not None and activity_samples < 1:
+        raise InputError(f"activity samples must be a positive number, not {activity_samples}")
+    traced = board.inputs[:activity_samples]
     build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
-    toggles = _switching(packed, cfg.hardware, board.inputs, build_root, log)
+    toggles = _switching(packed, cfg.hardware, traced, build_root, log)
     result = {kind: {"energy_pj": simulated[kind]["energy_pj"], "toggles": toggles[kind]}
               for kind in KINDS}
     result["samples"] = len(board.inputs)
+    result["activity_samples"] = len(traced)
     atomic.write_json(run_dir / POWER, result)
     return result

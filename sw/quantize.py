@@ -33,6 +33,9 @@ from .train import accuracy
 __all__ = ["quantize_model", "quantize", "Quantized", "WEIGHT_QMAX", "MAX_SHIFT"]
 
 WEIGHT_QMAX = qmax(8)  #: symmetric range ±127: -128 is never used, so negation is exact
+#: The accumulator's largest value, and the largest |activation| (int8's -128).
+ACC_LIMIT = (1 << (ACC_BITS - 1)) - 1
+ACT_PEAK = 128
 MAX_SHIFT = 40  #: keeps (acc + bias) · M within 48-bit products in the requantizer
 CODEBOOK_ENTRY_BITS = 8  #: codebook entries are int8 on one per-layer scale
 
@@ -47,6 +50,16 @@ def _multiplier(real: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
         raise ConfigError(f"requantization multiplier {peak:.3g} needs more than {bits} bits")
     shift = min(shift, MAX_SHIFT)
     return np.floor(real * (1 << shift) + 0.5).astype(np.int64), shift
+
+
+def _fitting_bias(w_scale: np.ndarray, bias: np.ndarray, in_scale: float, row_sum: int) -> np.ndarray:
+    """Each row's weight scale, grown where the integer bias would not fit the accumulator beside
+    ``row_sum`` (the largest sum of |weight| x |activation| a row of the layer can reach): a row
+    of tiny weights and a large bias is then quantized coarser rather than its bias clipped."""
+    headroom = ACC_LIMIT - row_sum
+    if headroom <= 0:
+        return w_scale
+    return np.maximum(w_scale, np.abs(bias) / (in_scale * headroom))
 
 
 def _codebook_weights(shared: SharedLayer, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,10 +102,13 @@ def quantize_model(model: nn.Module, calibration_x: np.ndarray, cfg: QuantConfig
             bits = CODEBOOK_ENTRY_BITS
         else:
             bits = cfg.weight_bits
-            w_scale = weight_scales(w, bits, cfg.granularity)
+            w_scale = _fitting_bias(weight_scales(w, bits, cfg.granularity), b, in_scale,
+                                    qmax(bits) * ACT_PEAK * w.shape[1])
             wq = np.clip(np.floor(w / w_scale[:, None] + 0.5), -qmax(bits), qmax(bits)).astype(np.int8)
         acc_scale = w_scale * in_scale
-        bias_limit = (1 << (ACC_BITS - 1)) - 1
+        # What is left of the accumulator beside the row's largest sum: the bound the hardware
+        # checks (|bias| + sum |w| x 128 < 2^(ACC_BITS - 1)) holds for every quantized row.
+        bias_limit = ACC_LIMIT - np.abs(wq.astype(np.int64)).sum(axis=1) * ACT_PEAK
         bq = np.clip(np.floor(b / acc_scale + 0.5), -bias_limit, bias_limit).astype(np.int32)
         out_scale = scale_of(out_ranges[i], cfg.act_bits)
         multiplier, shift = _multiplier(acc_scale / out_scale, cfg.multiplier_bits)

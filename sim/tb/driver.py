@@ -1,6 +1,6 @@
 """Drives the host ports of the accelerator: its load stream (the model), its input stream and
 the ``ready`` of its output stream (from Python, or a whole batch handed to the wrapper's
-feeder), reset and start.
+feeder), reset and start; from Python it may also reset a run in the middle.
 
 The clock is made inside the simulator (:mod:`secateurs.sim.clock`). With an idle seed, random
 idle cycles are slipped between input values (as a slow or bursty host would) with random junk
@@ -70,7 +70,8 @@ class NetworkDriver:
         #: Cycles offered logits were kept waiting so far.
         self.held_cycles = 0
 
-    async def reset(self) -> None:
+    def _idle(self) -> None:
+        """Every host port at rest: no transfer offered, logits taken, no start."""
         dut = self.dut
         dut.start.value = 0
         dut.input__valid.value = 0
@@ -79,10 +80,37 @@ class NetworkDriver:
         if hasattr(dut, "logit_addr"):  # a one-output design has no address to drive
             dut.logit_addr.value = 0
         dut.feed_go.value = 0
+
+    async def reset(self) -> None:
+        dut = self.dut
+        self._idle()
         dut.rst.value = 1
         await ClockCycles(dut.clk, RESET_CYCLES)
         dut.rst.value = 0
         await self._edge
+
+    async def interrupt(self, edge: int) -> int:
+        """Reset the run just launched: its edge ``edge`` (the launch edge is 0) samples ``rst``
+        high, the host ports at rest. Returns the cycles ``busy`` then stays high (the
+        accumulators' clear sweep); call it right after :meth:`start`."""
+        if edge < 1:
+            raise ValueError(f"A run is reset from its edge 1 on, not {edge}")
+        dut = self.dut
+        if edge > 1:
+            await ClockCycles(dut.clk, edge - 1)
+        self._idle()
+        dut.rst.value = 1
+        await self._edge
+        dut.rst.value = 0
+        busy = 0
+        while True:
+            await ReadOnly()
+            if not dut.busy.value:
+                return busy
+            if busy >= READY_TIMEOUT_CYCLES:
+                raise SimulationError(f"still busy {READY_TIMEOUT_CYCLES} cycles after a reset")
+            await self._edge
+            busy += 1
 
     async def load(self, words) -> None:
         """Stream the model's load words (:func:`secateurs.hw.load.load_words`) into the ``load``

@@ -2,7 +2,9 @@
 
 The job names the model's load words (written into the design before the batch), the int8
 input vectors, how many logits and which counters to read, the idle-cycle seed and the driver; the results carry what the accelerator reported for each sample and what
-the run cost in simulated cycles and wall time.
+the run cost in simulated cycles and wall time. A job may also reset chosen samples in the middle
+of their run (Python drivers only): the host then abandons the sample, reads the ports once the
+design is ready again, and loads the model anew before the next one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ class NetworkJob:
     #: The model's 32-bit load words (:func:`secateurs.hw.load.load_words`), streamed into the
     #: ``load`` port before the first inference (empty: the design keeps what it holds).
     load: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Per sample, the edge of its run (counted from the launch edge, 0) that samples ``rst``
+    #: high, at least 1; -1 (or past the end of the list): the run is not reset.
+    resets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def reset_at(self, sample: int) -> int:
+        """The edge of ``sample``'s run that resets it, or -1."""
+        return int(self.resets[sample]) if sample < len(self.resets) else -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +68,10 @@ class NetworkResults:
     #: Clock cycles from reset to the end of the job, and the wall seconds they took.
     total_cycles: int
     total_seconds: float
+    #: ``(batch,)`` cycles ``busy`` stayed high after the sample's reset, -1 if it ran to the
+    #: end (then its class, logits and counters are those of the run; else what the host read
+    #: once the design was ready again).
+    reset_busy: np.ndarray | None = None
 
     @property
     def cycles(self) -> np.ndarray:
@@ -76,6 +89,12 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 def save_job(path: str | Path, job: NetworkJob) -> None:
     if job.driver not in DRIVERS:
         raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not {job.driver!r}")
+    resets = np.asarray(job.resets, dtype=np.int64)
+    bad = resets[(resets == 0) | (resets < -1)]
+    if bad.size:
+        raise ValueError(f"a reset is an edge of the run from 1 on, or -1, not {bad[0]}")
+    if (resets > 0).any() and job.driver == "feeder":
+        raise ValueError("the feeder runs a batch without resets; reset with a Python driver")
     save_npz(path, {
         "inputs": np.asarray(job.inputs, dtype=np.int64),
         "outputs": np.array(job.outputs),
@@ -84,6 +103,7 @@ def save_job(path: str | Path, job: NetworkJob) -> None:
         "idle_seed": np.array(-1 if job.idle_seed is None else job.idle_seed),
         "driver": np.array(job.driver),
         "load": np.asarray(job.load, dtype=np.int64),
+        "resets": np.asarray(job.resets, dtype=np.int64),
     })
 
 
@@ -92,7 +112,8 @@ def load_job(path: str | Path) -> NetworkJob:
         seed = int(job["idle_seed"])
         return NetworkJob(job["inputs"], int(job["outputs"]),
                           tuple(str(c) for c in job["counters"]), Path(str(job["results"])),
-                          None if seed < 0 else seed, str(job["driver"]), job["load"])
+                          None if seed < 0 else seed, str(job["driver"]), job["load"],
+                          job["resets"])
 
 
 def save_results(path: str | Path, results: NetworkResults) -> None:
@@ -101,6 +122,8 @@ def save_results(path: str | Path, results: NetworkResults) -> None:
         "idle_cycles": results.idle_cycles, "held_cycles": results.held_cycles,
         "total_cycles": np.array(results.total_cycles),
         "total_seconds": np.array(results.total_seconds),
+        "reset_busy": np.full(len(results.predicted), -1) if results.reset_busy is None
+        else np.asarray(results.reset_busy),
         **{f"counter/{k}": v for k, v in results.counters.items()},
     })
 
@@ -109,4 +132,5 @@ def load_results(path: str | Path) -> NetworkResults:
     with np.load(path) as r:
         counters = {k.split("/", 1)[1]: r[k] for k in r.files if k.startswith("counter/")}
         return NetworkResults(r["predicted"], r["logits"], counters, r["idle_cycles"],
-                              r["held_cycles"], int(r["total_cycles"]), float(r["total_seconds"]))
+                              r["held_cycles"], int(r["total_cycles"]), float(r["total_seconds"]),
+                              r["reset_busy"])

@@ -18,7 +18,8 @@ from secateurs.sw.reference import forward
 pytestmark = pytest.mark.rtl
 
 SMALL = ["model.hidden=[32, 16]", "train.epochs=12", "prune.finetune_epochs=4",
-         "prune.density=0.2", "sim.samples=40", "hardware.pes=3", "hardware.queue_depth=2",
+         "prune.density=0.2", "sim.samples=40", "sim.activity_samples=25", "hardware.pes=3",
+         "hardware.queue_depth=2",
          "report.densities=[0.5]", "report.rtl_samples=12"]
 STEP_NAMES = ["train", "prune", "quantize", "pack", "rtl", "simulate", "power", "sweep", "report"]
 
@@ -106,10 +107,13 @@ def test_power_proxies_and_sweep_points(run):
     for kind in ("sparse", "dense"):
         assert s["energy_pj_per_inference"][kind] == pytest.approx(sum(s["energy"][kind].values()))
         assert sum(s["toggles"][kind].values()) > 0
+    assert s["activity_samples"] == 25  # SAIF on the first 25 of the 40 simulated images
     assert s["energy_pj_per_inference"]["sparse"] < s["energy_pj_per_inference"]["dense"]
     points = {round(p["target_density"], 3): p for p in s["density_sweep"]}
     assert set(points) == {0.5, 0.2}
     assert points[0.2]["theoretical_speedup"] == pytest.approx(s["theoretical_speedup"])
+    for key in ("pruned_accuracy", "quantized_accuracy", "compression_ratio"):  # the run's model
+        assert points[0.2][key] == s[key], key
     assert points[0.5]["theoretical_speedup"] < points[0.2]["theoretical_speedup"]
     assert points[0.5]["realised_speedup"] < points[0.2]["realised_speedup"]
 

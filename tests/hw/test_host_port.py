@@ -27,9 +27,13 @@ def _design(kind, seed=0):
 
 
 def _simulate(dut, bench):
+    async def after_power_on(ctx):
+        await ctx.tick().repeat(dut.clear_cycles)  # busy while the accumulators clear
+        await bench(ctx)
+
     sim = Simulator(dut)
     sim.add_clock(CLOCK_PERIOD)
-    sim.add_testbench(bench)
+    sim.add_testbench(after_power_on)
     sim.run()
 
 

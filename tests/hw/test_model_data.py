@@ -221,6 +221,7 @@ def test_reset_returns_the_table_and_the_load_port_to_their_initial_values():
         await ctx.tick()
         ctx.set(rst, 0)
         assert (ctx.get(dut.features), ctx.get(dut.classes)) == (0, 0)
+        await ctx.tick().repeat(dut.clear_cycles)  # busy while the accumulators clear
         assert not ctx.get(dut.busy) and not ctx.get(dut.done) and ctx.get(dut.load.ready)
         await stream(ctx, dut.load, table)  # a header again: the partial transfer is gone
         assert (ctx.get(dut.features), ctx.get(dut.classes)) == (12, 5)
@@ -239,6 +240,7 @@ def test_an_empty_design_ignores_start_and_input_until_loaded():
     async def bench(ctx):
         ctx.set(dut.start, 1)
         ctx.set(dut.input.valid, 1)
+        await ctx.tick().repeat(dut.clear_cycles)  # the clear sweep after power-on
         for _ in range(5):
             assert ctx.get(dut.load.ready) and not ctx.get(dut.input.ready)
             await ctx.tick()

@@ -1,5 +1,7 @@
 """Quantization against the float model it came from (torch is the oracle)."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,30 @@ def test_integer_logits_track_the_float_model(trained):
     assert np.abs(logits - want).max() < 0.1 * np.abs(want).max()
     agree = (logits.argmax(1) == want.argmax(1)).mean()
     assert agree > 0.97
+
+
+def test_a_large_bias_beside_tiny_weights_fits_the_accumulator(trained):
+    """A row of tiny weights (1e-9) and an ordinary bias: at the weights' own scale its integer
+    bias is ~2^40, past the 32-bit accumulator (the hardware refuses such a model). The row's
+    scale grows until the bias fits beside its largest sum, and its output stays the bias's."""
+    from secateurs.hw.image import ACT_MAGNITUDE
+
+    data, model, _ = trained
+    model = copy.deepcopy(model)  # the fixture's model serves the other tests
+    with torch.no_grad():
+        first = linear_layers(model)[0]
+        first.weight[0] = 1e-9
+        first.bias[0] = 0.5
+    q = quantize_model(model, data.train.x, QuantConfig())
+    layer = q.layers[0]
+    bound = (np.abs(layer.weight.astype(np.int64)).sum(axis=1) * ACT_MAGNITUDE
+             + np.abs(layer.bias.astype(np.int64)))
+    assert bound.max() < 1 << 31
+    acc_scale = layer.weight_scale[0] * layer.in_scale
+    assert abs(layer.bias[0] * acc_scale - 0.5) <= acc_scale  # the bias kept, not clipped
+    # every other row is quantized exactly as before: scales from its own weights
+    w = first.weight.detach().double().numpy()
+    assert np.allclose(layer.weight_scale[1:], np.abs(w[1:]).max(axis=1) / 127)
 
 
 @pytest.fixture(scope="module")
