@@ -114,7 +114,7 @@ def digits_cycles() -> dict[str, float]:
     pipeline.prune_model(cfg, data, model)
     qmodel = pipeline.quantize_model(cfg, data, model).model
     packed = container.decode(container.encode(qmodel, pes=DEFAULT.pes, index_bits=4, fmt="csc"))
-    x = quantize_input(data.test.x, qmodel.input_scale)
+    x = quantize_input(data.test.x.reshape(len(data.test), -1), qmodel.input_scale)
     return {kind: float(network_cycles(packed, x, queue_depth=DEFAULT.queue_depth,
                                        issue_width=DEFAULT.issue_width, array=kind).total.mean())
             for kind in KINDS}

@@ -72,8 +72,8 @@ def _train(structure: str, pes: int):
     model, _ = pipeline.train_model(cfg, data)
     pipeline.prune_model(cfg, data, model)
     qmodel = pipeline.quantize_model(cfg, data, model).model
-    x = quantize_input(data.test.x, qmodel.input_scale)
-    return qmodel, x, data.test.y, quantize_input(data.train.x, qmodel.input_scale)
+    x = quantize_input(data.test.x.reshape(len(data.test), -1), qmodel.input_scale)
+    return qmodel, x, data.test.y, quantize_input(data.train.x.reshape(len(data.train), -1), qmodel.input_scale)
 
 
 def _pack(qmodel, pes: int):

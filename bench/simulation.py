@@ -54,7 +54,7 @@ def _speed(run_dir: Path, build_root: Path) -> list[dict]:
     every run checked bit-exact and cycle-exact."""
     cfg, packed = load_run(run_dir)
     test = load_dataset(cfg.data, cfg.seed).test
-    x = quantize_input(test.x, packed.model.input_scale).astype(np.int64)
+    x = quantize_input(test.x.reshape(len(test), -1), packed.model.input_scale).astype(np.int64)
     board = Scoreboard(packed, x)
     rows = []
     for kind in KINDS:
@@ -81,7 +81,7 @@ def _harness(run_dir: Path, build_root: Path) -> dict:
     interleaved in this process; both bit-exact and cycle-exact against each other."""
     cfg, packed = load_run(run_dir)
     test = load_dataset(cfg.data, cfg.seed).test
-    x = quantize_input(test.x, packed.model.input_scale).astype(np.int64)
+    x = quantize_input(test.x.reshape(len(test), -1), packed.model.input_scale).astype(np.int64)
     accelerator = build_accelerator(packed, kind="sparse", hw=cfg.hardware, build_root=build_root)
     name = "sparse_accelerator"
     harness = build_harness(export_verilog(accelerator.design, name=name), toplevel=name,

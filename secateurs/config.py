@@ -39,13 +39,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    #: Network architecture: "mlp" (what the accelerator runs) or "cnn" (LeNet-5-like; sweeps only).
+    #: Built-in network: "mlp", "cnn" (LeNet-5-like with ``channels``, the sweeps' digits CNN) or
+    #: "lenet5" (LeNet-5: conv 5x5 → 6, pool, conv 5x5 → 16, pool, Linear 120 → 84 → classes;
+    #: shapes follow the data set). Ignored when ``module`` is set.
     arch: str = "mlp"
     #: Widths of the hidden Linear layers (of the MLP, or of the CNN's classifier head);
     #: (300, 100) makes the MLP LeNet-300-100.
     hidden: tuple[int, ...] = (128, 64)
     #: Output channels of each Conv → ReLU → max-pool stage of the CNN.
     channels: tuple[int, ...] = (6, 16)
+    #: The user's own model instead of ``arch``: "path/to/file.py:NAME" or "package.module:NAME",
+    #: NAME a callable returning an nn.Module (called with no arguments, seeded) or an instance.
+    #: It must trace (torch.fx) into Conv2d, Linear, ReLU, pools, flatten, BatchNorm, Dropout.
+    module: str | None = None
+    #: A state_dict (torch.save) the model starts from instead of being trained; the train step
+    #: then only evaluates it.
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,9 +376,6 @@ def validate(config: FlowConfig) -> None:
     if config.data.data_dir and config.data.dataset != "digits" and not Path(config.data.data_dir).is_dir():
         raise ConfigError(f"data.data_dir {config.data.data_dir!r} is not a folder")
     validate_model(config.model)
-    if config.model.arch != "mlp":
-        raise ConfigError(f"the flow's hardware runs MLPs: model.arch must be 'mlp', not "
-                          f"{config.model.arch!r} (the CNN is for `secateurs sweep`)")
     validate_prune(config.prune)
     validate_quant(config.quant)
     validate_pack(config.pack, config.quant, config.prune)
@@ -416,8 +422,16 @@ def validate_data(d: DataConfig) -> None:
 
 
 def validate_model(m: ModelConfig) -> None:
-    if m.arch not in ("mlp", "cnn"):
-        raise ConfigError(f"model.arch must be 'mlp' or 'cnn', not {m.arch!r}")
+    from .sw.models import ARCHS
+
+    if m.arch not in ARCHS:
+        raise ConfigError(f"model.arch must be one of {', '.join(map(repr, ARCHS))}, not {m.arch!r}")
+    if m.module is not None:
+        from .sw.usermodel import check_spec
+
+        check_spec(m.module)
+    if m.checkpoint is not None and not Path(m.checkpoint).is_file():
+        raise ConfigError(f"model.checkpoint {m.checkpoint!r} is not a file")
     if not m.hidden or any(not 1 <= h <= MAX_HIDDEN for h in m.hidden):
         raise ConfigError(f"model.hidden must be widths in 1..{MAX_HIDDEN}, not {m.hidden!r}")
     from .sw.formats.container import MAX_WEIGHTS

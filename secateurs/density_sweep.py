@@ -39,7 +39,7 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
         data = pipeline.pack_model(cfg, run.data, qmodel).data
     packed = container.decode(data)
     layers = packed.model.layers
-    x = quantize_input(images, packed.model.input_scale).astype(np.int64)
+    x = quantize_input(images.reshape(len(images), -1), packed.model.input_scale).astype(np.int64)
 
     design = build_accelerator(packed, kind="sparse", hw=cfg.hardware, build_root=run.build_root)
     ran = design.run(packed, x)

@@ -107,10 +107,21 @@ def _config_value(cfg: FlowConfig, dotted: str) -> object:
     return node
 
 
+def _model_files(cfg: FlowConfig) -> dict[str, str | None]:
+    """sha256 of the files the model config names (the user's model file, its checkpoint): an
+    edited file reruns training as a changed config value does."""
+    named = {"module": cfg.model.module and cfg.model.module.rpartition(":")[0],
+             "checkpoint": cfg.model.checkpoint}
+    return {k: file_hash(Path(v)) for k, v in named.items() if v and (k != "module" or v.endswith(".py"))}
+
+
 def step_key(step: Step, cfg: FlowConfig, previous: str) -> str:
-    """Hash of what decides the step's result: its config values and everything before it."""
+    """Hash of what decides the step's result: its config values (and the files the model
+    config names) and everything before it."""
     identity = {"step": step.name, "previous": previous,
                 "config": {k: _config_value(cfg, k) for k in step.reads}}
+    if "model" in step.reads and (files := _model_files(cfg)):
+        identity["files"] = files
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -173,8 +184,8 @@ def check_run(run_dir: str | Path) -> tuple[FlowConfig, object]:
     validate(cfg)
     packed = container.load(run_dir / "model.bin")
     features = load_dataset(cfg.data, cfg.seed).features
-    if packed.model.layers[0].cols != features:
-        raise InputError(f"{str(run_dir / 'model.bin')!r} takes {packed.model.layers[0].cols} "
+    if packed.model.layers[0].in_features != features:
+        raise InputError(f"{str(run_dir / 'model.bin')!r} takes {packed.model.layers[0].in_features} "
                          f"inputs but the run's dataset {cfg.data.dataset!r} has {features}")
     return cfg, packed
 
@@ -196,12 +207,16 @@ def run_flow(cfg: FlowConfig, out: str | Path, reporter: Reporter | None = None,
     steps = STEPS[:names.index(until) + 1] if until else STEPS
 
     from .outdir import claim_dir
+    from .pipeline import checked_model
+    from .sw.data import load_dataset
 
+    data = load_dataset(cfg.data, cfg.seed)
+    checked_model(cfg, data)  # an op the hardware cannot run is refused before any step
     created = not Path(out).exists()
     # A foreign non-empty folder is refused; a run folder of a version before manifests is adopted.
     out = claim_dir(out, "flow", "run folder", legacy=(STEPS_FILE, "config.json", "summary.json"))
     try:
-        return _run_steps(cfg, out, steps, reporter, build_root, force, until)
+        return _run_steps(cfg, out, steps, reporter, build_root, force, until, data)
     except BaseException:
         if created and not (out / STEPS_FILE).exists():
             _unclaim(out)  # failed before any step finished: leave no folder behind
@@ -221,9 +236,11 @@ def _unclaim(out: Path) -> None:
         out.rmdir()
 
 
-def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until) -> dict:
+def _run_steps(cfg: FlowConfig, out: Path, steps, reporter, build_root, force, until,
+               data) -> dict:
     reporter = reporter or Reporter()
     run = Run(cfg, out, Path(build_root or out / "sim" / "build"), reporter)
+    run.data = data  # loaded once, for the model check and every step
     atomic.write_json(out / "config.json", to_dict(cfg))
     recorded = {} if force else _recorded(out)
     summary = run.summary

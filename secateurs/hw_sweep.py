@@ -203,7 +203,7 @@ def run_point(point: Point, build_root: str) -> str:
     summary = run_flow(cfg, point.folder, until="pack")
     packed = container.load(point.folder / "model.bin")
     test = load_dataset(cfg.data, cfg.seed).test
-    x = quantize_input(test.x, packed.model.input_scale).astype(np.int64)
+    x = quantize_input(test.x.reshape(len(test), -1), packed.model.input_scale).astype(np.int64)
     dense = network_cycles(packed, x, queue_depth=1, array="dense")
     rows = []
     for depth in point.queue_depths:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .config import FlowConfig
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,13 +31,35 @@ def fresh_model(cfg: FlowConfig, data: Dataset) -> nn.Module:
     return build_model(cfg.model, data.image_shape, data.classes, cfg.seed)
 
 
+def checked_model(cfg: FlowConfig, data: Dataset) -> nn.Module:
+    """:func:`fresh_model`, traced into its layer graph: ConfigError naming the first op the
+    hardware cannot run."""
+    from .sw.graph import trace
+
+    model = fresh_model(cfg, data)
+    trace(model, data.image_shape)
+    return model
+
+
 def train_model(cfg: FlowConfig, data: Dataset, *,
                 on_epoch: Callable[[int, float], None] | None = None) -> tuple[nn.Module, TrainResult]:
     """The dense model trained by ``cfg.train`` from :func:`fresh_model`; best validation epoch
-    kept. ``on_epoch(epoch, val_accuracy)`` reports progress."""
-    from .sw.train import train_by
+    kept. ``on_epoch(epoch, val_accuracy)`` reports progress. With ``model.checkpoint`` the
+    model starts from that state_dict and is not trained (its result says epoch 0).
 
-    model = fresh_model(cfg, data)
+    The model is traced into its layer graph first: an op the hardware cannot run is refused
+    before any training.
+    """
+    from .sw.graph import trace
+    from .sw.train import TrainResult, accuracy, train_by
+    from .sw.usermodel import load_checkpoint
+
+    model = checked_model(cfg, data)
+    if cfg.model.checkpoint is not None:
+        load_checkpoint(model, cfg.model.checkpoint)
+        trace(model, data.image_shape)  # the loaded BatchNorm statistics must fold as well
+        val = accuracy(model, data.val)
+        return model, TrainResult(best_epoch=0, best_val_accuracy=val, history=[val])
     return model, train_by(model, data, cfg.train, seed=cfg.seed, on_epoch=on_epoch)
 
 
@@ -88,7 +111,10 @@ def pack_model(cfg: FlowConfig, data: Dataset, qmodel: QuantModel) -> ModelFile:
 
     pes = cfg.hardware.pes
     if cfg.pack.balance_rows:
-        qmodel = balance_rows(qmodel, pes, quantize_input(data.train.x, qmodel.input_scale))
+        if any(q.geometry is not None for q in qmodel.layers):
+            raise ConfigError("pack.balance_rows renumbers Linear neurons; this model has conv "
+                              "layers: set pack.balance_rows = false")
+        qmodel = balance_rows(qmodel, pes, quantize_input(data.train.x.reshape(len(data.train), -1), qmodel.input_scale))
     index_bits = cfg.pack.index_bits or container.common_index_bits(qmodel, pes=pes)
     return ModelFile(container.encode(qmodel, pes=pes, index_bits=index_bits, fmt=cfg.pack.format,
                                       n=cfg.prune.n, m=cfg.prune.m), index_bits)

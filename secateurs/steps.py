@@ -10,7 +10,7 @@ import io
 
 from . import atomic, pipeline
 from .errors import ConfigError
-from .flow import Run, Step
+from .flow import STEPS_FILE, Run, Step
 
 
 def _save_model(run: Run, name: str, model) -> None:
@@ -37,12 +37,19 @@ def prune(run: Run) -> dict:
     from .sw.prune import density_of
     from .sw.train import accuracy
 
+    from .sw.prune import prunable
+
     model = run.load_model("dense.pt")
     result = pipeline.prune_model(run.cfg, run.data, model)
     _save_model(run, "model.pt", model)
+    empty = [name for name, m in prunable(model).items() if not m.weight.count_nonzero()]
+    for name in empty:
+        run.reporter.log(f"[prune] warning: layer {name} is pruned empty (every weight is zero: "
+                         f"its outputs are its bias alone)")
     return {"pruned_accuracy": accuracy(model, run.data.test),
             "pruned_val_accuracy": result.val_accuracy[-1],
-            "density": density_of(model), "prune_steps": result.densities}
+            "density": density_of(model), "prune_steps": result.densities,
+            "empty_layers": empty}
 
 
 def quantize(run: Run) -> dict:
@@ -62,7 +69,12 @@ def pack(run: Run) -> dict:
     made = pipeline.pack_model(run.cfg, run.data, load_quant_model(run.path("quantized.npz")))
     atomic.write_bytes(run.path("model.bin"), made.data)
     layers = run.packed().model.layers
+    empty = metrics.empty_layers(layers)
+    for i in empty:
+        run.reporter.log(f"[pack] warning: layer {i} of model.bin has no nonzero weight "
+                         f"(quantized to zero or pruned empty)")
     return {"format": run.cfg.pack.format, "index_bits": made.index_bits,
+            "empty_packed_layers": empty,
             "model_bytes": len(made.data),
             "compression_ratio": metrics.compression_ratio(layers, len(made.data)),
             "theoretical_speedup": metrics.theoretical_speedup(layers),
@@ -74,8 +86,14 @@ def rtl(run: Run) -> dict:
     from .hw.image import network_image
     from .rtl import write_rtl
 
+    packed = run.packed()
+    convs = [i for i, q in enumerate(packed.model.layers) if q.geometry is not None]
+    if convs:
+        raise ConfigError(f"conv layers do not reach the accelerator yet (model.bin layers "
+                          f"{', '.join(map(str, convs))} are conv); train, prune, quantize and "
+                          f"pack are done in {str(run.out)!r} (their figures in {STEPS_FILE})")
     try:
-        described = write_rtl(run.path("rtl"), network_image(run.packed()), run.cfg.hardware)
+        described = write_rtl(run.path("rtl"), network_image(packed), run.cfg.hardware)
     except ValueError as e:
         raise ConfigError(f"cannot generate or check the accelerators: {e}") from None
     return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")},

@@ -160,7 +160,7 @@ def _batch(run_dir: Path, samples: int | None):
         raise InputError(f"samples must be a positive number or 'all', not {samples}")
     test = load_dataset(cfg.data, cfg.seed).test
     n = len(test) if samples is None else min(samples, len(test))
-    x = quantize_input(test.x[:n], packed.model.input_scale).astype(np.int64)
+    x = quantize_input(test.x[:n].reshape(n, -1), packed.model.input_scale).astype(np.int64)
     return cfg, packed, Scoreboard(packed, x, test.y[:n])
 
 

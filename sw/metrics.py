@@ -34,11 +34,40 @@ def compression_ratio(layers, packed_bytes: int) -> float:
     return dense_bits(layers) / (8 * packed_bytes)
 
 
-def theoretical_speedup(layers) -> float:
-    """Dense MACs over remaining MACs: what a machine that skips every zero weight could gain."""
-    dense = sum(l.weight.size for l in layers)
-    nonzero = sum(int(np.count_nonzero(l.weight)) for l in layers)
+def layer_macs(layer, *, skip_padding: bool = False) -> np.ndarray:
+    """MACs each weight of a quantized layer performs for one sample, weight-shaped: 1 for a
+    Linear layer, a conv weight once per output position (stride, padding, dilation and groups
+    decide them; with ``skip_padding`` only where its input tap is inside the map)."""
+    from .conv import macs_per_weight as conv_macs
+
+    if getattr(layer, "geometry", None) is None:
+        return np.ones(layer.weight.shape, dtype=np.int64)
+    return conv_macs(layer.geometry, layer.rows, skip_padding=skip_padding)
+
+
+def macs_of_layers(layers, *, skip_padding: bool = False) -> tuple[int, int]:
+    """(dense MACs, MACs of the nonzero weights) for one sample of quantized layers."""
+    dense = nonzero = 0
+    for layer in layers:
+        per_weight = layer_macs(layer, skip_padding=skip_padding)
+        dense += int(per_weight.sum())
+        nonzero += int(per_weight[np.asarray(layer.weight) != 0].sum())
+    return dense, nonzero
+
+
+def theoretical_speedup(layers, *, skip_padding: bool = False) -> float:
+    """Dense MACs over remaining MACs: what a machine that skips every zero weight could gain.
+
+    A conv weight counts once per output position, so a layer's share follows its map size.
+    """
+    dense, nonzero = macs_of_layers(layers, skip_padding=skip_padding)
     return dense / max(nonzero, 1)
+
+
+def empty_layers(layers) -> list[int]:
+    """Indices of the quantized layers without a single nonzero weight (their outputs are the
+    bias alone: worth a warning, never silent)."""
+    return [i for i, l in enumerate(layers) if not np.count_nonzero(l.weight)]
 
 
 def density(layers) -> float:
@@ -111,7 +140,8 @@ def model_storage_bits(model: nn.Module, fmt: str, *, value_bits: int = FP32_BIT
 # --- MACs of a float model --------------------------------------------------------------------
 
 def input_shapes(model: nn.Module, image_shape: tuple[int, ...]) -> dict[nn.Module, tuple[int, ...]]:
-    """Shape of one sample's input to each Linear / Conv2d (found by a forward pass)."""
+    """Shape of one sample's input to each Linear / Conv2d (found by a forward pass on one
+    zero sample shaped ``image_shape``, e.g. (C, H, W) or an MLP's (features,))."""
     shapes: dict[nn.Module, tuple[int, ...]] = {}
 
     def record(module, inputs, _output) -> None:
@@ -121,7 +151,7 @@ def input_shapes(model: nn.Module, image_shape: tuple[int, ...]) -> dict[nn.Modu
     try:
         with torch.no_grad():
             model.eval()
-            model(torch.zeros(1, math.prod(image_shape)))
+            model(torch.zeros(1, *image_shape))
     finally:
         for h in hooks:
             h.remove()

@@ -1,6 +1,7 @@
-"""Networks: a multilayer perceptron (what the accelerator runs) and a LeNet-5-like CNN (for sweeps).
+"""Built-in networks: a multilayer perceptron, a LeNet-5-like CNN of configurable channels (the
+sweeps' digits CNN) and LeNet-5 itself; the user's own model comes from :mod:`.usermodel`.
 
-Both take flattened images, so every data set feeds either model unchanged.
+Every model takes images shaped (N, C, H, W); the MLP flattens them in its first layer.
 """
 
 from __future__ import annotations
@@ -18,22 +19,16 @@ LENET_IMAGE_SIZE = 28
 
 
 class MLP(nn.Sequential):
-    """Linear → ReLU → … → Linear on flattened images; the last layer gives the logits.
+    """Flatten, then Linear → ReLU → … → Linear; the last layer gives the logits.
 
     LeNet-300-100 is ``hidden = (300, 100)``; its input width follows the image size.
     """
 
     def __init__(self, features: int, hidden: tuple[int, ...], classes: int):
-        widths = (features, *hidden, classes)
-        layers: list[nn.Module] = [nn.Flatten()]
-        for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-            layers.append(nn.Linear(n_in, n_out))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        super().__init__(*layers)
+        super().__init__(*_head(features, hidden, classes))
 
 
-class LeNet5(nn.Sequential):
+class CNN(nn.Sequential):
     """(Conv → ReLU → 2×2 max-pool) per entry of ``channels``, then Linear layers as in the MLP.
 
     At 28×28 this is LeNet-5 (5×5 kernels, only the first padded: 400 features into the head);
@@ -45,7 +40,7 @@ class LeNet5(nn.Sequential):
         in_ch, height, width = image_shape
         large = min(height, width) >= LENET_IMAGE_SIZE
         kernel = 5 if large else 3
-        layers: list[nn.Module] = [nn.Unflatten(1, tuple(image_shape))]
+        layers: list[nn.Module] = []
         for i, out_ch in enumerate(channels):
             padding = kernel // 2 if (i == 0 or not large) else 0
             height = height + 2 * padding - kernel + 1
@@ -55,16 +50,53 @@ class LeNet5(nn.Sequential):
                                   f"{image_shape[1]}x{image_shape[2]} images")
             layers += [nn.Conv2d(in_ch, out_ch, kernel, padding=padding), nn.ReLU(), nn.MaxPool2d(2)]
             in_ch, height, width = out_ch, height // 2, width // 2
-        widths = (in_ch * height * width, *hidden, classes)
-        layers.append(nn.Flatten())
-        for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-            layers.append(nn.Linear(n_in, n_out))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        super().__init__(*layers)
+        super().__init__(*layers, *_head(in_ch * height * width, hidden, classes))
 
 
-ARCHS = ("mlp", "cnn")
+def _head(features: int, hidden: tuple[int, ...], classes: int) -> list[nn.Module]:
+    """Flatten, then Linear → ReLU → … → Linear."""
+    widths = (features, *hidden, classes)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return layers
+
+
+#: LeNet-5's (LeCun et al. 1998) convolutions: 5×5 kernels to 6 then 16 channels, each followed
+#: by a 2×2 max-pool, and the map side each was designed for (32×32 digits, then 14×14).
+LENET5_CHANNELS = (6, 16)
+LENET5_KERNEL = 5
+LENET5_SIDES = (32, 14)
+#: LeNet-5's fully connected layers after the convolutions (then the classes).
+LENET5_HIDDEN = (120, 84)
+
+
+class LeNet5(nn.Sequential):
+    """LeNet-5: conv 5×5 → 6, max-pool 2, conv 5×5 → 16, max-pool 2, Linear 120 → 84 → classes.
+
+    Shapes follow the data set: a convolution whose input is smaller than the side LeNet-5 gave
+    it (32, then 14) is 'same' padded (2), so 28×28 MNIST is the classic network (400 features
+    into the head), 32×32 CIFAR-10 needs no padding, and 8×8 digits keep 2×2 maps.
+    """
+
+    def __init__(self, image_shape: tuple[int, int, int], classes: int):
+        in_ch, height, width = image_shape
+        layers: list[nn.Module] = []
+        for out_ch, side in zip(LENET5_CHANNELS, LENET5_SIDES):
+            padding = LENET5_KERNEL // 2 if min(height, width) < side else 0
+            height, width = (n + 2 * padding - LENET5_KERNEL + 1 for n in (height, width))
+            if min(height, width) < 2:
+                raise ConfigError(f"model.arch = 'lenet5' needs images of at least 2x2, not "
+                                  f"{image_shape[1]}x{image_shape[2]}")
+            layers += [nn.Conv2d(in_ch, out_ch, LENET5_KERNEL, padding=padding), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            in_ch, height, width = out_ch, height // 2, width // 2
+        super().__init__(*layers, *_head(in_ch * height * width, LENET5_HIDDEN, classes))
+
+
+ARCHS = ("mlp", "cnn", "lenet5")
 
 
 def _image_shape(features: int | tuple[int, ...]) -> tuple[int, int, int]:
@@ -80,14 +112,22 @@ def build_model(cfg: ModelConfig, features: int | tuple[int, int, int], classes:
                 seed: int) -> nn.Module:
     """A freshly initialised model; the seed fixes the initial weights.
 
-    ``features`` is the flattened input width, or the image shape (channels, height, width).
+    ``features`` is the image shape (channels, height, width), or for the MLP (and a square
+    single-channel image) the flattened width. ``model.module`` builds the user's model
+    (:mod:`.usermodel`), checked to trace into the layer graph.
     """
+    if cfg.module:
+        from .usermodel import user_model
+
+        return user_model(cfg.module, _image_shape(features), seed=seed)
     if cfg.arch not in ARCHS:
         raise ConfigError(f"model.arch {cfg.arch!r} is unknown; valid: {', '.join(ARCHS)}")
     with torch.random.fork_rng(devices=[]):  # seed the init without touching global state
         torch.manual_seed(seed)
         if cfg.arch == "cnn":
-            return LeNet5(_image_shape(features), cfg.channels, cfg.hidden, classes)
+            return CNN(_image_shape(features), cfg.channels, cfg.hidden, classes)
+        if cfg.arch == "lenet5":
+            return LeNet5(_image_shape(features), classes)
         width = features if isinstance(features, int) else math.prod(features)
         return MLP(width, cfg.hidden, classes)
 

@@ -1,4 +1,8 @@
-"""Quantization: a trained (pruned, squashed) MLP to the integer model the hardware runs.
+"""Quantization: a trained (pruned, squashed) model to the integer model the hardware runs.
+
+The model is traced into its layer graph (:mod:`.graph`: BatchNorm folded into the conv or
+Linear before it); each Conv2d and Linear becomes one integer layer, a conv layer keeping its
+geometry and pool.
 
 Weights become symmetric int8 or int4, per output channel or per tensor; with weight sharing
 they become codes into a per-layer codebook whose entries are int8 on one per-layer scale.
@@ -19,10 +23,10 @@ from torch import nn
 from ..config import QuantConfig
 from ..errors import ConfigError
 from .data import Dataset
-from .models import linear_layers
+from .graph import LayerGraph, trace
 from .qat import qat_finetune
 from .reference import ACC_BITS, QuantLayer, QuantModel
-from .scales import activation_ranges, qmax, scale_of, weight_scales
+from .scales import CALIBRATIONS, qmax, scale_of, weight_scales
 from .share import SharedLayer, finetune_centroids, share_weights
 from .train import accuracy
 
@@ -66,20 +70,32 @@ def _codebook_weights(shared: SharedLayer, rows: int) -> tuple[np.ndarray, np.nd
     return table[shared.codes].astype(np.int8), table, np.full(rows, scale)
 
 
+def calibration_ranges(graph: LayerGraph, x: np.ndarray, method: str = "minmax",
+                       percentile: float = 99.99) -> tuple[float, list[float]]:
+    """Range of the input and of each layer's output after its ReLU (before its pool: what the
+    requantizer sees), on the calibration images ``x``."""
+    if method not in CALIBRATIONS:
+        raise ConfigError(f"quant.calibration must be one of {', '.join(CALIBRATIONS)}, not {method!r}")
+    estimate = CALIBRATIONS[method]
+    a = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    return (estimate(a.numpy(), percentile),
+            [estimate(y.numpy(), percentile) for y in graph.activations(a)])
+
+
 def quantize_model(model: nn.Module, calibration_x: np.ndarray, cfg: QuantConfig,
                    shared: list[SharedLayer] | None = None) -> QuantModel:
-    """Integer model of a trained MLP; pruned weights stay exactly zero.
+    """Integer model of a trained model; pruned weights stay exactly zero.
 
-    ``shared`` (from :mod:`.share`) gives each layer's codebook and codes; without it weights
-    are ``cfg.weight_bits`` integers at ``cfg.granularity``.
+    ``shared`` (from :mod:`.share`, one per Linear layer) gives each layer's codebook and codes;
+    without it weights are ``cfg.weight_bits`` integers at ``cfg.granularity``.
     """
-    in_range, out_ranges = activation_ranges(model, calibration_x, cfg.calibration, cfg.percentile)
+    graph = trace(model, tuple(np.shape(calibration_x)[1:]))
+    in_range, out_ranges = calibration_ranges(graph, calibration_x, cfg.calibration, cfg.percentile)
     in_scale = input_scale = scale_of(in_range, cfg.act_bits)
-    linears = linear_layers(model)
     layers = []
-    for i, linear in enumerate(linears):
-        w = linear.weight.detach().double().numpy()
-        b = linear.bias.detach().double().numpy()
+    for i, layer in enumerate(graph.layers):
+        w = layer.matrix.double().numpy()
+        b = layer.bias.double().numpy()
         codebook = None
         if shared is not None:
             wq, codebook, w_scale = _codebook_weights(shared[i], w.shape[0])
@@ -97,9 +113,9 @@ def quantize_model(model: nn.Module, calibration_x: np.ndarray, cfg: QuantConfig
         out_scale = scale_of(out_ranges[i], cfg.act_bits)
         multiplier, shift = _multiplier(acc_scale / out_scale, cfg.multiplier_bits)
         layers.append(QuantLayer(weight=wq, bias=bq, multiplier=multiplier, shift=shift,
-                                 relu=i < len(linears) - 1, weight_scale=w_scale,
+                                 relu=layer.relu, weight_scale=w_scale,
                                  in_scale=in_scale, out_scale=out_scale, weight_bits=bits,
-                                 codebook=codebook))
+                                 codebook=codebook, geometry=layer.geometry))
         in_scale = out_scale
     return QuantModel(input_scale=input_scale, layers=tuple(layers))
 
@@ -121,6 +137,10 @@ def quantize(model: nn.Module, data: Dataset, cfg: QuantConfig, *, seed: int = 0
     """
     steps: dict[str, float] = {}
     shared = None
+    convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if convs and (cfg.codebook_bits or cfg.qat_epochs):
+        raise ConfigError(f"quant.codebook_bits and quant.qat_epochs take Linear-only models; "
+                          f"this one has conv layers ({', '.join(convs)})")
     if cfg.codebook_bits:
         shared = share_weights(model, cfg.codebook_bits, seed=seed)
         if cfg.centroid_epochs:

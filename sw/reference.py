@@ -1,8 +1,11 @@
 """The integer model of ``model.bin``: exactly what the hardware computes, in numpy only.
 
 Per layer: ``acc = W x`` (int8 × int8 summed in int32), ``y = ((acc + bias) · M + 2^(s-1)) >> s``
-(round half up, arithmetic shift), clamped to int8, then ReLU on hidden layers. The last layer's
-int8 outputs are the logits; the class is the first index of their maximum.
+(round half up, arithmetic shift), clamped to int8, then ReLU on hidden layers. A conv layer
+(:mod:`.conv`) computes ``acc`` at every output position of its map, requantizes each as a row,
+then pools the int8 map; a Linear layer after it reads the map flattened in (c, y, x) order
+(torch's ``flatten``). The last layer's int8 outputs, flattened, are the logits; the class is
+the first index of their maximum.
 
 Every packed format means the same ``W``: :func:`accumulate_packed` computes ``W x`` by walking a
 packed layer's words the way its hardware bank is walked, as a second oracle beside the matrix.
@@ -14,13 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .conv import ConvGeometry, conv_accumulate, pool
+
 INT8_MIN, INT8_MAX = -128, 127
 ACC_BITS = 32  #: accumulators and biases are int32 in the hardware
 
 
 @dataclass(frozen=True, eq=False)
 class QuantLayer:
-    """One Linear layer in integers, with the float scales it came from (for reporting)."""
+    """One Linear or conv layer in integers, with the float scales it came from (for reporting)."""
 
     weight: np.ndarray  #: int8 (rows, cols), pruned entries are 0
     bias: np.ndarray  #: int32 (rows,), in accumulator units
@@ -33,6 +38,9 @@ class QuantLayer:
     weight_bits: int = 8  #: width of a stored weight (8 or 4); the MAC is int8 either way
     #: int8 (2**b,) shared values of a weight-shared layer (entry 0 is 0); weights are entries.
     codebook: np.ndarray | None = None
+    #: A conv layer's input map, kernel and pool; None for a Linear layer. The weight is then
+    #: (out_channels, in_channels/groups · kh · kw), columns in (c, ky, kx) order.
+    geometry: ConvGeometry | None = None
 
     @property
     def rows(self) -> int:
@@ -41,6 +49,21 @@ class QuantLayer:
     @property
     def cols(self) -> int:
         return self.weight.shape[1]
+
+    @property
+    def in_features(self) -> int:
+        """int8 values one sample feeds the layer (a conv layer's whole input map)."""
+        g = self.geometry
+        return self.cols if g is None else g.in_channels * g.in_height * g.in_width
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's output: (rows,), or a conv layer's (channels, height, width)."""
+        return (self.rows,) if self.geometry is None else self.geometry.out_shape(self.rows)
+
+    @property
+    def out_features(self) -> int:
+        return int(np.prod(self.out_shape))
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,13 +110,30 @@ def requantize(acc: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift:
     return np.clip(y, 0 if relu else INT8_MIN, INT8_MAX).astype(np.int8)
 
 
+def layer_accumulate(layer: QuantLayer, x: np.ndarray) -> np.ndarray:
+    """The layer's exact accumulators: (N, rows), or (N, channels, OH, OW) before the pool."""
+    x = np.asarray(x)
+    if layer.geometry is None:
+        return accumulate(layer.weight, x.reshape(len(x), -1))
+    return conv_accumulate(layer.weight, x, layer.geometry)
+
+
 def layer_forward(layer: QuantLayer, x: np.ndarray) -> np.ndarray:
-    return requantize(accumulate(layer.weight, x), layer.bias, layer.multiplier, layer.shift,
-                      layer.relu)
+    """int8 outputs of one layer: (N, rows), or a conv layer's pooled (N, C, H, W) maps.
+
+    ``x`` may be flat (N, features) or shaped; only its C-order contents matter.
+    """
+    acc = layer_accumulate(layer, x)
+    if layer.geometry is None:
+        return requantize(acc, layer.bias, layer.multiplier, layer.shift, layer.relu)
+    per_channel = (slice(None), None, None)
+    y = requantize(acc, layer.bias[per_channel], layer.multiplier[per_channel], layer.shift,
+                   layer.relu)
+    return y if layer.geometry.pool is None else pool(y, layer.geometry.pool)
 
 
 def forward(model: QuantModel, x: np.ndarray) -> list[np.ndarray]:
-    """int8 activations after every layer, for inputs already quantized to int8."""
+    """int8 activations after every layer, for inputs already quantized to int8 (flat or shaped)."""
     outputs = []
     for layer in model.layers:
         x = layer_forward(layer, x)
@@ -103,7 +143,7 @@ def forward(model: QuantModel, x: np.ndarray) -> list[np.ndarray]:
 
 def classify(logits: np.ndarray) -> np.ndarray:
     """First index of the maximum logit, as the hardware's argmax breaks ties."""
-    return np.argmax(logits, axis=1)
+    return np.argmax(np.asarray(logits).reshape(len(logits), -1), axis=1)
 
 
 def predict(model: QuantModel, x_float: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""``model.bin`` version 2: the packed, quantized model — the only thing hw/ and sim/ read from sw/.
+"""``model.bin`` version 3: the packed, quantized model — the only thing hw/ and sim/ read from sw/.
 
 ``MAGIC``, a u16 version, then CRC-framed sections: the file header, and per layer a header
-(format, payload, shape, P, widths, requantization, scale, blob table) and a data section (bias,
+(format, payload, shape, P, widths, requantization, scale, blob table, and the conv geometry:
+input map, kernel, stride, padding, dilation, groups, pool) and a data section (bias,
 multipliers, codebook, then the format's blobs). Every section is ``u32 length, bytes, u32 CRC32``
 (the CRC covers length and bytes). Reading frames and checks every section of the file before
 it parses any, and checks every field before it uses it; see SPEC.md for every bit.
@@ -18,6 +19,7 @@ import numpy as np
 
 from ...atomic import write_bytes
 from ...errors import FormatError, InputError
+from ..conv import POOL_KINDS, ConvGeometry, Pool
 from ..reference import ACC_BITS, QuantLayer, QuantModel
 from . import FORMAT_IDS, Options, format_of, get_format
 from ...hw.params import MAX_GROUP
@@ -31,12 +33,18 @@ __all__ = ["MAGIC", "VERSION", "PackedModel", "encode", "encode_layers", "pack_l
            "save", "load", "payload_of", "common_index_bits"]
 
 MAGIC = b"SCTR"
-VERSION = 2
+VERSION = 3
 PREFIX = struct.Struct("<4sH")  # magic, version
 FILE_HEADER = struct.Struct("<Hf")  # layers, input_scale
 #: format, payload kind, value bits, index bits, n, m, pes, rows, cols, shift, relu, blobs, out_scale
 LAYER_HEADER = struct.Struct("<BBBBBBHIIBBBf")
 BLOB_ENTRY = struct.Struct("<BI")  # field width, field count
+#: kind (0 Linear, 1 conv), input channels, height, width, kernel h/w, stride h/w, padding h/w,
+#: dilation h/w, groups, pool kind (0 none, 1 max, 2 avg), pool size h/w, pool stride h/w
+GEOMETRY = struct.Struct("<BHHHBBBBBBBBHBBBBB")
+LINEAR, CONV = 0, 1
+MAX_MAP_SIDE = 1024  #: largest input height or width of a conv layer
+MAX_MAP_VALUES = 1 << 22  #: largest input map (C·H·W) and output map (before the pool) of a layer
 LENGTH = struct.Struct("<I")
 CRC = struct.Struct("<I")
 COMMON_BLOBS = ("bias", "multiplier", "codebook")
@@ -114,7 +122,27 @@ def _common_blobs(q: QuantLayer, payload: Payload) -> list[Blob]:
                  (payload.table & ((1 << CODEBOOK_VALUE_BITS) - 1)).astype(np.uint64))]
 
 
+def _geometry_bytes(g: ConvGeometry | None) -> bytes:
+    if g is None:
+        return GEOMETRY.pack(*[0] * len(GEOMETRY.format.lstrip("<")))
+    p = g.pool
+    pool = (0, 0, 0, 0, 0) if p is None else (POOL_KINDS.index(p.kind) + 1, *p.size, *p.stride)
+    return GEOMETRY.pack(CONV, g.in_channels, g.in_height, g.in_width, *g.kernel, *g.stride,
+                         *g.padding, *g.dilation, g.groups, *pool)
+
+
+def _check_geometry_fits(q: QuantLayer) -> None:
+    """InputError unless the writer can store ``q``'s geometry in the fields SPEC.md gives it."""
+    g = q.geometry
+    if g is None:
+        return
+    problem = _geometry_problem(g, q.rows, q.cols)
+    if problem:
+        raise InputError(f"conv layer geometry cannot be packed: {problem}")
+
+
 def _layer_sections(q: QuantLayer, layer) -> bytes:
+    _check_geometry_fits(q)
     f = format_of(layer)
     blobs = _common_blobs(q, layer.payload) + f.blobs(layer)
     header = LAYER_HEADER.pack(
@@ -124,7 +152,7 @@ def _layer_sections(q: QuantLayer, layer) -> bytes:
         int(q.relu), len(blobs), q.out_scale)
     table = b"".join(BLOB_ENTRY.pack(b.width, len(b.fields)) for b in blobs)
     data = b"".join(pack_bits(b.fields, b.width) for b in blobs)
-    return _section(header + table) + _section(data)
+    return _section(header + table + _geometry_bytes(q.geometry)) + _section(data)
 
 
 def encode_layers(model: QuantModel, layers) -> bytes:
@@ -174,9 +202,9 @@ def _split(data: bytes) -> tuple[bytes, list[tuple[memoryview, memoryview]]]:
     magic, version = PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise FormatError(f"not a secateurs model: magic {magic!r}, expected {MAGIC!r}")
-    if version == 1:
-        raise FormatError("model.bin version 1 is no longer read; re-run `secateurs flow` to "
-                          "write version 2")
+    if version in (1, 2):
+        raise FormatError(f"model.bin version {version} is no longer read (this build reads "
+                          f"version {VERSION}); re-run `secateurs flow` to write version {VERSION}")
     if version != VERSION:
         raise FormatError(f"unsupported model version {version}; this build reads version {VERSION}")
     sections = _Sections(data, PREFIX.size)
@@ -221,12 +249,58 @@ def _parse_header(raw: bytes, what: str) -> tuple[tuple, list[tuple[int, int]]]:
     for bad, text in problems:
         if bad:
             raise FormatError(f"{what} out of range: {text}")
-    if len(raw) != LAYER_HEADER.size + n_blobs * BLOB_ENTRY.size:
-        raise FormatError(f"{what} is {len(raw)} bytes; {n_blobs} blobs need "
-                          f"{LAYER_HEADER.size + n_blobs * BLOB_ENTRY.size}")
+    table_end = LAYER_HEADER.size + n_blobs * BLOB_ENTRY.size
+    if len(raw) != table_end + GEOMETRY.size:
+        raise FormatError(f"{what} is {len(raw)} bytes; {n_blobs} blobs and the geometry need "
+                          f"{table_end + GEOMETRY.size}")
     table = [BLOB_ENTRY.unpack_from(raw, LAYER_HEADER.size + k * BLOB_ENTRY.size) for k in range(n_blobs)]
     _check_table(f.name, fields, table, what)
-    return fields, table
+    geometry = _parse_geometry(GEOMETRY.unpack_from(raw, table_end), rows, cols, what)
+    return fields, table, geometry
+
+
+def _parse_geometry(g: tuple, rows: int, cols: int, what: str) -> ConvGeometry | None:
+    """The conv geometry of a layer header (None for Linear), every field checked against the
+    others and the layer's shape."""
+    kind, *conv, groups, pool_kind, ph, pw, psh, psw = g
+    if kind == LINEAR:
+        if any(g):
+            raise FormatError(f"{what}: a Linear layer's geometry fields must all be 0")
+        return None
+    if kind != CONV:
+        raise FormatError(f"{what}: unknown layer kind {kind}")
+    if pool_kind > len(POOL_KINDS):
+        raise FormatError(f"{what}: unknown pool kind {pool_kind}")
+    if pool_kind == 0 and (ph or pw or psh or psw):
+        raise FormatError(f"{what}: pool size and stride must be 0 without a pool")
+    c, h, w, kh, kw, sh, sw, pad_h, pad_w, dh, dw = conv
+    pool = Pool(POOL_KINDS[pool_kind - 1], (ph, pw), (psh, psw)) if pool_kind else None
+    geometry = ConvGeometry(c, h, w, (kh, kw), (sh, sw), (pad_h, pad_w), (dh, dw), groups, pool)
+    problem = _geometry_problem(geometry, rows, cols)
+    if problem:
+        raise FormatError(f"{what}: conv geometry out of range: {problem}")
+    return geometry
+
+
+def _geometry_problem(g: ConvGeometry, rows: int, cols: int) -> str | None:
+    """Why a conv geometry is not storable or computable (None if it is): SPEC.md's rules."""
+    if not (1 <= g.in_channels <= 0xFFFF and 1 <= g.in_height <= MAX_MAP_SIDE
+            and 1 <= g.in_width <= MAX_MAP_SIDE):
+        return (f"input map {g.in_channels}x{g.in_height}x{g.in_width} (sides 1..{MAX_MAP_SIDE})")
+    byte_fields = (*g.kernel, *g.stride, *g.padding, *g.dilation)
+    if g.pool is not None:
+        byte_fields += (*g.pool.size, *g.pool.stride)
+    if any(not 0 <= v <= 0xFF for v in byte_fields) or not 1 <= g.groups <= 0xFFFF:
+        return "kernel, stride, padding, dilation and pool fields are 0..255, groups 1..65535"
+    if problem := g.problem(rows):
+        return problem
+    if cols != g.cols:
+        return (f"{cols} weight columns, but {g.in_channels // g.groups} channels a group of a "
+                f"{g.kernel[0]}x{g.kernel[1]} kernel make {g.cols}")
+    oh, ow = g.conv_shape
+    if g.in_channels * g.in_height * g.in_width > MAX_MAP_VALUES or rows * oh * ow > MAX_MAP_VALUES:
+        return f"maps of more than {MAX_MAP_VALUES} values"
+    return None
 
 
 def _expected_blobs(fmt: str, fields: tuple) -> list[tuple[str, range | int, range | int]]:
@@ -305,7 +379,7 @@ def _read_blobs(data: memoryview, names: tuple[str, ...], table: list[tuple[int,
 
 
 def _decode_layer(parsed: tuple, data: memoryview, i: int, in_scale: float) -> tuple[QuantLayer, object]:
-    fields, table = parsed
+    fields, table, geometry = parsed
     fmt_id, kind, value_bits, index_bits, n, m, pes, rows, cols, shift, relu, _, out_scale = fields
     f = FORMAT_IDS[fmt_id]
     what = f"layer {i} data"
@@ -336,7 +410,8 @@ def _decode_layer(parsed: tuple, data: memoryview, i: int, in_scale: float) -> t
                    multiplier=mult, shift=shift, relu=bool(relu), weight_scale=None,
                    in_scale=in_scale, out_scale=out_scale,
                    weight_bits=8 if payload.codebook else value_bits,
-                   codebook=payload.table.astype(np.int8) if payload.codebook else None)
+                   codebook=payload.table.astype(np.int8) if payload.codebook else None,
+                   geometry=geometry)
     return q, layer
 
 
@@ -353,6 +428,14 @@ def check_cells(shapes, error=InputError) -> None:
                     f"model may have")
 
 
+def _shapes(parsed: tuple) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(input shape, output shape) of one sample through a parsed layer: a Linear layer's
+    (cols,) and (rows,); a conv layer's (C, H, W) maps. A Linear input reads any map flattened."""
+    fields, _, g = parsed
+    rows, cols = fields[7], fields[8]
+    return ((cols,), (rows,)) if g is None else (g.in_shape, g.out_shape(rows))
+
+
 def decode(data: bytes) -> PackedModel:
     """Parse and validate ``model.bin`` bytes; raises FormatError naming what is wrong."""
     header, sections = _split(bytes(data))
@@ -361,12 +444,13 @@ def decode(data: bytes) -> PackedModel:
         raise FormatError(f"file header: input scale {input_scale} is not a positive number")
     # Every header, its blob table and the chain of shapes are checked before any data is decoded.
     parsed = [_parse_header(h, f"layer {i} header") for i, (h, _) in enumerate(sections)]
-    check_cells([(f[7], f[8], f[6]) for f, _ in parsed], FormatError)
+    check_cells([(f[7], f[8], f[6]) for f, _, _ in parsed], FormatError)
     for i in range(1, len(parsed)):
-        rows, cols = parsed[i - 1][0][7], parsed[i][0][8]
-        if rows != cols:
-            raise FormatError(f"layer {i} header: {cols} inputs, but layer {i - 1} has "
-                              f"{rows} outputs")
+        before, after = _shapes(parsed[i - 1]), _shapes(parsed[i])
+        if after[0] != before[1] and not (len(after[0]) == 1 and after[0][0] == np.prod(before[1])):
+            describe = lambda shape: "x".join(map(str, shape))  # noqa: E731
+            raise FormatError(f"layer {i} header: {describe(after[0])} inputs, but layer {i - 1} "
+                              f"has {describe(before[1])} outputs")
     qlayers, packed, in_scale = [], [], input_scale
     for i, ((_, layer_data), p) in enumerate(zip(sections, parsed)):
         q, layer = _decode_layer(p, layer_data, i, in_scale)

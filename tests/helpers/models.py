@@ -61,4 +61,4 @@ def digits_model(*, seed: int = 0, density: float = 0.1, structure: str = "unstr
           batch_size=cfg.train.batch_size, seed=seed + 1)
     prune.squash(prune.prunable(model))
     qmodel = quantize_model(model, data.train.x, cfg.quant)
-    return qmodel, quantize_input(data.test.x, qmodel.input_scale), data.test.y
+    return qmodel, quantize_input(data.test.x.reshape(len(data.test), -1), qmodel.input_scale), data.test.y

@@ -105,7 +105,7 @@ def test_mnist5k_is_5000_real_digits_500_a_class(mnist5k):
     assert len(y) == 5000 and np.bincount(y).tolist() == [500] * 10
     assert (len(mnist5k.train), len(mnist5k.val), len(mnist5k.test)) == (3250, 750, 1000)
     for split in (mnist5k.train, mnist5k.val, mnist5k.test):
-        assert split.x.dtype == np.float32 and split.x.shape == (len(split), 784)
+        assert split.x.dtype == np.float32 and split.x.shape == (len(split), 1, 28, 28)
         assert split.x.min() == 0.0 and split.x.max() == 1.0
         assert np.allclose(split.x * 255, np.round(split.x * 255), atol=1e-4)  # 8-bit pixels / 255
     # Real handwriting: mostly background, a stroke of about a fifth of the pixels.
@@ -166,9 +166,9 @@ def test_cifar10_batches(tmp_path, protocol):
     assert data.image_shape == (3, 32, 32) and data.features == 3072 and data.classes == 10
     assert (len(data.train), len(data.val), len(data.test)) == (80, 20, 10)
     assert np.bincount(data.val.y).tolist() == [2] * 10                      # stratified
-    assert data.train.x.dtype == np.float32 and data.train.x.shape == (80, 3072)
+    assert data.train.x.dtype == np.float32 and data.train.x.shape == (80, 3, 32, 32)
     # The test split is test_batch itself, in order: pixels / 255 and its labels.
-    assert np.array_equal(data.test.x, batches["test_batch"][b"data"] / np.float32(255))
+    assert np.array_equal(data.test.x.reshape(10, -1), batches["test_batch"][b"data"] / np.float32(255))
     assert data.test.y.tolist() == batches["test_batch"][b"labels"]
     # Each row is C-order over (3, 32, 32): the red plane, then green, then blue.
     image = data.test.x[3].reshape(3, 32, 32)

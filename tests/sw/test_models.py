@@ -29,7 +29,7 @@ def test_lenet_5_on_28x28_is_the_classic_network():
     assert [(c.kernel_size, c.padding) for c in convs] == [((5, 5), (2, 2)), ((5, 5), (0, 0))]
     assert linear_layers(model)[0].in_features == 16 * 5 * 5
     assert params(model) == 61_706
-    assert model(torch.zeros(3, 784)).shape == (3, 10)
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
 
 
 def test_lenet_5_like_on_8x8_digits():
@@ -37,7 +37,7 @@ def test_lenet_5_like_on_8x8_digits():
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.kernel_size, c.padding) for c in convs] == [((3, 3), (1, 1))] * 2
     assert linear_layers(model)[0].in_features == 16 * 2 * 2
-    assert len(weighted_layers(model)) == 5 and model(torch.zeros(1, 64)).shape == (1, 10)
+    assert len(weighted_layers(model)) == 5 and model(torch.zeros(1, 1, 8, 8)).shape == (1, 10)
 
 
 def test_initialisation_is_seeded_and_leaves_global_rng_alone():

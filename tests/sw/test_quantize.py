@@ -75,3 +75,38 @@ def test_a_large_bias_beside_tiny_weights_fits_the_accumulator(trained):
     # every other row is quantized exactly as before: scales from its own weights
     w = first.weight.detach().double().numpy()
     assert np.allclose(layer.weight_scale[1:], np.abs(w[1:]).max(axis=1) / 127)
+
+
+@pytest.fixture(scope="module")
+def trained_conv():
+    """The user's Conv–BatchNorm–ReLU–MaxPool–Conv–ReLU–Linear net, a third of its weights pruned."""
+    from secateurs.sw.models import weighted_layers
+    from tests.helpers.user_model import ConvNet
+
+    data = load_dataset(DataConfig(), seed=3)
+    torch.manual_seed(3)
+    model = ConvNet()
+    train(model, data, epochs=6, lr=3e-3, seed=3)
+    with torch.no_grad():
+        for layer in weighted_layers(model):
+            layer.weight[layer.weight.abs() < layer.weight.abs().quantile(0.33)] = 0
+    return data, model, quantize_model(model, data.train.x, QuantConfig())
+
+
+def test_conv_layers_keep_geometry_and_zeros(trained_conv):
+    _, model, q = trained_conv
+    conv = model.features[0]
+    assert [l.geometry is not None for l in q.layers] == [True, True, False]
+    assert q.layers[0].geometry.pool.kind == "max" and q.layers[0].relu
+    # BatchNorm scales each output channel: pruned zeros stay zeros in the folded matrix.
+    assert np.array_equal(q.layers[0].weight == 0, conv.weight.detach().reshape(8, -1).numpy() == 0)
+
+
+def test_integer_conv_logits_track_the_float_model(trained_conv):
+    data, model, q = trained_conv
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(data.test.x)).numpy()
+    logits = forward(q, quantize_input(data.test.x, q.input_scale))[-1] * q.layers[-1].out_scale
+    assert np.abs(logits - want).max() < 0.15 * np.abs(want).max()
+    assert (logits.argmax(1) == want.argmax(1)).mean() > 0.95

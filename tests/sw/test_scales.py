@@ -59,7 +59,7 @@ def test_int4_per_tensor_packs_in_4_bits(trained):
 def test_percentile_calibration_is_numpys_percentile(trained):
     data, model = trained
     x = data.train.x
-    hidden = torch.relu(linear_layers(model)[0](torch.from_numpy(x))).detach().numpy()
+    hidden = torch.relu(linear_layers(model)[0](torch.from_numpy(x).flatten(1))).detach().numpy()
     in_max, (hidden_max, _) = activation_ranges(model, x, "minmax")
     in_p, (hidden_p, _) = activation_ranges(model, x, "percentile", 99.0)
     assert in_max == pytest.approx(np.abs(x).max()) and hidden_max == pytest.approx(hidden.max())

@@ -36,7 +36,7 @@ def runs(tmp_path_factory):
 def images(runs):
     cfg, packed = runs[DENSITY]
     test = load_dataset(cfg.data, cfg.seed).test
-    return quantize_input(test.x[:SAMPLES], packed.model.input_scale).astype(np.int64)
+    return quantize_input(test.x[:SAMPLES].reshape(SAMPLES, -1), packed.model.input_scale).astype(np.int64)
 
 
 def _design(runs, density, kind, build_cache, trace=None):

@@ -1,4 +1,4 @@
-"""model.bin v2: round trip in every format, and every kind of damage ends in a FormatError naming it."""
+"""model.bin v3: round trip in every format, and every kind of damage ends in a FormatError naming it."""
 
 import struct
 import zlib
@@ -167,6 +167,7 @@ def test_a_flip_names_its_section(data):
     (b"XXXX" + struct.pack("<H", 2), "magic"),
     (b"SCTR" + struct.pack("<H", 9), "version 9"),
     (b"SCTR" + struct.pack("<H", 1), "version 1 is no longer read"),
+    (b"SCTR" + struct.pack("<H", 2), r"version 2 is no longer read \(this build reads version 3\)"),
 ])
 def test_wrong_magic_or_version(data, prefix, message):
     with pytest.raises(FormatError, match=message):
@@ -340,10 +341,11 @@ def test_spec_worked_example_bytes():
                    1.0, 0.5)
     data = container.encode(QuantModel(1.0, (q,)), pes=2, index_bits=2)
     header, layer_header, layer_data = split(data)
-    assert data[:PREFIX] == b"SCTR\x02\x00" and header == struct.pack("<Hf", 1, 1.0)
+    assert data[:PREFIX] == b"SCTR\x03\x00" and header == struct.pack("<Hf", 1, 1.0)
     assert layer_header.hex(" ") == (
         "03 00 08 02 00 00 02 00 07 00 00 00 01 00 00 00 01 00 05 00 00 00 3f "
-        "08 07 00 00 00 02 01 00 00 00 08 00 00 00 00 01 02 00 00 00 0a 02 00 00 00")
+        "08 07 00 00 00 02 01 00 00 00 08 00 00 00 00 01 02 00 00 00 0a 02 00 00 00 "
+        + " ".join(["00"] * 22))  # a Linear layer's geometry: all zero
     assert layer_data.hex(" ") == "01 fe 00 00 00 00 46 03 03 fd 17 00"
     narrow = csc.pack_csc(w, pes=2, index_bits=1)
     assert [b.tolist() for b in narrow.words] == [[0x100, 0x1FD], [0x005]]

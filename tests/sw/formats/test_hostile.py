@@ -24,7 +24,7 @@ def section(payload: bytes) -> bytes:
 def layer(fmt, rows, cols, table, *, kind=0, v=8, r=0, n=0, m=0, pes=1, relu=0, data=None):
     """A layer's two sections; its data all zero bytes, exactly as long as ``table`` declares."""
     header = c.LAYER_HEADER.pack(fmt, kind, v, r, n, m, pes, rows, cols, 0, relu, len(table), 1.0)
-    header += b"".join(c.BLOB_ENTRY.pack(w, k) for w, k in table)
+    header += b"".join(c.BLOB_ENTRY.pack(w, k) for w, k in table) + bytes(c.GEOMETRY.size)
     if data is None:
         data = bytes(sum((w * k + 7) // 8 for w, k in table))
     return section(header) + section(data)

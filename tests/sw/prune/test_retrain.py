@@ -147,7 +147,7 @@ def test_retraining_and_overrides_from_toml(tmp_path):
     (["prune.structure=nm", "prune.density=0.5", "prune.schedule=agp"], "oneshot"),
     (["prune.steps=0"], "prune.steps"),
     (["prune.retrain=rewind"], "finetune, lr_rewind, weight_rewind"),
-    (["model.arch=cnn"], "MLPs"),
+    (["model.arch=resnet"], "model.arch must be one of .mlp., .cnn., .lenet5."),
 ])
 def test_impossible_prune_configs_are_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
