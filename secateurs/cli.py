@@ -383,14 +383,14 @@ def rtl(config_path, overrides, model_path, out, bake) -> None:
 def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> None:
     """Synthesise, place, route and pack the accelerator of the hardware configuration behind a
     UART shell (YoWASP tools): a host loads the model over the UART ("L"), or --bake-weights
-    bakes it in."""
+    bakes it in. Also writes the accelerator's post-synthesis netlist."""
     import json
 
     cfg = config_mod.load(config_path, overrides)
     out = check_out_dir(out or Path("runs") / cfg.name / f"bitstream-{target}")
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
-    from .hw.build.fpga import build_bitstream
+    from .hw.build.fpga import NETLIST, build_bitstream, synthesize_netlist
     from .rtl import capacity_for
 
     capacity = capacity_for(image, cfg.hardware)
@@ -402,6 +402,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
     with atomic.staged_dir(out, "bitstream") as stage:
         try:
             report = build_bitstream(design, target=target, build_dir=stage)
+            name = f"{kind}_accelerator"
+            synthesize_netlist(design, toplevel=name, target=target, path=stage / NETLIST)
         except (RuntimeError, FileNotFoundError) as e:
             raise InputError(str(e)) from None
         summary = {"target": target, "kind": kind, "pes": image.pes, "baked": bake,
@@ -410,7 +412,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
                    "luts": report.luts, "flip_flops": report.flip_flops,
                    "dsp": report.used("dsp"), "bram": report.used("bram"),
                    "cells": {k: list(v) for k, v in report.cells.items()},
-                   "bitstream": report.bitstream.name, "seconds": round(report.seconds, 1)}
+                   "bitstream": report.bitstream.name, "netlist": NETLIST,
+                   "seconds": round(report.seconds, 1)}
         atomic.write_json(stage / "report.json", summary)
     table = Table(title=f"{kind} accelerator on {target}")
     table.add_column("metric")
@@ -418,8 +421,10 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
     for key in ("luts", "flip_flops", "dsp", "bram", "fmax_mhz", "seconds"):
         table.add_row(key, str(summary[key]))
     table.add_row("bitstream", str(out / report.bitstream.name))
+    table.add_row("netlist", str(out / NETLIST))
     Console().print(table)
-    click.echo(json.dumps({"bitstream": str(out / report.bitstream.name)}))
+    click.echo(json.dumps({"bitstream": str(out / report.bitstream.name),
+                           "netlist": str(out / NETLIST)}))
 
 
 @main.command()

@@ -255,11 +255,12 @@ def _build_icarus(verilog: str, *, toplevel: str, parameters: Mapping[str, objec
                   build_root: str | Path) -> Build:
     """:func:`build` on Icarus: ``iverilog`` compiles the Verilog into ``sim.vvp`` (seconds,
     no C++), cached the same way, as Verilog-2005 (:data:`ICARUS_ARGS`) in :data:`TIMESCALE`."""
-    identity = {"simulator": "icarus", "toplevel": toplevel, "parameters": dict(parameters)}
+    identity = {"simulator": "icarus", "toplevel": toplevel, "parameters": dict(parameters),
+                "build_args": list(ICARUS_ARGS)}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     directory = Path(build_root).resolve() / f"{toplevel}-icarus-{key}"
     stamp = {"verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
-             "tools": _tool_versions("icarus"), "build_args": list(ICARUS_ARGS), **identity}
+             "tools": _tool_versions("icarus"), **identity}
     result = Build(directory, toplevel, simulator="icarus")
     with _locked(directory):
         stamp_file = directory / "stamp.json"
