@@ -7,17 +7,21 @@ A small loadable capacity (the synthesis of one design takes ~20 s); the default
 10-image run is a benchmark (``make bench``, bench/netlist.py).
 """
 
+import json
+
 import numpy as np
 import pytest
 
 from secateurs.config import HardwareConfig
 from secateurs.errors import InputError
 from secateurs.hw.accelerator import Accelerator
-from secateurs.hw.build.fpga import synthesize_netlist
+from secateurs.hw.build.fpga import NETLIST, synthesize_netlist
 from secateurs.hw.capacity import Capacity
 from secateurs.sim.netlist import primitive_models, prove_netlist
 from secateurs.sw.reference import forward
+from tests.helpers.cli import secateurs
 from tests.helpers.models import packed, random_inputs, random_model
+from tests.helpers.runs import OVERRIDES, ROOT, tiny_run
 
 pytestmark = pytest.mark.fpga
 
@@ -67,3 +71,24 @@ def test_the_netlist_is_bit_and_cycle_exact(netlist, model, build_cache):
 def test_a_target_without_readable_models_is_refused():
     with pytest.raises(InputError, match="runs on ice40-up5k, not 'ecp5-25k'"):
         primitive_models("ecp5-25k")
+
+
+def test_bitstream_writes_the_netlist(tmp_path):
+    """``secateurs bitstream`` writes the netlist beside the bitstream and lists it in
+    report.json and in what it prints. On the ECP5: a loadable digits MLP, even this small one,
+    needs more logic cells than the UP5K has (BENCHMARKS.md, FPGA capacity)."""
+    run = tiny_run(tmp_path / "run", 0.3)
+    out = tmp_path / "bitstream"
+    sets = [a for o in OVERRIDES for a in ("--set", o)]
+    done = secateurs("bitstream", "--config", "configs/digits_mlp.toml", *sets, "--set",
+                     "prune.density=0.3", "--model", run / "model.bin", "--out", out,
+                     "--target", "ecp5-25k", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["netlist"] == NETLIST
+    assert json.loads(done.stdout.strip().splitlines()[-1])["netlist"] == str(out / NETLIST)
+    text = (out / NETLIST).read_text()
+    body = text[text.index("module sparse_accelerator("):]
+    assert "always" not in body[:body.index("endmodule")]
+    for primitive in ("LUT4", "TRELLIS_FF", "MULT18X18D"):
+        assert f"  {primitive} " in body, primitive
