@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= configs/digits_mlp.toml
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install browser flow test test-fast lint bench bitstream clean
+.PHONY: install browser icarus flow test test-fast lint bench bitstream clean
 
 install: $(STAMP)
 
@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 flow: install
 	$(BIN)/secateurs flow --config $(CONFIG)
 
-test: install browser
+test: install browser icarus
 	$(BIN)/python -m pytest -q
 
-# The inner loop: everything but the Verilator, browser and FPGA tests (markers in pyproject.toml).
+# The inner loop: everything but the RTL, browser and FPGA tests (markers in pyproject.toml).
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not rtl and not browser and not fpga"
 
@@ -32,6 +32,13 @@ browser:
 	  echo "installing Debian chromium and chromium-driver for the report test"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The second RTL simulator, Icarus Verilog: Debian's iverilog (vvp comes with it).
+icarus:
+	@command -v iverilog >/dev/null && command -v vvp >/dev/null || { \
+	  echo "installing Debian iverilog for the Icarus Verilog tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq iverilog >/dev/null; }
 
 lint: install
 	$(BIN)/python -m compileall -q secateurs sw hw sim tests

@@ -7,7 +7,7 @@ import importlib
 import time
 
 #: Benchmark modules of this package, in the order BENCHMARKS.md lists them.
-MODULES = ("pruning", "formats", "hardware", "fpga", "simulation", "sweeps", "flow")
+MODULES = ("pruning", "formats", "hardware", "fpga", "netlist", "simulation", "sweeps", "flow")
 
 
 def main() -> None:

@@ -242,7 +242,26 @@ def list_registered() -> None:
 
 @main.group()
 def sim() -> None:
-    """Run things on the generated RTL under Verilator."""
+    """Run things on the generated RTL under Verilator or Icarus Verilog."""
+
+
+# The simulator is checked by the command (sim.runner is slow to import), one line like any
+# bad input.
+simulator_option = click.option(
+    "--simulator", default="verilator", show_default=True, metavar="verilator|icarus",
+    help="RTL simulator: Verilator, or Icarus Verilog (slower; no waves, no switching activity).")
+
+
+def _simulator(name: str, *, waves: bool = False) -> str:
+    """``name`` if it is a simulator that can do what was asked; InputError otherwise."""
+    from .sim.runner import SIMULATORS
+
+    if name not in SIMULATORS:
+        raise InputError(f"--simulator must be one of {', '.join(SIMULATORS)}, not {name!r}")
+    if waves and name != "verilator":
+        raise InputError(f"--waves needs --simulator verilator: waves are traced by Verilator "
+                         f"only, not by {name}")
+    return name
 
 
 def _load_int8(path: Path, what: str, ndim: int = 2) -> np.ndarray:
@@ -269,10 +288,12 @@ def _load_int8(path: Path, what: str, ndim: int = 2) -> np.ndarray:
               help="N:M pattern of --format nm (default: the tightest the weights satisfy).")
 @click.option("--payload", metavar="int8|int4|codebook", default="int8", show_default=True,
               help="A stored weight: int8, int4, or a code into k-means levels.")
+@simulator_option
 @user_errors
-def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> None:
+def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload, simulator) -> None:
     """One layer on the sparse and dense accelerator (a one-layer network, raw-accumulator
     readout): OUT/outputs.npy (= X @ W.T) and summary.json (whole-run cycles)."""
+    simulator = _simulator(simulator)
     w = _load_int8(weights, "weights")
     x = _load_int8(inputs, "inputs")
     if x.shape[1] != w.shape[1]:
@@ -285,9 +306,10 @@ def matmul(weights, inputs, out, pes, queue_depth, fmt, nm_pattern, payload) -> 
     nm = None if nm_pattern is None else parse_nm(nm_pattern)
     layer = matmul_layer(w, pes=pes, fmt=fmt, payload=payload, nm=nm)  # refused before staging
     with atomic.staged_dir(out) as stage:
-        result = prove_layer(layer, x, hw=hw, build_root=stage / "build")
+        result = prove_layer(layer, x, hw=hw, build_root=stage / "build", simulator=simulator)
         atomic.write_npy(stage / "outputs.npy", result.outputs.astype(np.int32))
-        atomic.write_json(stage / "summary.json", result.summary(pes=pes, queue_depth=queue_depth))
+        atomic.write_json(stage / "summary.json", {
+            **result.summary(pes=pes, queue_depth=queue_depth), "simulator": simulator})
         shutil.rmtree(stage / "build", ignore_errors=True)  # our own staged build, not kept
     console.print(f"wrote {out / 'outputs.npy'} and {out / 'summary.json'}")
 
@@ -393,14 +415,14 @@ def rtl(config_path, overrides, model_path, out, bake) -> None:
 def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> None:
     """Synthesise, place, route and pack the accelerator of the hardware configuration behind a
     UART shell (YoWASP tools): a host loads the model over the UART ("L"), or --bake-weights
-    bakes it in."""
+    bakes it in. Also writes the accelerator's post-synthesis netlist."""
     import json
 
     cfg = config_mod.load(config_path, overrides)
     out = check_out_dir(out or Path("runs") / cfg.name / f"bitstream-{target}")
     image = _network(cfg, model_path)
     from .hw.accelerator import Accelerator
-    from .hw.build.fpga import build_bitstream
+    from .hw.build.fpga import NETLIST, build_bitstream, synthesize_netlist
     from .rtl import capacity_for
 
     capacity = capacity_for(image, cfg.hardware)
@@ -412,6 +434,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
     with atomic.staged_dir(out, "bitstream") as stage:
         try:
             report = build_bitstream(design, target=target, build_dir=stage)
+            name = f"{kind}_accelerator"
+            synthesize_netlist(design, toplevel=name, target=target, path=stage / NETLIST)
         except (RuntimeError, FileNotFoundError) as e:
             raise InputError(str(e)) from None
         summary = {"target": target, "kind": kind, "pes": image.pes, "baked": bake,
@@ -420,7 +444,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
                    "luts": report.luts, "flip_flops": report.flip_flops,
                    "dsp": report.used("dsp"), "bram": report.used("bram"),
                    "cells": {k: list(v) for k, v in report.cells.items()},
-                   "bitstream": report.bitstream.name, "seconds": round(report.seconds, 1)}
+                   "bitstream": report.bitstream.name, "netlist": NETLIST,
+                   "seconds": round(report.seconds, 1)}
         atomic.write_json(stage / "report.json", summary)
     table = Table(title=f"{kind} accelerator on {target}")
     table.add_column("metric")
@@ -428,8 +453,10 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
     for key in ("luts", "flip_flops", "dsp", "bram", "fmax_mhz", "seconds"):
         table.add_row(key, str(summary[key]))
     table.add_row("bitstream", str(out / report.bitstream.name))
+    table.add_row("netlist", str(out / NETLIST))
     Console().print(table)
-    click.echo(json.dumps({"bitstream": str(out / report.bitstream.name)}))
+    click.echo(json.dumps({"bitstream": str(out / report.bitstream.name),
+                           "netlist": str(out / NETLIST)}))
 
 
 @main.command()
@@ -500,25 +527,32 @@ def _samples(value: str) -> int | None:
 @click.option("--waves", is_flag=True, help="Also write VCD waveforms to RUN/sim/waves/.")
 @click.option("--energy-table", type=click.Path(path_type=Path), default=None,
               help="TOML of picojoules per event (default: the shipped 45 nm table).")
+@simulator_option
 @user_errors
-def simulate(run_dir, samples, waves, energy_table) -> None:
-    """The test split on the sparse and dense RTL: exact outputs, cycles and power proxies."""
+def simulate(run_dir, samples, waves, energy_table, simulator) -> None:
+    """The test split on the sparse and dense RTL: exact outputs, cycles and power proxies
+    (Icarus: event energy only; switching activity is traced by Verilator)."""
     from .flow import check_run
-    from .sim.inference import SUMMARY
+    from .sim.inference import SUMMARY, VERILATOR_ONLY
     from .sim.inference import simulate as run_simulation
 
     count = _samples(samples)  # a bad option is a usage error, before the folder is read
+    simulator = _simulator(simulator, waves=waves)
     check_run(run_dir)
+    power = simulator == "verilator"
+    if not power:
+        console.print(f"{simulator}: event energy only; {VERILATOR_ONLY}", markup=False)
 
-    summary = run_simulation(run_dir, samples=count, waves=waves,
-                             energy_table=energy_table,
+    summary = run_simulation(run_dir, samples=count, waves=waves, power=power,
+                             energy_table=energy_table, simulator=simulator,
                              log=lambda m: console.print(m, style="dim", markup=False))
     print_simulation(summary)
     console.print(f"wrote {run_dir / SUMMARY}")
 
 
 def print_simulation(s: dict) -> None:
-    table = Table(title=f"secateurs simulate: {s['samples']} inferences, bit-exact", show_header=True)
+    table = Table(title=f"secateurs simulate: {s['samples']} inferences on {s['simulator']}, "
+                        f"bit-exact", show_header=True)
     for column in ("", "sparse", "dense"):
         table.add_column(column, justify="right")
     rows = [
@@ -528,8 +562,9 @@ def print_simulation(s: dict) -> None:
         ("model cycles (mean)", lambda d: f"{d['expected_cycles']['mean']:.1f}"),
         ("MACs / inference", lambda d: f"{d['events']['macs']:.0f}"),
         ("energy / inference (pJ)", lambda d: f"{d['energy_pj']['total']:.0f}"),
-        ("toggles / inference", lambda d: f"{d['toggles']['per_inference']:.0f}"),
-        ("activity factor", lambda d: f"{d['toggles']['alpha']:.4f}"),
+        ("toggles / inference",
+         lambda d: f"{d['toggles']['per_inference']:.0f}" if "toggles" in d else "—"),
+        ("activity factor", lambda d: f"{d['toggles']['alpha']:.4f}" if "toggles" in d else "—"),
         ("simulated cycles / s", lambda d: f"{d['cycles_per_second']:.0f}"),
     ]
     for label, cell in rows:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SimulationError
 from ..hw.params import ACT_BITS, LOAD_WORD_BITS
 from .clock import CLOCK_PORT, clock_source, top_ports
 
@@ -164,11 +165,21 @@ def read_results(path: str | Path, batch: int, counters: tuple[str, ...], output
     """``(cycles timed by the feeder, predicted, {counter: values}, streamed logits)`` of a
     finished batch.
 
-    Only complete lines count: a hung batch yields the samples before the hang.
+    Only complete lines count: a hung batch yields the samples before the hang. A value with
+    undefined bits (Icarus writes X or Z as ``x``/``z``) is a SimulationError naming it.
     """
     width = outputs + 2 + len(counters)
-    rows = [[int(v) for v in line.split()] for line in Path(path).read_text().splitlines()]
-    table = np.array([r for r in rows if len(r) == width][:batch], dtype=np.int64)
+    fields = [*(f"output {i}" for i in range(outputs)), "cycles", "predicted",
+              *(f"counter {c}" for c in counters)]
+    lines = [line.split() for line in Path(path).read_text().splitlines()]
+    lines = [line for line in lines if len(line) == width][:batch]
+    for sample, line in enumerate(lines):
+        for name, value in zip(fields, line):
+            if not value.lstrip("-").isdigit():
+                raise SimulationError(f"sample {sample}: {name} is {value!r}, not a number "
+                                      f"(undefined bits reached the host ports)")
+    rows = [[int(v) for v in line] for line in lines]
+    table = np.array(rows, dtype=np.int64)
     table = table.reshape(-1, width)
     timed, predicted = table[:, outputs], table[:, outputs + 1]
     values = {name: table[:, outputs + 2 + i] for i, name in enumerate(counters)}

@@ -2,12 +2,13 @@
 
 For each design (the whole-network accelerator, sparse and its dense twin) the test split of the
 run is regenerated from its config, quantized and streamed through the generated RTL under
-Verilator. The scoreboard demands bit-exact logits and classes, cycles equal to the analytic
+Verilator (or Icarus Verilog, ``simulator="icarus"``). The scoreboard demands bit-exact logits and classes, cycles equal to the analytic
 model, and event counters equal to the counts the reference predicts (:func:`.network.prove`).
 Each layer also runs alone on the same engine, as a one-layer network that streams out its raw
 accumulators (whatever its format and payload), where its accumulators and cycles are checked
 on their own. Then the two power proxies are measured: toggles from a SAIF-traced build, and
-counters x the energy table. Everything lands in ``RUN/sim/summary.json``.
+counters x the energy table. Everything lands in ``RUN/sim/summary.json``. Toggles and waves
+are traced by Verilator: on Icarus neither is available (:data:`VERILATOR_ONLY`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..sw.reference import QuantModel, quantize_input
 from .network import KINDS, build_accelerator, capacity_for, prove
 from .power.energy import energy, load_table
 from .power.measure import event_energy, switching_activity
+from .runner import SIMULATORS
 from .tb.scoreboard import Scoreboard, cycle_stats
 
 __all__ = ["SUMMARY", "POWER", "load_run", "simulate", "measure_power"]
@@ -42,6 +44,8 @@ POWER = Path("sim") / "power.json"
 #: Verilator's FST writer needs the LZ4 headers, which a bare machine lacks.
 WAVES = Path("sim") / "waves"
 WAVE_FORMAT = "vcd"
+#: What only a Verilator build traces: the switching activity (SAIF) and the waves.
+VERILATOR_ONLY = "switching activity (SAIF) and waves are traced by Verilator only"
 
 
 def load_run(run_dir: str | Path):
@@ -80,7 +84,7 @@ def compute_cycles(cycles: np.ndarray, rows: int) -> np.ndarray:
     return np.asarray(cycles, dtype=np.int64) - rows - DRAIN_LATENCY - ARGMAX_LATENCY
 
 
-def _layers_alone(packed, board: Scoreboard, hw, build_root: Path,
+def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: str,
                   log: Callable[[str], None]) -> list[dict]:
     """Every layer alone on both designs, fed the reference's activations of the layer before:
     its accumulators checked bit-exact and its cycles against the model, and its compute cycles
@@ -93,7 +97,7 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path,
         alone = single_layer(packed, i)
         layer_board = Scoreboard(alone, board.activations[i])
         proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
-                       board=layer_board, capacity=capacity,
+                       board=layer_board, capacity=capacity, simulator=simulator,
                        log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
         for kind, proof in proofs.items():
             board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
@@ -105,10 +109,11 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path,
 
 
 def _whole_network(kind: str, packed, hw, board: Scoreboard, table, build_root: Path,
-                   log: Callable[[str], None]) -> tuple[dict, object, list]:
+                   simulator: str, log: Callable[[str], None]) -> tuple[dict, object, list]:
     """One design over the batch, judged; ``(summary entry, cycle model, modelled events)``."""
     proof = prove(packed, hw=hw, build_root=build_root, kinds=(kind,), board=board,
-                  events=True, log=lambda m: log(m.replace("[prove]", "[simulate]")))[kind]
+                  events=True, simulator=simulator,
+                  log=lambda m: log(m.replace("[prove]", "[simulate]")))[kind]
     ran = proof.result
     entry = {
         "accuracy": board.accuracy(ran.predicted),
@@ -177,19 +182,26 @@ def _switching(packed, hw, x: np.ndarray, build_root: Path, log: Callable[[str],
 
 def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = False,
              energy_table: str | Path | None = None, build_root: str | Path | None = None,
-             power: bool = True, log: Callable[[str], None] = print) -> dict:
+             power: bool = True, simulator: str = "verilator",
+             log: Callable[[str], None] = print) -> dict:
     """Simulate ``samples`` test images (None: all) of the run; writes and returns the summary.
 
     ``power=False`` leaves out the switching activity (its SAIF builds are the slow part); the
-    flow measures it in its own step with :func:`measure_power`.
+    flow measures it in its own step with :func:`measure_power`. ``simulator`` is one of
+    :data:`~.runner.SIMULATORS`; on Icarus, ``power`` and ``waves`` must be False (InputError).
     """
+    if simulator not in SIMULATORS:
+        raise InputError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if simulator != "verilator" and (power or waves):
+        raise InputError(f"{VERILATOR_ONLY}, not by {simulator}")
     run_dir = Path(run_dir)
     cfg, packed, board = _batch(run_dir, samples)
     table = load_table(energy_table)
     build_root = Path(build_root) if build_root else run_dir / "sim" / "build"
     hw = cfg.hardware
     summary: dict = {
-        "samples": len(board.inputs), "pes": hw.pes, "queue_depth": hw.queue_depth,
+        "samples": len(board.inputs), "simulator": simulator, "pes": hw.pes,
+        "queue_depth": hw.queue_depth,
         "issue_width": hw.issue_width,
         "reference_accuracy": board.accuracy(board.classes),
         "theoretical_speedup": metrics.theoretical_speedup(packed.model.layers),
@@ -197,7 +209,8 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
     }
     modelled = {}
     for kind in KINDS:
-        entry, model, events = _whole_network(kind, packed, hw, board, table, build_root, log)
+        entry, model, events = _whole_network(kind, packed, hw, board, table, build_root,
+                                              simulator, log)
         summary[kind], modelled[kind] = entry, (model, events)
     summary["hardware_accuracy"] = summary["sparse"]["accuracy"]
     summary["bit_exact"] = True
@@ -205,7 +218,7 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
                                    / max(summary["sparse"]["cycles"]["total"], 1))
 
     log("[simulate] each layer alone (accumulator readout)")
-    summary["layers"] = _layers_alone(packed, board, hw, build_root, log)
+    summary["layers"] = _layers_alone(packed, board, hw, build_root, simulator, log)
     for kind, (model, events) in modelled.items():
         for i, entry in enumerate(summary["layers"]):
             entry[kind].update(_modelled_layer(model, events[i], i, table))

@@ -200,9 +200,10 @@ class MatmulResult:
 
 
 def prove_layer(layer: MatmulLayer, inputs: np.ndarray, *, hw: HardwareConfig,
-                build_root: str | Path, kinds=KINDS, idle_seed: int | None = None) -> MatmulResult:
-    """``inputs @ layer.weights.T`` on the sparse and the dense accelerator (or just ``kinds``);
-    SimulationError unless outputs and cycles are the reference's.
+                build_root: str | Path, kinds=KINDS, idle_seed: int | None = None,
+                simulator: str = "verilator") -> MatmulResult:
+    """``inputs @ layer.weights.T`` on the sparse and the dense accelerator (or just ``kinds``),
+    simulated by ``simulator``; SimulationError unless outputs and cycles are the reference's.
 
     ``idle_seed`` slips idle cycles into the input stream and holds outputs back on the output
     stream (:func:`.network.prove`); the cycles returned are then the model's plus those held.
@@ -212,7 +213,7 @@ def prove_layer(layer: MatmulLayer, inputs: np.ndarray, *, hw: HardwareConfig,
         raise InputError(f"inputs have {x.shape[1]} columns but weights have "
                          f"{layer.weights.shape[1]}")
     proofs = prove(layer.packed, x, hw=hw, build_root=build_root, kinds=kinds,
-                   readout="accumulators", idle_seed=idle_seed)
+                   readout="accumulators", idle_seed=idle_seed, simulator=simulator)
     outputs = proofs[kinds[0]].result.logits
     return MatmulResult(layer, outputs.astype(np.int64),
                         {k: p.cycles for k, p in proofs.items()},
@@ -222,8 +223,8 @@ def prove_layer(layer: MatmulLayer, inputs: np.ndarray, *, hw: HardwareConfig,
 def run_matmul(weights: np.ndarray, inputs: np.ndarray, *, hw: HardwareConfig,
                build_root: str | Path, fmt: str = "csc", payload: str = "int8",
                nm: tuple[int, int] | None = None, kinds=KINDS,
-               idle_seed: int | None = None) -> MatmulResult:
+               idle_seed: int | None = None, simulator: str = "verilator") -> MatmulResult:
     """Pack ``weights`` (:func:`matmul_layer`) and prove ``inputs`` on it (:func:`prove_layer`)."""
     layer = matmul_layer(weights, pes=hw.pes, fmt=fmt, payload=payload, nm=nm)
     return prove_layer(layer, inputs, hw=hw, build_root=build_root, kinds=kinds,
-                       idle_seed=idle_seed)
+                       idle_seed=idle_seed, simulator=simulator)

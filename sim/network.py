@@ -4,8 +4,9 @@ The model is data: :func:`build_accelerator` generates the sparse or dense accel
 :class:`~secateurs.hw.capacity.Capacity` (the hardware configuration, sized for the network's
 layer shapes and word format by :func:`capacity_for`, never for one model's weights), wraps it
 in a module that makes its own clock and feeds it from inside the simulator (:mod:`.feeder`),
-and compiles it once with Verilator, optionally tracing waves (VCD) or SAIF toggle counts; every
-model, density and readout that fits runs on that one build. :meth:`Accelerator.run` streams a
+and compiles it once with Verilator, optionally tracing waves (VCD) or SAIF toggle counts, or
+with Icarus Verilog (:data:`~.runner.SIMULATORS`); every model, density and readout that fits
+runs on that one build. :meth:`Accelerator.run` streams a
 model's load words into the ``load`` port, then runs a batch of int8 input vectors, in one
 simulator process, and returns what it reported, unjudged. :func:`prove` is the one "prove on
 RTL": build each design, run the batch, and judge it bit-exact against the integer reference and
@@ -130,13 +131,14 @@ class Accelerator:
 
 
 def build_accelerator(hardware, *, kind: str, hw: HardwareConfig, build_root: str | Path,
-                      trace: str | None = None) -> Accelerator:
+                      trace: str | None = None, simulator: str = "verilator") -> Accelerator:
     """Generate and compile (or reuse) the ``kind`` accelerator of ``hardware``: a
     :class:`Capacity`, or a model.bin, which stands for :func:`capacity_for` its shapes and
     word format (and becomes the model :meth:`Accelerator.run` loads by default).
 
     The Verilog depends on the capacity alone, so every model it holds reuses one build.
-    ``trace`` ("vcd", "fst" or "saif") compiles in tracing of that format, a separate build.
+    ``trace`` ("vcd", "fst" or "saif") compiles in tracing of that format, a separate build
+    (Verilator only). ``simulator`` is one of :data:`~.runner.SIMULATORS`.
     """
     if kind not in KINDS:
         raise InputError(f"accelerator kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -154,7 +156,7 @@ def build_accelerator(hardware, *, kind: str, hw: HardwareConfig, build_root: st
     parameters = {**design.parameters(),
                   "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest()[:16]}
     built = runner.build(verilog, toplevel=top, parameters=parameters, build_root=build_root,
-                         trace=trace, timing=True)
+                         trace=trace, timing=True, simulator=simulator)
     return Accelerator(design, built, model)
 
 
@@ -184,6 +186,7 @@ def prove(packed, inputs: np.ndarray | None = None, *, hw: HardwareConfig,
           build_root: str | Path, kinds=KINDS, readout: str = "logits",
           capacity: Capacity | None = None,
           idle_seed: int | None = None, board: Scoreboard | None = None, events: bool = False,
+          simulator: str = "verilator",
           log: Callable[[str], None] | None = None) -> dict[str, Proof]:
     """Build each of ``kinds``, run ``inputs`` on it, and judge it; SimulationError at the first
     value, class, cycle count (or, with ``events``, event counter) that is not the reference's.
@@ -193,7 +196,7 @@ def prove(packed, inputs: np.ndarray | None = None, *, hw: HardwareConfig,
     its shapes and format); a model that does not fit is refused (InputError, one line).
     Idle cycles in the input stream land before ``start`` and change nothing; each cycle a
     value is held on the output stream holds the run a cycle, so cycles must equal the model's
-    plus those.
+    plus those. ``simulator`` is the one each design is built for and run on.
     """
     board = board if board is not None else Scoreboard(packed, inputs)
     say = log or (lambda message: None)
@@ -201,8 +204,9 @@ def prove(packed, inputs: np.ndarray | None = None, *, hw: HardwareConfig,
     proofs = {}
     for kind in kinds:
         words = model_words(packed, capacity, kind, readout)  # refused before the build
-        say(f"[prove] {kind}: build")
-        design = build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root)
+        say(f"[prove] {kind}: build ({simulator})")
+        design = build_accelerator(capacity, kind=kind, hw=hw, build_root=build_root,
+                                   simulator=simulator)
         say(f"[prove] {kind}: load {len(words)} words, {len(board.inputs)} inferences")
         began = time.perf_counter()
         result = design.run(packed, board.inputs, readout=readout, idle_seed=idle_seed)

