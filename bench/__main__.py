@@ -7,7 +7,8 @@ import importlib
 import time
 
 #: Benchmark modules of this package, in the order BENCHMARKS.md lists them.
-MODULES = ("pruning", "formats", "hardware", "fpga", "netlist", "simulation", "sweeps", "flow")
+MODULES = ("pruning", "formats", "hardware", "fpga", "netlist", "simulation", "sweeps", "flow",
+           "lenet300")
 
 
 def main() -> None:
