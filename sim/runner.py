@@ -221,34 +221,17 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
         "make": list(MAKE_OVERRIDES),
         **identity,
     }
-    result = Build(directory, toplevel, trace)
-    with _locked(directory):
-        stamp_file = directory / "stamp.json"
-        if stamp_file.exists() and result.executable.exists():
-            with contextlib.suppress(ValueError):
-                if json.loads(stamp_file.read_text()) == stamp:
-                    return result
-        stamp_file.unlink(missing_ok=True)
-        source = directory / f"{toplevel}.v"
-        write_text(source, verilog)
+    def compile_verilator(result: Build, source: Path, log: Path) -> None:
         control = directory / f"{toplevel}.vlt"
         write_text(control, _CONTROL.format(toplevel=toplevel))
-        write_text(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
-        log = directory / "build.log"
         with environment(verilator_env()):
-            try:
-                _runner().build(sources=[VerilatorControlFile(control), source],
-                                hdl_toplevel=toplevel, build_dir=result.objects,
-                                build_args=build_args, timescale=TIMESCALE,
-                                waves=trace is not None,
-                                always=True, log_file=log)
-            except (RuntimeError, SystemExit) as e:
-                raise SimulationError(
-                    f"Verilator build of {toplevel} failed: {_explain(log, str(e))} (log: {log})"
-                ) from None
-        _prune(result)
-        write_text(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
-    return result
+            _runner().build(sources=[VerilatorControlFile(control), source],
+                            hdl_toplevel=toplevel, build_dir=result.objects,
+                            build_args=build_args, timescale=TIMESCALE,
+                            waves=trace is not None, always=True, log_file=log)
+
+    return _cached_build(Build(directory, toplevel, trace), verilog, identity, stamp,
+                         compile_verilator, "Verilator")
 
 
 def _build_icarus(verilog: str, *, toplevel: str, parameters: Mapping[str, object],
@@ -261,7 +244,21 @@ def _build_icarus(verilog: str, *, toplevel: str, parameters: Mapping[str, objec
     directory = Path(build_root).resolve() / f"{toplevel}-icarus-{key}"
     stamp = {"verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest(),
              "tools": _tool_versions("icarus"), **identity}
-    result = Build(directory, toplevel, simulator="icarus")
+    def compile_icarus(result: Build, source: Path, log: Path) -> None:
+        _runner("icarus").build(sources=[source], hdl_toplevel=toplevel,
+                                build_dir=result.objects, build_args=list(ICARUS_ARGS),
+                                timescale=TIMESCALE, always=True, log_file=log)
+
+    return _cached_build(Build(directory, toplevel, simulator="icarus"), verilog, identity,
+                         stamp, compile_icarus, "Icarus")
+
+
+def _cached_build(result: Build, verilog: str, identity: dict, stamp: dict, compile_,
+                  tool: str) -> Build:
+    """``result`` as a finished build: reused when its stamp says it was made from this
+    ``stamp`` (Verilog, tools, arguments), else compiled by ``compile_(result, source, log)``,
+    pruned (:func:`_prune`) and stamped, under the folder's lock."""
+    directory = result.directory
     with _locked(directory):
         stamp_file = directory / "stamp.json"
         if stamp_file.exists() and result.executable.exists():
@@ -269,18 +266,15 @@ def _build_icarus(verilog: str, *, toplevel: str, parameters: Mapping[str, objec
                 if json.loads(stamp_file.read_text()) == stamp:
                     return result
         stamp_file.unlink(missing_ok=True)
-        source = directory / f"{toplevel}.v"
+        source = directory / f"{result.toplevel}.v"
         write_text(source, verilog)
         write_text(directory / "parameters.json", json.dumps(identity, indent=2, sort_keys=True))
         log = directory / "build.log"
         try:
-            _runner("icarus").build(sources=[source], hdl_toplevel=toplevel,
-                                    build_dir=result.objects, build_args=list(ICARUS_ARGS),
-                                    timescale=TIMESCALE, always=True, log_file=log)
+            compile_(result, source, log)
         except (RuntimeError, SystemExit) as e:
-            raise SimulationError(
-                f"Icarus build of {toplevel} failed: {_explain(log, str(e))} (log: {log})"
-            ) from None
+            raise SimulationError(f"{tool} build of {result.toplevel} failed: "
+                                  f"{_explain(log, str(e))} (log: {log})") from None
         _prune(result)
         write_text(stamp_file, json.dumps(stamp, indent=2, sort_keys=True))
     return result
