@@ -138,6 +138,17 @@ def check_matrix(values: np.ndarray, payload: Payload = INT8, *,
     return matrix
 
 
+def spans(ptr: np.ndarray, entries: int = 1 << 14) -> list[range]:
+    """The runs (columns, rows) a pointer array ``ptr`` delimits, in consecutive spans of about
+    ``entries`` entries each (a longer run is a span of its own): a reader that decodes a layer
+    span by span keeps its scratch memory bounded whatever the layer's size."""
+    ptr = np.asarray(ptr, dtype=np.int64)
+    runs = len(ptr) - 1
+    starts = np.searchsorted(ptr, np.arange(0, ptr[-1], entries), side="right") - 1
+    bounds = [*np.unique(np.concatenate([[0], starts[starts < runs]])).tolist(), runs]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
 def count_bits(maximum: int) -> int:
     """Width of an unsigned field holding 0..maximum (at least 1)."""
     return max(1, int(maximum).bit_length())

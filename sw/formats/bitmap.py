@@ -49,7 +49,7 @@ def unpack(layer: BitmapLayer) -> np.ndarray:
     if np.any(layer.values == 0):
         raise FormatError(f"values: entry {int(np.flatnonzero(layer.values == 0)[0])} is zero "
                           f"under a set bitmap bit")
-    w = np.zeros((layer.rows, layer.cols), dtype=np.int64)
+    w = np.zeros((layer.rows, layer.cols), dtype=np.int8)
     w[present] = values
     return w
 

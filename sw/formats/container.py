@@ -406,7 +406,7 @@ def _decode_layer(parsed: tuple, data: memoryview, i: int, in_scale: float) -> t
     except (FormatError, InputError) as e:
         raise FormatError(f"{what}: {e}") from None
     mult = np.broadcast_to(blobs["multiplier"].astype(np.int64), (rows,)).copy()
-    q = QuantLayer(weight=weight.astype(np.int8), bias=to_signed(blobs["bias"], bias_width).astype(np.int32),
+    q = QuantLayer(weight=weight.astype(np.int8, copy=False), bias=to_signed(blobs["bias"], bias_width).astype(np.int32),
                    multiplier=mult, shift=shift, relu=bool(relu), weight_scale=None,
                    in_scale=in_scale, out_scale=out_scale,
                    weight_bits=8 if payload.codebook else value_bits,

@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import FormatError, InputError
 from ...hw.layout import csc_code_word, csc_word, field_slices, filler_zeros
 from .base import (BankedLayer, Blob, Format, Options, SizeBits, check_matrix, count_bits,
-                   describe_layer, expect_blobs)
+                   describe_layer, expect_blobs, spans)
 from .payload import INT8, Payload
 
 __all__ = ["CSCLayer", "pack_csc", "unpack_csc", "best_index_bits", "best_common_index_bits",
@@ -63,11 +63,13 @@ class CSCLayer(BankedLayer):
     def n_words(self) -> int:
         return int(self.col_ptr[:, -1].sum())
 
-    def fields(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(raw value fields, zeros)`` of PE ``pe``'s words, as unsigned integer arrays."""
+    def fields(self, pe: int, words: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """``(raw value fields, zeros)`` of PE ``pe``'s words (those in ``words``), as uint8
+        arrays (a field is at most 8 bits)."""
         (v_off, v_w), (z_off, z_w) = _slices(self.payload, self.index_bits)
-        raw = np.asarray(self.words[pe], dtype=np.int64)
-        return (raw >> v_off) & ((1 << v_w) - 1), (raw >> z_off) & ((1 << z_w) - 1)
+        raw = np.asarray(self.words[pe][words], dtype=np.uint32)
+        return ((raw >> v_off) & ((1 << v_w) - 1)).astype(np.uint8), \
+            ((raw >> z_off) & ((1 << z_w) - 1)).astype(np.uint8)
 
     def decode(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
         """``(values, zeros)`` of PE ``pe``'s words: signed values (codebook looked up)."""
@@ -77,20 +79,27 @@ class CSCLayer(BankedLayer):
     def n_fillers(self) -> int:
         return sum(int(np.count_nonzero(self.fields(p)[0] == 0)) for p in range(self.pes))
 
-    def entries(self, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(row, col, value)`` of every weight word of PE ``pe``, walked as the PE walks them.
+    def entries(self, pe: int, columns: range | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row, col, value)`` of every weight word of PE ``pe`` (in ``columns`` only, if
+        given), walked as the PE walks them.
 
         Raises FormatError if the pointers do not cover the bank, a word lands beyond the PE's
         rows, or a zero-valued word is not a filler followed by a weight in its column.
         """
-        raw, zeros = self.fields(pe)
         ptr = np.asarray(self.col_ptr[pe], dtype=np.int64)
-        if ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] != len(raw):
+        if ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] != len(self.words[pe]):
             raise FormatError(f"column pointers of PE {pe} are not a monotonic cover of its bank")
-        col = np.repeat(np.arange(self.cols), np.diff(ptr))
-        steps = np.cumsum(zeros + 1)
-        before = np.concatenate([[0], steps])[ptr[:-1]]  # rows advanced before each column
-        row = steps - np.repeat(before, np.diff(ptr)) - 1
+        columns = range(self.cols) if columns is None else columns
+        first = int(ptr[columns.start])  # the first word of these columns
+        ptr = ptr[columns.start:columns.stop + 1] - first
+        raw, zeros = self.fields(pe, slice(first, first + int(ptr[-1])))
+        # int32 throughout: a bank's words (<= 2^22) each advance at most 2^8 rows
+        col = np.repeat(np.arange(columns.start, columns.stop, dtype=np.int32), np.diff(ptr))
+        row = np.cumsum(zeros, dtype=np.int32)
+        row += np.arange(1, len(row) + 1, dtype=np.int32)  # rows advanced up to each word
+        row -= np.repeat(np.concatenate([np.zeros(1, np.int32), row])[ptr[:-1]], np.diff(ptr))
+        row -= 1
         bad = np.flatnonzero(row >= self.local_rows(pe))
         if bad.size:
             k = bad[0]
@@ -101,8 +110,8 @@ class CSCLayer(BankedLayer):
         last_in_column[ptr[1:][np.diff(ptr) > 0] - 1] = True
         bad = np.flatnonzero(filler & ((zeros != filler_zeros(self.index_bits)) | last_in_column))
         if bad.size:
-            raise FormatError(f"PE {pe} column {col[bad[0]]}: word {bad[0]} has no value but is "
-                              f"not a filler followed by a weight")
+            raise FormatError(f"PE {pe} column {col[bad[0]]}: word {first + bad[0]} has no value "
+                              f"but is not a filler followed by a weight")
         keep = ~filler
         return pe + row[keep] * self.pes, col[keep], self.payload.decode(raw[keep])
 
@@ -197,11 +206,12 @@ def pack_csc(weights: np.ndarray, *, pes: int, index_bits: int | None = 4, value
 
 
 def unpack_csc(layer: CSCLayer) -> np.ndarray:
-    """The dense int matrix a CSC layer encodes; FormatError if its words are inconsistent."""
-    w = np.zeros((layer.rows, layer.cols), dtype=np.int64)
+    """The dense int8 matrix a CSC layer encodes; FormatError if its words are inconsistent."""
+    w = np.zeros((layer.rows, layer.cols), dtype=np.int8)
     for p in range(layer.pes):
-        row, col, value = layer.entries(p)
-        w[row, col] = value
+        for columns in spans(layer.col_ptr[p]):
+            row, col, value = layer.entries(p, columns)
+            w[row, col] = value
     return w
 
 
@@ -238,7 +248,7 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
     if int(counts.sum()) != words.size:
         raise FormatError(f"words: the counts add up to {int(counts.sum())} words, found {words.size}")
     col_ptr = np.concatenate([np.zeros((options.pes, 1), np.int64), np.cumsum(counts, axis=1)], axis=1)
-    banks = np.split(words.astype(np.uint32), np.cumsum(col_ptr[:, -1])[:-1])
+    banks = np.split(words, np.cumsum(col_ptr[:, -1])[:-1])  # views: no copy of the words
     return CSCLayer(rows, cols, options.pes, payload.bits, options.index_bits, tuple(banks), col_ptr,
                     payload.codebook)
 

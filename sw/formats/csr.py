@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import FormatError
 from .base import (Blob, Format, Options, SizeBits, check_matrix, count_bits, describe_layer,
-                   expect_blobs)
+                   expect_blobs, spans)
 from .payload import INT8, Payload
 
 __all__ = ["CSRLayer", "column_bits", "FORMAT"]
@@ -48,20 +48,26 @@ def pack(weights: np.ndarray, payload: Payload = INT8, options: Options = Option
 
 
 def unpack(layer: CSRLayer) -> np.ndarray:
-    counts, columns = np.asarray(layer.counts, np.int64), np.asarray(layer.columns, np.int64)
-    if counts.size != layer.rows or int(counts.sum()) != columns.size or columns.size != layer.values.size:
+    counts = np.asarray(layer.counts, np.int64)
+    if (counts.size != layer.rows or int(counts.sum()) != len(layer.columns)
+            or len(layer.columns) != len(layer.values)):
         raise FormatError(f"counts: {counts.size} rows adding up to {int(counts.sum())} nonzeros do "
-                          f"not match {layer.rows} rows, {columns.size} columns, {layer.values.size} values")
-    row = np.repeat(np.arange(layer.rows), counts)
-    if np.any(columns >= layer.cols):
-        raise FormatError(f"columns: index {int(columns.max())} beyond the layer's {layer.cols} columns")
-    same_row = row[1:] == row[:-1]
-    if np.any(same_row & (np.diff(columns) <= 0)):
-        raise FormatError("columns: indices within a row do not increase")
-    if np.any(layer.values == 0):
-        raise FormatError("values: a stored nonzero is zero")
-    w = np.zeros((layer.rows, layer.cols), dtype=np.int64)
-    w[row, columns] = layer.payload.decode(layer.values)
+                          f"not match {layer.rows} rows, {len(layer.columns)} columns, "
+                          f"{len(layer.values)} values")
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    w = np.zeros((layer.rows, layer.cols), dtype=np.int8)
+    for rows in spans(ptr):  # a span at a time: the scratch memory stays small
+        lo, hi = int(ptr[rows.start]), int(ptr[rows.stop])
+        # int32 indices: rows and columns are at most 2^20
+        columns = np.asarray(layer.columns[lo:hi], np.int32)
+        row = np.repeat(np.arange(rows.start, rows.stop, dtype=np.int32), counts[rows.start:rows.stop])
+        if np.any(columns >= layer.cols):
+            raise FormatError(f"columns: index {int(columns.max())} beyond the layer's {layer.cols} columns")
+        if np.any((row[1:] == row[:-1]) & (np.diff(columns) <= 0)):
+            raise FormatError("columns: indices within a row do not increase")
+        if np.any(np.asarray(layer.values[lo:hi]) == 0):
+            raise FormatError("values: a stored nonzero is zero")
+        w[row, columns] = layer.payload.decode(layer.values[lo:hi])
     return w
 
 
@@ -89,8 +95,8 @@ def blobs(layer: CSRLayer) -> list[Blob]:
 def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
                data: dict[str, np.ndarray]) -> CSRLayer:
     expect_blobs(data, BLOBS)
-    layer = CSRLayer(rows, cols, payload, data["counts"].astype(np.int64),
-                     data["columns"].astype(np.int64), data["values"])
+    layer = CSRLayer(rows, cols, payload, data["counts"].astype(np.int64), data["columns"],
+                     data["values"])  # the columns as read: at most 20 bits each
     unpack(layer)
     return layer
 

@@ -89,26 +89,33 @@ class NMLayer(BankedLayer):
         padded[:, :self.cols] = x
         return padded.reshape(x.shape[0], self.groups, self.m).any(axis=2)
 
-    def fields(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(raw value fields, positions)`` of PE ``pe``'s words."""
+    def fields(self, pe: int, words: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """``(raw value fields, positions)`` of PE ``pe``'s words (those in ``words``): uint8
+        fields and int16 positions (signed, so their differences are)."""
         (v_off, v_w), (p_off, p_w) = _slices(self.payload, self.m)
-        raw = np.asarray(self.words[pe], dtype=np.int64)
-        return (raw >> v_off) & ((1 << v_w) - 1), (raw >> p_off) & ((1 << p_w) - 1)
+        raw = np.asarray(self.words[pe][words], dtype=np.uint32)
+        return ((raw >> v_off) & ((1 << v_w) - 1)).astype(np.uint8), \
+            ((raw >> p_off) & ((1 << p_w) - 1)).astype(np.int16)
 
-    def entries(self, pe: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(row, col, value)`` of every kept weight of PE ``pe``, in bank order.
+    def entries(self, pe: int, groups: range | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row, col, value)`` of every kept weight of PE ``pe`` (in ``groups`` only, if
+        given), in bank order.
 
         Raises FormatError if the bank has the wrong size, a position lies beyond its group,
         kept positions do not increase, or a padding slot is not a zero at position 0 after them.
         """
         local = self.local_rows(pe)
-        raw, pos = self.fields(pe)
-        if raw.size != self.groups * local * self.n:
-            raise FormatError(f"PE {pe} bank holds {raw.size} words, expected "
+        if len(self.words[pe]) != self.groups * local * self.n:
+            raise FormatError(f"PE {pe} bank holds {len(self.words[pe])} words, expected "
                               f"{self.groups} groups × {local} rows × {self.n}")
-        raw, pos = raw.reshape(self.groups, local, self.n), pos.reshape(self.groups, local, self.n)
+        groups = range(self.groups) if groups is None else groups
+        per_group = local * self.n  # a group's words in the bank
+        raw, pos = self.fields(pe, slice(groups.start * per_group, groups.stop * per_group))
+        raw, pos = raw.reshape(len(groups), local, self.n), pos.reshape(len(groups), local, self.n)
         kept = raw != 0
-        width = np.minimum(self.m, self.cols - np.arange(self.groups) * self.m)[:, None, None]
+        starts = np.arange(groups.start, groups.stop) * self.m
+        width = np.minimum(self.m, self.cols - starts)[:, None, None]
         problems = (
             (kept & (pos >= width), "position beyond its group"),
             (~kept & (pos != 0), "padding slot with a nonzero position"),
@@ -120,10 +127,17 @@ class NMLayer(BankedLayer):
         for bad, what in problems:
             if bad.any():
                 g, i, k = (int(v[0]) for v in np.nonzero(bad))
-                raise FormatError(f"PE {pe} group {g} row {pe + i * self.pes} slot {k}: {what}")
+                raise FormatError(f"PE {pe} group {groups.start + g} row {pe + i * self.pes} "
+                                  f"slot {k}: {what}")
         g, i, k = np.nonzero(kept)
-        return (pe + i * self.pes, g * self.m + pos[g, i, k],
+        return (pe + i * self.pes, starts[g] + pos[g, i, k],
                 self.payload.decode(raw[g, i, k]))
+
+    def group_spans(self, pe: int, words: int = 1 << 14) -> list[range]:
+        """PE ``pe``'s groups in consecutive spans of about ``words`` words each: walking a bank
+        span by span bounds the scratch memory."""
+        step = max(1, words // max(1, self.local_rows(pe) * self.n))
+        return [range(g, min(g + step, self.groups)) for g in range(0, self.groups, step)]
 
     @property
     def nonzeros(self) -> int:
@@ -158,11 +172,12 @@ def pack_nm(weights: np.ndarray, *, n: int, m: int, pes: int = 1,
 
 
 def unpack_nm(layer: NMLayer) -> np.ndarray:
-    """The dense int matrix an N:M layer encodes; FormatError if its words are inconsistent."""
-    w = np.zeros((layer.rows, layer.cols), dtype=np.int64)
+    """The dense int8 matrix an N:M layer encodes; FormatError if its words are inconsistent."""
+    w = np.zeros((layer.rows, layer.cols), dtype=np.int8)
     for p in range(layer.pes):
-        row, col, value = layer.entries(p)
-        w[row, col] = value
+        for groups in layer.group_spans(p):
+            row, col, value = layer.entries(p, groups)
+            w[row, col] = value
     return w
 
 
@@ -197,7 +212,7 @@ def from_blobs(rows: int, cols: int, payload: Payload, options: Options,
         raise FormatError(f"words: {groups} groups × {rows} rows × N={options.n} need "
                           f"{groups * rows * options.n} words, found {words.size}")
     sizes = [groups * len(range(p, rows, options.pes)) * options.n for p in range(options.pes)]
-    banks = np.split(words.astype(np.uint32), np.cumsum(sizes)[:-1])
+    banks = np.split(words, np.cumsum(sizes)[:-1])  # views: no copy of the words
     return NMLayer(rows, cols, options.pes, options.n, options.m, payload.bits, tuple(banks),
                    payload.codebook)
 

@@ -99,10 +99,13 @@ class Payload:
         return codes.astype(np.uint64)
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
-        """Integer values of raw fields (sign-extended, or looked up in the codebook)."""
-        if self.codebook is None:
-            return to_signed(raw, self.bits)
-        return self.table[np.asarray(raw, dtype=np.int64) & ((1 << self.bits) - 1)]
+        """Integer values of raw fields (sign-extended, or looked up in the codebook), as int8:
+        every payload's values are int8, so a decoded matrix takes one byte a weight."""
+        fields = np.asarray(raw).astype(np.uint8) & np.uint8((1 << self.bits) - 1)
+        if self.codebook is None:  # the sign bit to int8's top, then an arithmetic shift back
+            spare = np.uint8(8 - self.bits)
+            return np.asarray(fields << spare).view(np.int8) >> np.int8(spare)
+        return self.table.astype(np.int8)[fields]
 
     def is_zero_field(self, raw: np.ndarray) -> np.ndarray:
         """Which raw fields are the zero a filler or padding slot holds."""

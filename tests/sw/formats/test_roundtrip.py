@@ -111,3 +111,17 @@ def test_round_trip(fmt, payload_kind):
         assert np.array_equal(accumulate_packed(layer, x), accumulate(w, x))
 
     check()
+
+
+@given(st.lists(st.integers(0, 40), min_size=0, max_size=30), st.integers(1, 64))
+def test_spans_cover_every_run_once_within_their_size(lengths, entries):
+    """``spans`` (the readers' bounded walk) cuts runs into consecutive spans covering each run
+    exactly once; besides its first run, a span holds at most ``entries`` entries."""
+    from secateurs.sw.formats.base import spans
+
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    cut = spans(ptr, entries)
+    assert [r for span in cut for r in span] == list(range(len(lengths)))
+    for span in cut:
+        held = int(ptr[span.stop] - ptr[span.start])
+        assert held - lengths[span.start] <= entries
