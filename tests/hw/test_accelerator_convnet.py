@@ -112,3 +112,21 @@ def test_capacity_refuses_conv_after_linear_and_a_pooled_last_layer():
         network_image(dataclasses.replace(p, model=QuantModel(1.0, (dataclasses.replace(
             conv0, geometry=dataclasses.replace(conv0.geometry, pool=Pool("avg", (2, 2), (1, 1))))
             , conv1, linear))))
+
+
+def test_for_shape_sizes_lenet5():
+    """LeNet-5 on 28x28 (conv 5x5 -> 6, max-pool 2, conv 5x5 -> 16, max-pool 2, 120, 84, 10):
+    the largest map is the first conv layer's pooled 6 x 12 x 12 output; the pool unit holds
+    16 channels; 25 + 150 patch columns; the widest Linear reads the 16 x 4 x 4 map."""
+    rng = np.random.default_rng(5)
+    x = random_maps(rng, 2, (1, 28, 28), 0.2)
+    spec = [Conv(6, 5, pool="max", density=0.1), Conv(16, 5, pool="max", density=0.1),
+            Linear(120, 0.1), Linear(84, 0.1), Linear(10, 0.1)]
+    image = network_image(packed(random_conv_model(rng, (1, 28, 28), spec, x), pes=4))
+    capacity = Capacity.for_shape([(layer.rows, layer.cols) for layer in image.layers],
+                                  convs=[layer.conv for layer in image.layers], pes=4)
+    assert (capacity.max_map, capacity.max_side, capacity.max_channels, capacity.max_kernel,
+            capacity.patch_depth, capacity.pool_rows) == (864, 28, 6, 5, 175, 16)
+    assert (capacity.max_rows, capacity.max_cols, capacity.act_depth) == (120, 256, 864)
+    for kind in ("sparse", "dense"):
+        assert capacity.check(image, kind) is image
