@@ -130,3 +130,28 @@ def test_for_shape_sizes_lenet5():
     assert (capacity.max_rows, capacity.max_cols, capacity.act_depth) == (120, 256, 864)
     for kind in ("sparse", "dense"):
         assert capacity.check(image, kind) is image
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_a_reset_inside_a_conv_layer_leaves_the_next_run_exact(kind):
+    """``rst`` mid-window in the first conv layer (its pool unit holding a partial max), in the
+    second (a partial sum, the first layer's nonzero map marked), and in the Linear layer: each
+    run after a reset (the model loaded again) is exact, cycles and events included."""
+    p, x = case("max then avg pool, padding 1", batch=6)
+    model = network_cycles(p, x[0::2], queue_depth=DEPTH, issue_width=WIDTH, array=kind)
+    ends = np.cumsum(model.compute + model.drain, axis=0)  # (layer, reset row) last cycles
+    points = [int(ends[0, 0] // 2 + 1), int((ends[0, 1] + ends[1, 1]) // 2), int(ends[1, 2] + 3)]
+    image = network_image(p)
+    words = load_words(image, CAPACITY, kind)
+    runs = simulate_network(Accelerator(CAPACITY, kind=kind), x, seed=1, idle=0.2,
+                            load={r: words for r in range(len(x))},
+                            reset={2 * i: ("run", c) for i, c in enumerate(points)})
+    assert [type(r).__name__ for r in runs] == ["Interrupted", "Inference"] * 3
+    after = x[1::2]
+    logits = forward(p.model, after)[-1]
+    np.testing.assert_array_equal(np.array([r.streamed for r in runs[1::2]]), logits)
+    want = network_cycles(p, after, queue_depth=DEPTH, issue_width=WIDTH, array=kind).total
+    assert [r.counters["cycles"] - r.held for r in runs[1::2]] == want.tolist()
+    events = network_events(p, after, kind=kind, issue_width=WIDTH)
+    for name_ in PREDICTED:
+        assert [r.counters[name_] for r in runs[1::2]] == sum(e[name_] for e in events).tolist()
