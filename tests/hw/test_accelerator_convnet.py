@@ -155,3 +155,18 @@ def test_a_reset_inside_a_conv_layer_leaves_the_next_run_exact(kind):
     events = network_events(p, after, kind=kind, issue_width=WIDTH)
     for name_ in PREDICTED:
         assert [r.counters[name_] for r in runs[1::2]] == sum(e[name_] for e in events).tolist()
+
+
+@pytest.mark.parametrize("pool_h, pool_w", [(h, w) for h in range(1, 5) for w in range(1, 5)])
+def test_avg_pool_multiplier_is_sw_conv_s_rounded_mean_on_every_window_sum(pool_h, pool_w):
+    """The pool unit's average of a window of A int8 values with sum S, offset by 128 each:
+    ``((2 (S + 128 A) + A) * M >> POOL_SHIFT) - 128`` is ``⌊(2 S + A) / 2A⌋`` (sw/conv.py's
+    mean rounded half up) for every S in -128 A .. 127 A."""
+    from secateurs.hw.params import POOL_SHIFT
+
+    geo = ConvGeometry(1, 8, 8, 1, 1, pool="avg", pool_h=pool_h, pool_w=pool_w)
+    area, multiplier = pool_h * pool_w, geo.pool_multiplier
+    sums = np.arange(-128 * area, 127 * area + 1)
+    unit = ((2 * (sums + 128 * area) + area) * multiplier >> POOL_SHIFT) - 128
+    assert unit.tolist() == [(2 * s + area) // (2 * area) for s in sums.tolist()]
+    assert multiplier < 1 << POOL_SHIFT  # it fits the layer table's field
