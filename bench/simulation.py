@@ -85,10 +85,11 @@ def _harness(run_dir: Path, build_root: Path) -> dict:
     accelerator = build_accelerator(packed, kind="sparse", hw=cfg.hardware, build_root=build_root)
     name = "sparse_accelerator"
     harness = build_harness(export_verilog(accelerator.design, name=name), toplevel=name,
-                            outputs=accelerator.classes, build_root=build_root)
+                            outputs=packed.model.layers[-1].rows, build_root=build_root)
+    words = accelerator.words(packed)
     cpp, cocotb, walls = [], [], []
     for _ in range(SPEED_REPEATS):
-        h = harness.run(x, OUT / "harness")
+        h = harness.run(words, x, OUT / "harness")
         began = time.perf_counter()
         c = accelerator.run(x)
         walls.append(time.perf_counter() - began)

@@ -53,13 +53,16 @@ class Harness:
     executable: Path
     outputs: int
 
-    def run(self, inputs: np.ndarray, work: Path) -> HarnessRun:
-        """Run each row of ``inputs`` (int8, batch x features) as one inference."""
+    def run(self, words: np.ndarray, inputs: np.ndarray, work: Path) -> HarnessRun:
+        """Load the model's load ``words`` (``Accelerator.words``), then run each row of
+        ``inputs`` (int8, batch x features) as one inference."""
         work.mkdir(parents=True, exist_ok=True)
         x = np.asarray(inputs, dtype=np.int64)
+        load = [int(w) for w in np.asarray(words).ravel()]
         source, results = work / "harness_inputs.txt", work / "harness_results.txt"
-        header = f"{x.shape[0]} {x.shape[1]} {self.outputs}\n"
-        write_text(source, header + "\n".join(" ".join(map(str, row)) for row in x.tolist()) + "\n")
+        header = f"{x.shape[0]} {x.shape[1]} {self.outputs} {len(load)}\n"
+        rows = [" ".join(map(str, load)), *(" ".join(map(str, row)) for row in x.tolist())]
+        write_text(source, header + "\n".join(rows) + "\n")
         began = time.perf_counter()
         done = subprocess.run([str(self.executable), str(source), str(results)],
                               capture_output=True, text=True, check=False)
