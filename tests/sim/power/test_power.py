@@ -1,9 +1,10 @@
 """The power proxies make sense on the RTL, and the hardware counters are the reference's counts.
 
 The build that simulates also traces SAIF, only in the runs that ask for it (the power step
-builds nothing of its own). All-zero inputs switch less and spend less than real images; a model of twice the density does
-more MACs and spends more; the MAC counter equals the nonzero-weight x nonzero-activation pairs
-of the integer reference, exactly; idle cycles in the input stream change nothing.
+builds nothing of its own). All-zero inputs switch less and spend less than real images; a
+model of twice the density does more MACs and spends more; the MAC counter equals the
+nonzero-weight x nonzero-activation pairs of the integer reference, exactly; idle cycles in the
+input stream change nothing.
 """
 
 import numpy as np
