@@ -66,7 +66,7 @@ def render(run: Path, wall: float | None) -> str:
     lines += [
         "",
         f"Goal ≤ {GOAL_SECONDS // 60} minutes on 2 cores: {met}. Verilator builds: "
-        f"{per_kind} (a plain and a SAIF-traced one of each design); Verilog "
+        f"{per_kind} (SAIF tracing compiled in, on only for the power runs); Verilog "
         f"{verilog}; run folder {_folder_bytes(run) / 1e6:.1f} MB.",
         "",
         "| dense | pruned | int8 (reference) | int8 on the RTL | model.bin (bytes) | compression |",

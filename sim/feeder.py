@@ -153,12 +153,15 @@ def write_inputs(path: str | Path, inputs: np.ndarray, gaps: np.ndarray, junk: n
     mask = (1 << ACT_BITS) - 1
     words = np.stack([np.asarray(gaps).ravel(), np.asarray(junk).ravel() & mask,
                       inputs.ravel() & mask], axis=1)
-    np.savetxt(path, words, fmt="%d", header=f"{inputs.shape[-1]} {outputs}", comments="")
+    # Formatted in one pass (np.savetxt formats row by row: ~5x slower, timed in the batch).
+    lines = "".join(f"{gap} {noise} {value}\n" for gap, noise, value in words.tolist())
+    Path(path).write_text(f"{inputs.shape[-1]} {outputs}\n{lines}")
 
 
 def write_holds(path: str | Path, holds: np.ndarray) -> None:
     """The feeder's hold file: cycles each logit of each sample is kept waiting, in order."""
-    np.savetxt(path, np.asarray(holds, dtype=np.int64).ravel(), fmt="%d")
+    values = np.asarray(holds, dtype=np.int64).ravel().tolist()
+    Path(path).write_text("".join(f"{h}\n" for h in values))
 
 
 def read_results(path: str | Path, batch: int, counters: tuple[str, ...], outputs: int):

@@ -6,7 +6,7 @@ Verilator (or Icarus Verilog, ``simulator="icarus"``). The scoreboard demands bi
 model, and event counters equal to the counts the reference predicts (:func:`.network.prove`).
 Each layer also runs alone on the same engine, as a one-layer network that streams out its raw
 accumulators (whatever its format and payload), where its accumulators and cycles are checked
-on their own. Then the two power proxies are measured: toggles from a SAIF-traced build, and
+on their own. Then the two power proxies are measured: toggles from SAIF-traced runs, and
 counters x the energy table. Everything lands in ``RUN/sim/summary.json``. Toggles and waves
 are traced by Verilator: on Icarus neither is available (:data:`VERILATOR_ONLY`).
 """
@@ -149,7 +149,7 @@ def _waves(packed, hw, x: np.ndarray, run_dir: Path, build_root: Path,
         traced = build_accelerator(capacity_for(packed, hw), kind=kind, hw=hw,
                                    build_root=build_root, trace=WAVE_FORMAT)
         work = build_root / f"waves-{kind}"
-        traced.run(packed, x, run_dir=work)
+        traced.run(packed, x, run_dir=work, trace=True)
         target = WAVES / f"{kind}.{WAVE_FORMAT}"
         (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(work / traced.built.trace_file, run_dir / target)
@@ -170,12 +170,13 @@ def _batch(run_dir: Path, samples: int | None):
 
 
 def _switching(packed, hw, x: np.ndarray, build_root: Path, log: Callable[[str], None]) -> dict:
-    """Toggles per inference by block, from a SAIF-traced build of each design."""
+    """Toggles per inference by block, from SAIF-traced runs of each design on the build
+    that simulated it (SAIF compiled in, :data:`~.network.POWER_TRACE`)."""
     toggles = {}
     for kind in KINDS:
         log(f"[power] {kind}: switching activity (SAIF)")
         traced = build_accelerator(capacity_for(packed, hw), kind=kind, hw=hw,
-                                   build_root=build_root, trace="saif")
+                                   build_root=build_root)
         toggles[kind] = switching_activity(traced, x, model=packed, work_dir=build_root).as_dict()
     return toggles
 
@@ -186,8 +187,8 @@ def simulate(run_dir: str | Path, *, samples: int | None = None, waves: bool = F
              log: Callable[[str], None] = print) -> dict:
     """Simulate ``samples`` test images (None: all) of the run; writes and returns the summary.
 
-    ``power=False`` leaves out the switching activity (its SAIF builds are the slow part); the
-    flow measures it in its own step with :func:`measure_power`. ``simulator`` is one of
+    ``power=False`` leaves out the switching activity (its SAIF-traced runs are the slow
+    part); the flow measures it in its own step with :func:`measure_power`. ``simulator`` is one of
     :data:`~.runner.SIMULATORS`; on Icarus, ``power`` and ``waves`` must be False (InputError).
     """
     if simulator not in SIMULATORS:

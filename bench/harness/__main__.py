@@ -19,7 +19,7 @@ def main() -> None:
     body = section.group(1) if section else ""
     pattern = re.compile(re.escape(HEADING) + r".*?(?=\n### |\Z)", re.S)
     if pattern.search(body):
-        body = pattern.sub(lambda _: table.strip(), body)
+        body = pattern.sub(lambda _: table.strip() + "\n", body)
     else:
         marker = "### Whole test split on the RTL"
         body = body.replace(marker, f"{table.strip()}\n\n{marker}") if marker in body else \

@@ -2,15 +2,18 @@
 // simulation is measured against (bench/harness/cpp.py builds and runs it).
 //
 // It instantiates the Verilated top (the bare accelerator, built with `--prefix Vtop`), toggles
-// `clk` itself, resets for RESET_CYCLES edges, and per sample streams FEATURES input values
-// (honouring `input.ready`), pulses `start`, takes OUTPUTS values from the output stream (always
-// ready) and counts the edges from the launch edge to `done`, as the simulation's feeder does.
+// `clk` itself, resets for RESET_CYCLES edges, streams the model's load words into the `load`
+// port (honouring `load.ready`, low while the accumulators clear after reset), then per sample
+// streams FEATURES input values (honouring `input.ready`), pulses `start`, takes OUTPUTS values
+// from the output stream (always ready) and counts the edges from the launch edge to `done`, as
+// the simulation's feeder does.
 //
 //   harness INPUTS RESULTS
 // Verilator spells a double underscore in a port name "___05F" (input__valid: input___05Fvalid).
-// INPUTS: "batch features outputs" then batch x features values. RESULTS gets one line per
-// sample: "out_0 .. out_{outputs-1} cycles predicted counter_cycles". Standard output gets
-// "cycles <edges simulated> seconds <wall seconds of the simulation loop>".
+// INPUTS: "batch features outputs words", then `words` load words, then batch x features
+// values. RESULTS gets one line per sample: "out_0 .. out_{outputs-1} cycles predicted
+// counter_cycles". Standard output gets "cycles <edges simulated> seconds <wall seconds of the
+// simulation loop>".
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +30,8 @@
 static const int RESET_CYCLES = 2;
 // An inference longer than this many edges is a hang (the feeder's HANG_CYCLES).
 static const uint64_t HANG_CYCLES = 2000000;
+// A stream not ready for this many edges is a hang (the driver's READY_TIMEOUT_CYCLES).
+static const uint64_t READY_TIMEOUT_CYCLES = 100000;
 
 static std::unique_ptr<Vtop> top;
 static uint64_t edges = 0;
@@ -38,6 +43,19 @@ static inline void tick() {
     top->clk = 0;
     top->eval();
     ++edges;
+}
+
+// Offer one word on a valid/ready stream until an edge takes it; false if none does in time.
+template <typename Payload>
+static bool offer(Payload& payload, uint64_t word, unsigned char& ready) {
+    payload = word;
+    for (uint64_t waited = 0; waited < READY_TIMEOUT_CYCLES; ++waited) {
+        top->eval();
+        const bool accepted = ready;  // what the coming edge does
+        tick();
+        if (accepted) return true;
+    }
+    return false;
 }
 
 static inline long long signed_value(uint64_t v) {
@@ -57,8 +75,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "harness: cannot open %s or %s\n", argv[1], argv[2]);
         return 2;
     }
-    long batch, features, outputs;
-    if (std::fscanf(in, "%ld %ld %ld", &batch, &features, &outputs) != 3) return 2;
+    long batch, features, outputs, words;
+    if (std::fscanf(in, "%ld %ld %ld %ld", &batch, &features, &outputs, &words) != 4) return 2;
+    std::vector<unsigned long> load(words);
+    for (auto& w : load)
+        if (std::fscanf(in, "%lu", &w) != 1) return 2;
     std::vector<int> x(batch * features);
     for (auto& v : x)
         if (std::fscanf(in, "%d", &v) != 1) return 2;
@@ -71,23 +92,30 @@ int main(int argc, char** argv) {
     top->clk = 0;
     top->start = 0;
     top->input___05Fvalid = 0;
+    top->load___05Fvalid = 0;
     top->output___05Fready = 1;
     top->rst = 1;
     top->eval();
     for (int i = 0; i < RESET_CYCLES; ++i) tick();
     top->rst = 0;
     tick();
+    top->load___05Fvalid = 1;
+    for (long w = 0; w < words; ++w) {
+        if (!offer(top->load___05Fpayload, load[w], top->load___05Fready)) {
+            std::fprintf(stderr, "harness: load word %ld was not taken\n", w);
+            return 1;
+        }
+    }
+    top->load___05Fvalid = 0;
     for (long s = 0; s < batch; ++s) {
         long long* row = &results[s * (outputs + 3)];
+        top->input___05Fvalid = 1;
         for (long f = 0; f < features; ++f) {
-            top->input___05Fpayload = (uint8_t)x[s * features + f];
-            top->input___05Fvalid = 1;
-            bool accepted;
-            do {
-                top->eval();
-                accepted = top->input___05Fready;  // what the coming edge does
-                tick();
-            } while (!accepted);
+            if (!offer(top->input___05Fpayload, (uint8_t)x[s * features + f],
+                       top->input___05Fready)) {
+                std::fprintf(stderr, "harness: sample %ld input %ld was not taken\n", s, f);
+                return 1;
+            }
         }
         top->input___05Fvalid = 0;
         top->start = 1;

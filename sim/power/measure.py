@@ -1,7 +1,8 @@
 """The two power proxies of a design, per inference: switching activity and event energy.
 
-Switching activity: the design is built with SAIF tracing and run twice on the same stimulus,
-once with the inferences and once stopping before the first; the difference of the per-net
+Switching activity: the design's build has SAIF tracing compiled in (every Verilator build of
+the accelerator does, :data:`~..network.POWER_TRACE`); it is switched on for two runs on the same
+stimulus, one with the inferences and one stopping before the first; the difference of the per-net
 toggle counts is what the inferences alone switched (:mod:`.toggles`). Event energy: the
 hardware's event counters times the per-event energy table (:mod:`.energy`).
 """
@@ -53,19 +54,21 @@ class Switching:
 
 def switching_activity(design, inputs: np.ndarray, *, model=None,
                        work_dir: str | Path | None = None) -> Switching:
-    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` built with SAIF)
-    running ``model`` (default: the one it was built for). Both runs load the model, so the
+    """Per-inference toggles of ``design`` (an :class:`~.network.Accelerator` whose build has
+    SAIF compiled in, switched on for these two runs only) running ``model`` (default: the one
+    it was built for). Both runs load the model, so the
     load's toggles cancel in the difference."""
     if design.built.trace != "saif":
-        raise SimulationError(f"the {design.kind} design was not built with SAIF tracing")
+        raise SimulationError(f"the {design.kind} design was not built with SAIF tracing "
+                              f"(its build traces {design.built.trace})")
     x = np.asarray(inputs)
     if not len(x):
         raise SimulationError("switching activity needs at least one inference")
     with tempfile.TemporaryDirectory(prefix="secateurs-saif-", dir=work_dir) as tmp:
         full, empty = Path(tmp) / "full", Path(tmp) / "empty"
         model = model if model is not None else design.model
-        ran = design.run(model, x, run_dir=full)
-        idle = design.run(model, x[:0], run_dir=empty)
+        ran = design.run(model, x, run_dir=full, trace=True)
+        idle = design.run(model, x[:0], run_dir=empty, trace=True)
         saif = design.built.trace_file
         toggles = subtract(read_saif(full / saif), read_saif(empty / saif))
     cycles = ran.total_cycles - idle.total_cycles

@@ -2,10 +2,12 @@
 (nothing of a model: its feature and output counts and load words come in files), the design's
 ports passed through, and the clock's port parser it relies on."""
 
+import numpy as np
 import pytest
 
 from secateurs.sim.clock import top_ports
-from secateurs.sim.feeder import FEEDER_MODULE, GO, HUNG, fed_wrapper, feeder_verilog
+from secateurs.sim.feeder import (FEEDER_MODULE, GO, HUNG, fed_wrapper, feeder_verilog,
+                                  write_holds, write_inputs)
 
 
 def _design(outputs_bits: int, predicted: bool) -> str:
@@ -63,3 +65,18 @@ def test_ports_are_parsed_from_the_declarations():
     assert [(p.name, p.direction, p.width, p.signed) for p in top_ports(verilog, "top")] == [
         ("a", "input", 4, False), ("clk", "input", 1, False), ("y", "output", 8, True)]
     assert top_ports(verilog, "top")[2].declaration() == "output wire signed [7:0] y"
+
+
+def test_the_input_and_hold_files_are_what_the_feeder_scans(tmp_path):
+    """A ``features outputs`` line, then ``gap junk value`` per word (int8 as bit patterns, junk
+    masked to the payload), samples in order; holds one a line; an empty batch is the header."""
+    inputs = np.array([[1, -1, 0], [-128, 127, 5]])
+    gaps = np.array([[0, 2, 0], [1, 0, 0]])
+    junk = np.array([[0, 300, 0], [-3, 0, 0]])
+    write_inputs(tmp_path / "in.txt", inputs, gaps, junk, outputs=4)
+    assert (tmp_path / "in.txt").read_text() == ("3 4\n0 0 1\n2 44 255\n0 0 0\n"
+                                                 "1 253 128\n0 0 127\n0 0 5\n")
+    write_inputs(tmp_path / "none.txt", inputs[:0], gaps[:0], junk[:0], outputs=4)
+    assert (tmp_path / "none.txt").read_text() == "3 4\n"
+    write_holds(tmp_path / "holds.txt", np.array([[0, 3], [1, 0]]))
+    assert (tmp_path / "holds.txt").read_text() == "0\n3\n1\n0\n"

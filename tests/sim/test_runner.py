@@ -1,8 +1,10 @@
 """The Verilator runner's build cache: a second build of the same design is a hit, and a cached
-build keeps only the simulator executable, not the object files and precompiled headers."""
+build keeps only the simulator executable, not the object files and precompiled headers. A run
+switches on only a trace its build has compiled in."""
 
 import pytest
 
+from secateurs.errors import SimulationError
 from secateurs.sim import runner
 
 pytestmark = pytest.mark.rtl
@@ -41,3 +43,11 @@ def test_changed_verilog_rebuilds(tmp_path):
                           build_root=tmp_path)
     assert second.directory == first.directory
     assert second.executable.stat().st_mtime_ns != built_at
+
+
+def test_a_run_cannot_trace_what_its_build_did_not_compile_in(tmp_path):
+    untraced = runner.Build(tmp_path / "build", "counter")
+    with pytest.raises(SimulationError) as error:
+        runner.run_test(untraced, "any_module", test_dir=tmp_path / "run", trace=True)
+    assert str(error.value) == "the verilator build of counter has no trace compiled in"
+    assert not (tmp_path / "run").exists()  # refused before anything ran

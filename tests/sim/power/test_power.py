@@ -1,8 +1,10 @@
 """The power proxies make sense on the RTL, and the hardware counters are the reference's counts.
 
-All-zero inputs switch less and spend less than real images; a model of twice the density does
-more MACs and spends more; the MAC counter equals the nonzero-weight x nonzero-activation pairs
-of the integer reference, exactly; idle cycles in the input stream change nothing.
+The build that simulates also traces SAIF, only in the runs that ask for it (the power step
+builds nothing of its own). All-zero inputs switch less and spend less than real images; a
+model of twice the density does more MACs and spends more; the MAC counter equals the
+nonzero-weight x nonzero-activation pairs of the integer reference, exactly; idle cycles in the
+input stream change nothing.
 """
 
 import numpy as np
@@ -13,7 +15,10 @@ from secateurs.sim.events import PREDICTED, network_events
 from secateurs.sim.inference import load_run
 from secateurs.sim.network import build_accelerator
 from secateurs.sim.power.energy import load_table
+from secateurs.sim.clock import CLOCK_PERIOD_NS
 from secateurs.sim.power.measure import event_energy, switching_activity
+from secateurs.sim.power.toggles import read_saif
+from secateurs.sim.runner import TIMESCALE
 from secateurs.sim.tb.scoreboard import Scoreboard
 from secateurs.sw.cycles import network_cycles
 from secateurs.sw.data import load_dataset
@@ -74,6 +79,28 @@ def test_idle_input_and_held_output_cost_what_was_injected(runs, images, build_c
     board.check_cycles(kind, result.counters["cycles"], model, stalls=result.held_cycles)
     with pytest.raises(SimulationError, match="cycles"):
         board.check_cycles(kind, result.counters["cycles"], model, stalls=0)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_one_build_runs_plain_and_traced(runs, images, build_cache, tmp_path, kind):
+    """Asking for SAIF is the build that simulates; a plain run writes no trace, and a traced
+    run of the same batch reports the same results and a SAIF whose clock toggled twice a
+    cycle over the whole run, as cocotb's simulated time counts them."""
+    plain = _design(runs, DENSITY, kind, build_cache)
+    assert plain.built.trace == "saif"
+    assert _design(runs, DENSITY, kind, build_cache, trace="saif").built == plain.built
+    quiet = plain.run(images[:2], run_dir=tmp_path / "plain")
+    traced = plain.run(images[:2], run_dir=tmp_path / "traced", trace=True)
+    assert not list((tmp_path / "plain").glob("*.saif"))
+    for what in ("logits", "predicted", "cycles"):
+        np.testing.assert_array_equal(getattr(traced, what), getattr(quiet, what))
+    assert traced.total_cycles == quiet.total_cycles
+    saif = read_saif(tmp_path / "traced" / plain.built.trace_file)
+    assert TIMESCALE[1] == "1ps"  # the SAIF counts time in the simulator's precision
+    period = CLOCK_PERIOD_NS * 1000
+    assert traced.total_cycles * period <= saif.duration < (traced.total_cycles + 1) * period
+    # the first rising edge is at half a period; every half period after it, one more toggle
+    assert saif.nets["clk"] == saif.duration // (period // 2)
 
 
 def test_all_zero_input_switches_less_and_spends_less(runs, images, build_cache):
