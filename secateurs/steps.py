@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 from . import atomic, pipeline
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .flow import STEPS_FILE, Run, Step
 
 
@@ -82,18 +82,16 @@ def pack(run: Run) -> dict:
 
 
 def rtl(run: Run) -> dict:
-    """The capacity's Verilog (model-independent) and the model's load words for each design."""
-    from .hw.image import network_image
-    from .rtl import write_rtl
+    """The capacity's Verilog (model-independent) and the model's load words for each design;
+    a layer the accelerator cannot run is refused in one line naming it."""
+    from .rtl import hardware_image, write_rtl
 
-    packed = run.packed()
-    convs = [i for i, q in enumerate(packed.model.layers) if q.geometry is not None]
-    if convs:
-        raise ConfigError(f"conv layers do not reach the accelerator yet (model.bin layers "
-                          f"{', '.join(map(str, convs))} are conv); train, prune, quantize and "
-                          f"pack are done in {str(run.out)!r} (their figures in {STEPS_FILE})")
     try:
-        described = write_rtl(run.path("rtl"), network_image(packed), run.cfg.hardware)
+        image = hardware_image(run.packed())
+        described = write_rtl(run.path("rtl"), image, run.cfg.hardware)
+    except InputError as e:
+        raise ConfigError(f"{e}; train, prune, quantize and pack are done in {str(run.out)!r} "
+                          f"(their figures in {STEPS_FILE})") from None
     except ValueError as e:
         raise ConfigError(f"cannot generate or check the accelerators: {e}") from None
     return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")},
