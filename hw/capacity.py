@@ -287,7 +287,7 @@ class _ShapedLayer:
 
     @property
     def outputs(self) -> int:
-        return self.rows if self.conv is None else self.rows * self.conv.positions
+        return self.rows if self.conv is None else self.rows * self.conv.out_positions
 
 
 def _conv_needs(layers) -> dict:

@@ -24,10 +24,13 @@ ACT_MAGNITUDE = 1 << (ACT_BITS - 1)  # the largest |x| of an int8 activation
 class ConvGeometry:
     """Where a conv layer's patches lie: a ``channels x height x width`` input map (flat in that
     order, NCHW without N), a ``kernel_h x kernel_w`` kernel moved by ``stride`` over the map
-    padded by ``padding`` zeros on every side (torch's ``conv2d``, dilation 1, groups 1).
+    padded by ``padding`` zeros on every side (torch's ``conv2d``, dilation 1, groups 1), and
+    the ``pool`` ("max", "avg" or None) of ``pool_h x pool_w`` windows, stride = size, applied
+    to the requantized map (``secateurs.sw.conv``'s arithmetic; a partial last window dropped).
 
     The layer's weight matrix has one column per patch entry, in (c, ky, kx) order; its output
-    map is ``rows x out_h x out_w``, flat in that order.
+    map is ``rows x pooled_h x pooled_w``, flat in that order. The hardware computes only the
+    output positions some window keeps (:attr:`positions`), window by window (:meth:`walk`).
     """
 
     channels: int
@@ -37,14 +40,41 @@ class ConvGeometry:
     kernel_w: int
     stride: int = 1
     padding: int = 0
+    pool: str | None = None
+    pool_h: int = 1
+    pool_w: int = 1
 
     def __post_init__(self):
         check_conv_geometry(channels=self.channels, height=self.height, width=self.width,
                             kernel_h=self.kernel_h, kernel_w=self.kernel_w, stride=self.stride,
-                            padding=self.padding)
+                            padding=self.padding, pool=self.pool, pool_h=self.pool_h,
+                            pool_w=self.pool_w)
+
+    @classmethod
+    def of(cls, geometry) -> ConvGeometry:
+        """The hardware geometry of a model.bin layer's (``secateurs.sw.conv.ConvGeometry``);
+        ValueError naming what the hardware does not walk (dilation, groups, unequal strides or
+        paddings, overlapping or gapped pool windows) or a limit it exceeds."""
+        g = geometry
+        for what, value, want in (("dilation", g.dilation, (1, 1)), ("groups", g.groups, 1)):
+            if value != want:
+                raise ValueError(f"The hardware walks {what} {want} only, not {value}")
+        for what, (a, b) in (("stride", g.stride), ("padding", g.padding)):
+            if a != b:
+                raise ValueError(f"The hardware walks one {what} on both axes, not {(a, b)}")
+        pool = {}
+        if g.pool is not None:
+            if tuple(g.pool.stride) != tuple(g.pool.size):
+                raise ValueError(f"The hardware pools with stride = window size only, not "
+                                 f"window {tuple(g.pool.size)} stride {tuple(g.pool.stride)}")
+            pool = {"pool": g.pool.kind, "pool_h": g.pool.size[0], "pool_w": g.pool.size[1]}
+        return cls(channels=g.in_channels, height=g.in_height, width=g.in_width,
+                   kernel_h=g.kernel[0], kernel_w=g.kernel[1], stride=g.stride[0],
+                   padding=g.padding[0], **pool)
 
     @property
     def out_h(self) -> int:
+        """Height of the conv map, before the pool."""
         return (self.height + 2 * self.padding - self.kernel_h) // self.stride + 1
 
     @property
@@ -52,9 +82,35 @@ class ConvGeometry:
         return (self.width + 2 * self.padding - self.kernel_w) // self.stride + 1
 
     @property
+    def pooled_h(self) -> int:
+        """Height of the output map: whole pool windows (the conv map's without a pool)."""
+        return self.out_h // self.pool_h
+
+    @property
+    def pooled_w(self) -> int:
+        return self.out_w // self.pool_w
+
+    @property
+    def out_positions(self) -> int:
+        """Outputs of each channel: ``pooled_h * pooled_w``."""
+        return self.pooled_h * self.pooled_w
+
+    @property
+    def window(self) -> int:
+        """Positions of a pool window (1 without a pool)."""
+        return self.pool_h * self.pool_w
+
+    @property
     def positions(self) -> int:
-        """Output positions: one column walk each."""
-        return self.out_h * self.out_w
+        """Output positions computed: one column walk each, every one a window keeps."""
+        return self.out_positions * self.window
+
+    def walk(self) -> list[tuple[int, int]]:
+        """``(oy, ox)`` of the computed positions in the hardware's order: pooled outputs
+        row-major, each window's positions row-major (without a pool: the map row-major)."""
+        return [(py * self.pool_h + wy, px * self.pool_w + wx)
+                for py in range(self.pooled_h) for px in range(self.pooled_w)
+                for wy in range(self.pool_h) for wx in range(self.pool_w)]
 
     @property
     def patch(self) -> int:
@@ -78,18 +134,17 @@ class ConvGeometry:
                 for kx in range(self.kernel_w)]
 
     def patches(self, x: np.ndarray) -> np.ndarray:
-        """``(batch, positions, patch)`` the input each patch column reads at each output
-        position (row-major positions), 0 where it falls in the padding; ``x`` is
+        """``(batch, positions, patch)`` the input each patch column reads at each computed
+        output position (in :meth:`walk` order), 0 where it falls in the padding; ``x`` is
         ``(batch, inputs)`` flat maps."""
         x = np.asarray(x).reshape(-1, self.channels, self.height, self.width)
         p, s = self.padding, self.stride
         padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        out = np.empty((len(x), self.out_h, self.out_w, self.channels, self.kernel_h,
-                        self.kernel_w), dtype=x.dtype)
-        for oy in range(self.out_h):
-            for ox in range(self.out_w):
-                out[:, oy, ox] = padded[:, :, oy * s:oy * s + self.kernel_h,
-                                        ox * s:ox * s + self.kernel_w]
+        walk = self.walk()
+        out = np.empty((len(x), len(walk), self.channels, self.kernel_h, self.kernel_w),
+                       dtype=x.dtype)
+        for k, (oy, ox) in enumerate(walk):
+            out[:, k] = padded[:, :, oy * s:oy * s + self.kernel_h, ox * s:ox * s + self.kernel_w]
         return out.reshape(len(x), self.positions, self.patch)
 
 
@@ -132,7 +187,7 @@ class NetworkLayer:
     @property
     def outputs(self) -> int:
         """Activations the layer writes: its rows, or a conv layer's whole output map."""
-        return self.rows if self.conv is None else self.rows * self.conv.positions
+        return self.rows if self.conv is None else self.rows * self.conv.out_positions
 
     def counts(self) -> np.ndarray:
         """``(pes, cols)`` words each PE walks in each column."""
@@ -152,7 +207,7 @@ class NetworkLayer:
 
 @dataclass(frozen=True, eq=False)
 class NetworkImage:
-    """Every layer of an MLP, packed for ``pes`` PEs with ``index_bits``-bit relative indices."""
+    """Every layer of a network (Linear and conv layers), packed for ``pes`` PEs with ``index_bits``-bit relative indices."""
 
     pes: int
     index_bits: int
@@ -223,6 +278,12 @@ def network_image(packed) -> NetworkImage:
             raise ValueError(f"Layer {i} is stored as {type(packed_layer).__name__}; the "
                              f"accelerator reads CSC or N:M layers")
         codebook = getattr(packed_layer, "codebook", None)
+        conv = None
+        if q.geometry is not None:
+            try:
+                conv = ConvGeometry.of(q.geometry)
+            except ValueError as e:
+                raise ValueError(f"Layer {i} (conv): {e}") from None
         index_bits = None if nm else packed_layer.index_bits
         kinds.add((packed_layer.pes, packed_layer.value_bits, index_bits, nm,
                    codebook is not None))
@@ -231,7 +292,8 @@ def network_image(packed) -> NetworkImage:
             multiplier=np.asarray(q.multiplier, dtype=np.int64), shift=int(q.shift),
             relu=bool(q.relu), words=tuple(np.asarray(w, dtype=np.int64) for w in packed_layer.words),
             col_ptr=None if nm else np.asarray(packed_layer.col_ptr, dtype=np.int64),
-            codebook=None if codebook is None else tuple(int(v) for v in codebook), nm=nm))
+            codebook=None if codebook is None else tuple(int(v) for v in codebook), nm=nm,
+            conv=conv))
     if len(kinds) != 1:
         raise ValueError("All layers must share one word layout (PEs, value width, index width "
                          f"or N:M, codebook or not); this model has {sorted(kinds, key=str)}")

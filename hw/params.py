@@ -24,7 +24,8 @@ __all__ = [
     "DRAIN_LATENCY", "ARGMAX_LATENCY", "NM_FIRST_GROUP", "NM_GROUP_LOAD", "check_positive",
     "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
     "check_code_bits", "check_group", "check_acc_bits", "LOADED_ATTR", "loaded_attrs",
-    "MAX_KERNEL", "MAX_STRIDE", "MAX_MAP_SIDE", "MAX_CHANNELS", "check_conv_geometry",
+    "MAX_KERNEL", "MAX_STRIDE", "MAX_MAP_SIDE", "MAX_CHANNELS", "POOLS", "MAX_POOL",
+    "check_conv_geometry",
 ]
 
 #: The two designs of every hardware configuration: the sparse accelerator and its dense twin.
@@ -67,6 +68,8 @@ MAX_KERNEL = 7  # kernel side KH, KW: a patch row's window is at most this many 
 MAX_STRIDE = 4  # stride: larger strides skip inputs no output ever reads
 MAX_MAP_SIDE = 256  # feature map height and width
 MAX_CHANNELS = 256  # input and output channels
+POOLS = ("max", "avg")  # pools the drain applies to a conv layer's requantized map
+MAX_POOL = 4  # pool window side; its stride is its size (windows tile the map, none overlap)
 
 # Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first block
@@ -169,10 +172,11 @@ def loaded_attrs(init) -> dict:
     return {} if len(init) else dict([LOADED_ATTR])
 
 
-def check_conv_geometry(*, channels, height, width, kernel_h, kernel_w, stride, padding) -> None:
+def check_conv_geometry(*, channels, height, width, kernel_h, kernel_w, stride, padding,
+                        pool=None, pool_h=1, pool_w=1) -> None:
     """Raise ValueError naming the first geometry value of a conv layer outside the limits
-    above: padding at most ``kernel - 1`` (more would only add all-padding outputs), and at
-    least one output position."""
+    above: padding at most ``kernel - 1`` (more would only add all-padding outputs), at
+    least one output position and, with a pool, at least one pooled output."""
     _check_range("Input channels", channels, 1, MAX_CHANNELS)
     _check_range("Map height", height, 1, MAX_MAP_SIDE)
     _check_range("Map width", width, 1, MAX_MAP_SIDE)
@@ -183,3 +187,15 @@ def check_conv_geometry(*, channels, height, width, kernel_h, kernel_w, stride, 
     if height + 2 * padding < kernel_h or width + 2 * padding < kernel_w:
         raise ValueError(f"A {kernel_h}x{kernel_w} kernel does not fit a {height}x{width} map "
                          f"padded by {padding}")
+    if pool is None:
+        if (pool_h, pool_w) != (1, 1):
+            raise ValueError(f"A layer without a pool has a 1x1 window, not {pool_h}x{pool_w}")
+        return
+    if pool not in POOLS:
+        raise ValueError(f"Pool must be one of {', '.join(POOLS)} or None, not {pool!r}")
+    _check_range("Pool height", pool_h, 1, MAX_POOL)
+    _check_range("Pool width", pool_w, 1, MAX_POOL)
+    out_h = (height + 2 * padding - kernel_h) // stride + 1
+    out_w = (width + 2 * padding - kernel_w) // stride + 1
+    if out_h < pool_h or out_w < pool_w:
+        raise ValueError(f"A {pool_h}x{pool_w} pool does not fit the {out_h}x{out_w} map")

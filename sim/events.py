@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sw.cycles import hardware_geometries
 from ..sw.reference import forward
 
-__all__ = ["PREDICTED", "layer_events", "network_events"]
+__all__ = ["PREDICTED", "layer_events", "network_events", "conv_layer_events"]
 
 #: The counters the hardware must match exactly: every one but ``stalls``, which depend on the
 #: queues' timing (the cycle model accounts for them as cycles, not as a count).
@@ -73,17 +74,44 @@ def network_events(packed, inputs: np.ndarray, *, kind: str,
     """Per layer, per-sample counts of every event in ``PREDICTED`` for whole inferences.
 
     Each layer also drains its rows through the requantizer; a hidden layer writes them as the
-    next layer's activations (the first layer's come from the host, counted with layer 0).
+    next layer's activations (the first layer's come from the host, counted with layer 0). A
+    conv layer is one compute phase over its patch and O drains per computed position
+    (:func:`conv_layer_events`); a hidden one writes its (pooled) output map.
     """
     x = np.asarray(inputs)
     layers = packed.model.layers
-    activations = [x, *forward(packed.model, x)[:-1]]
+    walks = hardware_geometries(layers)
+    activations = [x, *(a.reshape(len(x), -1) for a in forward(packed.model, x)[:-1])]
     batch = len(x)
     out = []
-    for i, (q, layer, a) in enumerate(zip(layers, packed.layers, activations)):
-        events = layer_events(q.weight, layer, a, kind=kind, issue_width=issue_width)
-        events["drains"] = np.full(batch, q.rows, dtype=np.int64)
-        hidden = q.rows if i < len(layers) - 1 else 0
-        events["act_writes"] = np.full(batch, hidden + (q.cols if i == 0 else 0), dtype=np.int64)
+    for i, (q, layer, a, geo) in enumerate(zip(layers, packed.layers, activations, walks)):
+        if geo is not None:
+            events = conv_layer_events(q.weight, layer, geo, a, kind=kind,
+                                       issue_width=issue_width)
+            outputs = q.rows * geo.out_positions
+        else:
+            events = layer_events(q.weight, layer, a, kind=kind, issue_width=issue_width)
+            events["drains"] = np.full(batch, q.rows, dtype=np.int64)
+            outputs = q.rows
+        hidden = outputs if i < len(layers) - 1 else 0
+        events["act_writes"] = np.full(batch, hidden + (q.in_features if i == 0 else 0),
+                                       dtype=np.int64)
         out.append(events)
     return out
+
+
+def conv_layer_events(weight: np.ndarray, layer, geometry, activations: np.ndarray, *,
+                      kind: str, issue_width: int = 1) -> dict[str, np.ndarray]:
+    """Per-sample events of a conv layer's positions (every one in ``PREDICTED`` but
+    ``act_writes``): each computed position of ``geometry`` (``secateurs.hw.image``) is one
+    compute phase over its patch (padding and zeros are no work), then O drains.
+
+    ``layer`` is the packed CSC layer of the (O, C*KH*KW) ``weight``; ``activations`` the
+    (batch, C*H*W) input maps."""
+    x = np.asarray(activations).reshape(len(activations), -1)
+    batch, positions = len(x), geometry.positions
+    patches = geometry.patches(x).reshape(batch * positions, geometry.patch)
+    per = layer_events(weight, layer, patches, kind=kind, issue_width=issue_width)
+    events = {name: v.reshape(batch, positions).sum(axis=1) for name, v in per.items()}
+    events["drains"] = np.full(batch, positions * len(weight), dtype=np.int64)
+    return events

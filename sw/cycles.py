@@ -44,12 +44,15 @@ host that takes every logit from the output stream as it is offered; each cycle 
 back holds the drain, and adds one cycle (the testbenches add the cycles they held).
 
 Conv layer (``hw/core/address.py``): the layer is its weight matrix (out channels O x C*KH*KW
-patch columns) walked once per output position, row-major. On the sparse design, position k's
+patch columns) walked once per computed output position (row-major; with a pool, window by
+window, and only the positions some window keeps: ``ConvGeometry.walk``). On the sparse design, position k's
 work list is scanned into the scheduler one patch row (c, ky) a cycle, ``R = C * KH`` cycles
 (the first in the cycle the layer would launch), then the position launches, computes for
 ``C_k`` cycles (``sparse_cycles`` with the position's patch as its activations: padding and
 zeros are not work) and drains its O rows: ``R + C_k + O + DRAIN_LATENCY`` cycles. The dense
-twin needs no scan: ``dense_cycles(O, C*KH*KW, P) + O + DRAIN_LATENCY`` a position.
+twin needs no scan: ``dense_cycles(O, C*KH*KW, P) + O + DRAIN_LATENCY`` a position. The pool
+costs no cycle (its unit takes each drained row as it is written), and a layer after a conv
+layer launches, as after a Linear, the cycle after its last position's last write.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
+from ..hw.image import ConvGeometry
 from ..hw.params import (ARGMAX_LATENCY, BROADCAST_LATENCY, DRAIN_LATENCY, FIRST_PICK, IDLE_CYCLES,
                          KINDS, MAC_LATENCY, NM_FIRST_GROUP, NM_GROUP_LOAD, QUEUE_LATENCY)
 from .formats.csc import CSCLayer
@@ -67,7 +71,7 @@ from .reference import forward
 
 __all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
            "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
-           "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles", "conv_cycles"]
+           "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles", "conv_cycles", "hardware_geometries"]
 
 ARRAYS = KINDS
 _NO_COLUMN = -1  # start cycle of a queue slot never used: constrains no broadcast
@@ -184,16 +188,26 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str,
 
     ``packed`` is a decoded ``model.bin`` (``container.PackedModel``); each layer's activations
     come from the integer reference, so a zero activation is skipped wherever the model has one.
+    A conv layer (module docstring) costs its computed positions' scans, compute phases and
+    drains; a network whose first layer is conv takes its flat ``C*H*W`` input maps.
     """
     if array not in ARRAYS:
         raise InputError(f"array must be one of {', '.join(ARRAYS)}, not {array!r}")
     x = np.asarray(inputs)
     layers = packed.model.layers
-    if x.ndim != 2 or x.shape[1] != layers[0].cols:
-        raise InputError(f"inputs must be (batch, {layers[0].cols}), not shape {x.shape}")
-    activations = [x, *forward(packed.model, x)[:-1]]
+    if x.ndim != 2 or x.shape[1] != layers[0].in_features:
+        raise InputError(f"inputs must be (batch, {layers[0].in_features}), not shape {x.shape}")
+    walks = hardware_geometries(layers)
+    activations = [x, *(a.reshape(len(x), -1) for a in forward(packed.model, x)[:-1])]
     compute, drain = [], []
-    for q, csc, a in zip(layers, packed.layers, activations):
+    for q, csc, a, geo in zip(layers, packed.layers, activations, walks):
+        if geo is not None:
+            part = conv_cycles(csc.counts() if array == "sparse" else None, geo, a, rows=q.rows,
+                               pes=packed.pes, queue_depth=queue_depth, array=array,
+                               issue_width=issue_width)
+            compute.append(part.compute[0])
+            drain.append(part.drain[0])
+            continue
         if array == "dense":
             compute.append(np.full(len(x), dense_cycles(q.rows, q.cols, packed.pes), dtype=np.int64))
         elif hasattr(csc, "m"):
@@ -208,7 +222,19 @@ def network_cycles(packed, inputs: np.ndarray, *, queue_depth: int, array: str,
     return NetworkCycles(total=total, compute=compute, drain=drain)
 
 
-def conv_cycles(counts: np.ndarray, geometry, inputs: np.ndarray, *, rows: int, pes: int,
+def hardware_geometries(layers) -> list[ConvGeometry | None]:
+    """The accelerator's walk of each model.bin layer's conv geometry (None for a Linear);
+    InputError (one line) naming the first layer the hardware cannot walk."""
+    walks = []
+    for i, q in enumerate(layers):
+        try:
+            walks.append(None if q.geometry is None else ConvGeometry.of(q.geometry))
+        except ValueError as e:
+            raise InputError(f"layer {i} (conv): {e}") from None
+    return walks
+
+
+def conv_cycles(counts: np.ndarray | None, geometry, inputs: np.ndarray, *, rows: int, pes: int,
                 queue_depth: int, array: str,
                 issue_width: int = HardwareConfig.issue_width) -> NetworkCycles:
     """Cycles of one-conv-layer runs, one per sample (module docstring): ``compute`` holds
@@ -217,9 +243,10 @@ def conv_cycles(counts: np.ndarray, geometry, inputs: np.ndarray, *, rows: int, 
     Parameters
     ----------
     counts : (pes, C*KH*KW) array of int
-        Words each PE walks in each patch column.
+        Words each PE walks in each patch column (unused by the dense twin).
     geometry : ConvGeometry
-        The layer's map, kernel, stride and padding (``secateurs.hw.image``).
+        The layer's map, kernel, stride, padding and pool (``secateurs.hw.image``); only the
+        positions some pool window keeps are computed.
     inputs : (batch, C*H*W) array of int
         The input maps, flat.
     rows : int
