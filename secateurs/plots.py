@@ -79,7 +79,8 @@ def _grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float
 def layer_cycles(layers: Sequence[Mapping]) -> bytes:
     """Cycles per layer (summed over the simulated images), sparse vs dense."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    groups = [f"layer {l['layer']}\n{l['rows']}×{l['cols']}" for l in layers]
+    groups = [f"layer {l['layer']}\n" + " ".join([*([l["kind"]] if "kind" in l else []),
+                                                   f"{l['rows']}×{l['cols']}"]) for l in layers]
     series = {"dense (accelerator)": [l["cycles_dense"] for l in layers],
               "sparse (accelerator)": [l["cycles_sparse"] for l in layers]}
     if all("array_cycles_sparse" in l for l in layers):

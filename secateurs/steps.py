@@ -109,11 +109,12 @@ def simulate(run: Run) -> dict:
     layers = []
     for entry in s["layers"]:
         # Per layer: the accelerator's share by the cycle model (whose sum the RTL total
-        # matches exactly), and the layer on its own as a one-layer network on the same engine
-        # (RTL; its compute cycles).
-        row = {"layer": entry["layer"], "rows": entry["rows"], "cols": entry["cols"]}
+        # matches exactly), its compute part, and the layer on its own as a one-layer network
+        # on the same engine (RTL; its compute cycles).
+        row = {key: entry[key] for key in ("layer", "kind", "shape", "rows", "cols")}
         for kind in ("sparse", "dense"):
             row[f"cycles_{kind}"] = entry[kind]["cycles"]["total"]
+            row[f"compute_cycles_{kind}"] = entry[kind]["compute_cycles"]["total"]
             if "array_cycles" in entry[kind]:
                 row[f"array_cycles_{kind}"] = entry[kind]["array_cycles"]["total"]
         layers.append(row)

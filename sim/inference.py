@@ -25,6 +25,7 @@ from .. import atomic, config
 from ..errors import InputError
 from ..sw import metrics
 from ..sw.data import load_dataset
+from ..hw.image import ConvGeometry
 from ..hw.params import ARGMAX_LATENCY, DRAIN_LATENCY
 from ..sw.formats import container
 from ..sw.reference import QuantModel, quantize_input
@@ -77,11 +78,30 @@ def single_layer(packed, layer: int):
                                  (packed.layers[layer],))
 
 
-def compute_cycles(cycles: np.ndarray, rows: int) -> np.ndarray:
-    """A one-layer run's compute cycles, from its whole cycles: what is left when its drain
-    (``rows`` reads, the last written ``DRAIN_LATENCY`` later) and the argmax's cycle are taken
-    off (``sw.cycles.network_cycles``)."""
-    return np.asarray(cycles, dtype=np.int64) - rows - DRAIN_LATENCY - ARGMAX_LATENCY
+def compute_cycles(cycles: np.ndarray, rows: int, positions: int = 1) -> np.ndarray:
+    """A one-layer run's compute cycles, from its whole cycles: what is left when its drains
+    (``rows`` reads, the last written ``DRAIN_LATENCY`` later, once per computed position of a
+    conv layer) and the argmax's cycle are taken off (``sw.cycles.network_cycles``)."""
+    drain = positions * (rows + DRAIN_LATENCY)
+    return np.asarray(cycles, dtype=np.int64) - drain - ARGMAX_LATENCY
+
+
+def describe_layer(q) -> dict:
+    """A layer's kind and shape for the summary and the report: a Linear's ``rows x cols``, a
+    conv layer's kernel, channels, input map, stride, padding and pool."""
+    g = q.geometry
+    if g is None:
+        return {"kind": "linear", "shape": f"linear {q.cols}→{q.rows}"}
+    shape = (f"conv {g.kernel[0]}×{g.kernel[1]} {g.in_channels}→{q.rows} on "
+             f"{g.in_height}×{g.in_width}")
+    if g.stride != (1, 1):
+        shape += f", stride {g.stride[0]}" if g.stride[0] == g.stride[1] else f", stride {g.stride}"
+    if g.padding != (0, 0):
+        shape += (f", padding {g.padding[0]}" if g.padding[0] == g.padding[1]
+                  else f", padding {g.padding}")
+    if g.pool is not None:
+        shape += f", {g.pool.kind} pool {g.pool.size[0]}×{g.pool.size[1]}"
+    return {"kind": "conv", "shape": shape}
 
 
 def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: str,
@@ -93,7 +113,9 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: st
     capacity = capacity_for(packed, hw)
     per_layer = []
     for i, q in enumerate(packed.model.layers):
-        entry = {"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
+        entry = {"layer": i, "rows": q.rows, "cols": q.cols, **describe_layer(q),
+                 "sparse": {}, "dense": {}}
+        positions = 1 if q.geometry is None else ConvGeometry.of(q.geometry).positions
         alone = single_layer(packed, i)
         layer_board = Scoreboard(alone, board.activations[i])
         proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
@@ -101,7 +123,7 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: st
                        log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
         for kind, proof in proofs.items():
             board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
-            compute = compute_cycles(proof.cycles, q.rows)
+            compute = compute_cycles(proof.cycles, q.rows, positions)
             board.check_cycles(f"{kind} layer {i} alone (compute)", compute, proof.model.compute[0])
             entry[kind]["array_cycles"] = cycle_stats(compute)
         per_layer.append(entry)
