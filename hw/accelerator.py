@@ -35,8 +35,9 @@ counters.
 
 Reset (``rst``, synchronous, active high; power-on is the same) returns every register to its
 initial value: the sequencer, walkers, queues, work lists, broadcast stage, requantizer, argmax,
-logit registers, counters, buffer parity, layer table and load port (a loadable design is then
-empty and must be loaded again; the banks, pointers and parameters, RAM, keep their words). The
+logit registers, counters, buffer parity, nonzero maps, pool unit, layer table and load port (a
+loadable design is then empty and must be loaded again; the banks, pointers and parameters,
+RAM, keep their words). The
 accumulators are a RAM too: for the :attr:`~Accelerator.clear_cycles` cycles after reset a
 sweep writes every row to zero while ``busy`` is high, so nothing is loaded, streamed in or
 started meanwhile. The activation buffer needs no sweep: each layer reads only the columns the
@@ -46,9 +47,11 @@ weight).
 Timing (cycles numbered from the launch edge, which samples ``start``): layer l launches in
 cycle ``T_l`` (``T_0 = 0``), computes for ``C_l`` cycles (its engine's count), drains row r in
 cycle ``T_l + C_l + r``; its requantized value is written ``DRAIN_LATENCY`` cycles later, and
-the cycle after the last write launches layer l + 1. A sparse conv position's scan takes the
-``C * KH`` cycles before its launch, the first in the cycle the position would otherwise
-launch. ``sw/cycles.py`` sums it; each cycle the last layer's next logit waits on
+the cycle after the last write launches layer l + 1. A conv layer is such a compute and
+drain per computed position, the next position (or layer) launching the cycle after the last
+write; a sparse conv position's scan takes the ``C * KH`` cycles before its launch, the first
+in the cycle the position would otherwise launch. The pool unit costs no cycle: it takes each
+row as it is written. ``sw/cycles.py`` sums it; each cycle the last layer's next logit waits on
 ``output.ready`` adds one.
 """
 
@@ -71,7 +74,8 @@ from .image import NetworkImage
 from .layout import field_slices
 from .memories import (LAYER_TABLE, PARAMETERS, PATCHES, layer_config, memory_images, memory_map,
                        param_word)
-from .params import ACT_BITS, COUNTER_BITS, check_kind, check_readout, loaded_attrs
+from .params import (ACT_BITS, COUNTER_BITS, POOL_SHIFT, POOL_SUM_BITS, check_kind, check_readout,
+                     loaded_attrs)
 
 __all__ = ["COUNTERS", "AcceleratorSignature", "Accelerator"]
 
@@ -90,7 +94,8 @@ COUNTERS = ("cycles", "macs", "weight_reads", "broadcasts", "stalls", "queue_pus
 class _Layer(NamedTuple):
     """The running layer: its ``index``, registered table entry ``cfg`` (:func:`layer_config`),
     the buffer ``parity`` it reads, ``select(value)``, which moves to layer ``value``, the
-    table's ``first`` entry (the input stage's) and the next layer's ``next_nonempty`` mask."""
+    table's ``first`` entry (the input stage's), the next layer's ``next_nonempty`` mask and
+    whether it is a conv layer (``next_conv``)."""
 
     index: Signal
     cfg: object
@@ -98,6 +103,7 @@ class _Layer(NamedTuple):
     select: Callable
     first: object
     next_nonempty: Signal
+    next_conv: Signal
 
 
 class _Drain(NamedTuple):
@@ -273,12 +279,20 @@ class Accelerator(wiring.Component):
         layer = Signal(range(max(capacity.max_layers, 2)))  # bit 0 is the buffer parity
         cfg = data.View(layout, Signal(layout.size, init=start[0] if start else 0, name="cfg"))
         next_nonempty = Signal(max(capacity.max_cols, capacity.max_rows),
-                               init=start[1] >> offset if len(start) > 1 else 0)
+                               init=start[1] >> offset & ((1 << width) - 1)
+                               if len(start) > 1 else 0)
+        # the table word's bit of ``conv.enabled`` (none without conv layers)
+        conv_bit = (layout["conv"].offset + layout["conv"].shape["enabled"].offset
+                    if capacity.conv else None)
+        next_conv = Signal(init=start[1] >> conv_bit & 1 if len(start) > 1 and capacity.conv
+                           else 0)
 
         def select(value):
             after = min(value + 1, capacity.max_layers - 1) if isinstance(value, int) else value + 1
             m.d.sync += [layer.eq(value), cfg.eq(entries[value]),
                          next_nonempty.eq(entries[after][offset:offset + width])]
+            if conv_bit is not None:
+                m.d.sync += next_conv.eq(entries[after][conv_bit])
 
         m.d.comb += [engine.layer.eq(layer), engine.config.eq(cfg),
                      self.features.eq(data.View(layout, raw[0]).inputs)]
@@ -287,7 +301,8 @@ class Accelerator(wiring.Component):
                 m.d.comb += self.classes.eq(entry.rows)
         # layer l reads buffer l % 2 and writes the other one
         return _Layer(index=layer, cfg=cfg, parity=layer[0], select=select,
-                      first=data.View(layout, raw[0]), next_nonempty=next_nonempty)
+                      first=data.View(layout, raw[0]), next_nonempty=next_nonempty,
+                      next_conv=next_conv)
 
     def _address_generator(self, m, engine, write, layer):
         """The conv address generator (None on a capacity without conv layers): its patch
@@ -302,7 +317,8 @@ class Accelerator(wiring.Component):
             max_cols=capacity.max_cols, patch_depth=capacity.patch_depth, lanes=self.act_lanes,
             init=self._init.get(PATCHES, []))
         connect_write(m, write, PATCHES, address.write)
-        m.d.comb += [address.geometry.eq(layer.cfg.conv), address.column.eq(engine.act_addr)]
+        m.d.comb += [address.geometry.eq(layer.cfg.conv), address.column.eq(engine.act_addr),
+                     address.parity.eq(layer.parity)]
         return address
 
     def _activation_buffer(self, m, engine, layer, address):
@@ -348,7 +364,8 @@ class Accelerator(wiring.Component):
                 engine.pend_index.eq(in_count),
             ]
             if address is not None:
-                m.d.comb += [address.mark.eq(conv), address.mark_addr.eq(in_count),
+                m.d.comb += [address.mark.eq(conv), address.mark_map.eq(0),
+                             address.mark_addr.eq(in_count),
                              address.mark_value.eq(self.input.payload != 0)]
             m.d.sync += in_count.eq(in_count + 1)
         return in_count, loaded
@@ -423,11 +440,13 @@ class Accelerator(wiring.Component):
 
     def _write_back(self, m, engine, requant, argmax, act_write, layer, address):
         """Requantized rows: a hidden layer's into the other buffer (and the next layer's work
-        list), at the row's index (a conv layer: ``row * OH * OW + position``), the last
-        layer's into the logit registers, the argmax and the output stream, on the host's
-        ready. A conv layer's positions still compute while its rows are written, so their
-        work for the next layer is held aside and handed to the engine as it launches (on
-        ``handoff``). Returns the hidden-write strobe (an event) and ``handoff``."""
+        list), at the row's index, the last layer's into the logit registers, the argmax and
+        the output stream, on the host's ready. A hidden conv layer's rows go through the pool
+        unit (:meth:`_pool_unit`), and a window's last position writes row o's pooled value at
+        ``o * PH * PW + window``; its nonzero values mark the next layer's work: a conv layer's
+        in the nonzero map of the buffer written, a Linear's held aside while the positions
+        still compute and handed to the engine as it launches (on ``handoff``). Returns the
+        hidden-write strobe (an event) and ``handoff``."""
         k, cfg = self._act_index_bits, layer.cfg
         logits = Signal(data.ArrayLayout(signed(self.value_bits), self.capacity.max_rows))
         out = requant.o.payload
@@ -438,22 +457,34 @@ class Accelerator(wiring.Component):
             requant.o.ready.eq(~cfg.last | (self.output.ready & argmax.i.ready)),
             taken.eq(self.output.valid & requant.o.ready),
         ]
-        writes_hidden = requant.o.valid & ~cfg.last
-        target, conv, handoff = out.index, 0, Signal()
-        if address is not None:
+        hidden = requant.o.valid & ~cfg.last  # a hidden layer's row leaves the requantizer
+        writes_hidden = Signal()
+        target, conv, handoff, value = out.index, 0, Signal(), out.value
+        if address is None:
+            m.d.comb += writes_hidden.eq(hidden)
+        else:
             geo, conv = cfg.conv, cfg.conv.enabled
-            target = Mux(geo.enabled, out.index * (geo.out_h * geo.out_w) + address.position,
+            target = Mux(conv, out.index * (geo.pooled_h * geo.pooled_w) + address.pooled,
                          out.index)
-        work = writes_hidden & (out.value != 0) & layer.next_nonempty.bit_select(target, 1)
+            if self.capacity.pool_rows:  # else no conv layer is hidden (Capacity.check)
+                value = Mux(conv, self._pool_unit(m, out, hidden & conv, geo, address),
+                            out.value)
+            m.d.comb += writes_hidden.eq(hidden & (~conv | address.window_last))
+        nonzero = value != 0
+        work = (writes_hidden & nonzero & ~layer.next_conv
+                & layer.next_nonempty.bit_select(target, 1))
         with m.If(writes_hidden):
             m.d.comb += [
                 act_write.en.eq(1),
                 act_write.addr.eq(target[:k] | (~layer.parity << k)),
-                act_write.data.eq(out.value),
+                act_write.data.eq(value),
                 engine.pend_en.eq(work & ~conv),
                 engine.pend_index.eq(target),
             ]
         if address is not None:
+            with m.If(writes_hidden & layer.next_conv):
+                m.d.comb += [address.mark.eq(1), address.mark_map.eq(~layer.parity),
+                             address.mark_addr.eq(target), address.mark_value.eq(nonzero)]
             held = Signal(self.capacity.max_cols)  # the next layer's work, written by a conv one
             marked = Signal(self.capacity.max_cols)
             column = Signal(range(self.capacity.max_cols))  # the next layer's column written
@@ -473,6 +504,35 @@ class Accelerator(wiring.Component):
             m.d.sync += logits[out.index].eq(out.value)
         m.d.comb += self.logit.eq(logits[self.logit_addr])
         return writes_hidden, handoff
+
+    def _pool_unit(self, m, out, drained, geo, address):
+        """One register per output channel holds the running max, or sum, of the window's
+        requantized values, each offset by 128 (0..255, so both are unsigned): a window's first
+        position starts it, each ``drained`` row updates it. Returns the row's pooled int8 value
+        so far, the window's once its last position drains: the max, or the average rounded
+        half up, ``(2*sum + A) * M >> POOL_SHIFT`` (exact: the table's M is checked on the host,
+        :attr:`~.image.ConvGeometry.pool_multiplier`) less the 128."""
+        rows = self.capacity.pool_rows
+        pool = Array(Signal(POOL_SUM_BITS, name=f"pool{r}") for r in range(rows))
+        index = out.index[:max(1, (rows - 1).bit_length())]
+        offset, before, running = Signal(ACT_BITS), Signal(POOL_SUM_BITS), Signal(POOL_SUM_BITS)
+        m.d.comb += [offset.eq(out.value[:ACT_BITS] ^ (1 << (ACT_BITS - 1))),
+                     before.eq(pool[index])]
+        with m.If(address.window_first):
+            m.d.comb += running.eq(offset)
+        with m.Elif(geo.pool_avg):
+            m.d.comb += running.eq(before + offset)
+        with m.Else():
+            m.d.comb += running.eq(Mux(offset > before, offset, before))
+        with m.If(drained):
+            m.d.sync += pool[index].eq(running)
+        quotient = Signal(ACT_BITS)  # the offset average, 0..255
+        area = geo.pool_h * geo.pool_w
+        m.d.comb += quotient.eq((((running << 1) + area) * geo.pool_multiplier) >> POOL_SHIFT)
+        pooled = Signal(signed(ACT_BITS))
+        m.d.comb += pooled.eq(Mux(geo.pool_avg, quotient, running[:ACT_BITS])
+                              ^ (1 << (ACT_BITS - 1)))
+        return pooled
 
     def _drain_row(self, m, engine, drain, cfg):
         """Read the next row and hand the one read to the requantizer (when ``advance``)."""
@@ -551,6 +611,9 @@ class Accelerator(wiring.Component):
                         if address is not None:
                             m.d.comb += [address.restart.eq(1), handoff.eq(1)]
                         m.next = "LAUNCH"
+                        if scans:
+                            with m.If(layer.next_conv):
+                                m.next = "SCAN"
             with m.State("ARGMAX"):
                 with m.If(argmax.o.valid):
                     m.d.sync += [self.predicted.eq(argmax.o.payload), self.busy.eq(0),

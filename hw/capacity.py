@@ -50,12 +50,14 @@ class Capacity:
     queue_depth: int = DEFAULT_QUEUE_DEPTH  #: activation queue depth D of each sparse PE
     issue_width: int = DEFAULT_ISSUE_WIDTH  #: columns the CSC engine broadcasts a cycle, W
     acc_bits: int = DEFAULT_ACC_BITS  #: accumulator width
-    #: Conv layers (all five 0 when there are none; then no address generator is built):
+    #: Conv layers (all six 0 when there are none; then no address generator is built):
     max_map: int = 0  #: activations of the largest feature map, C*H*W, a conv layer reads or writes
     max_side: int = 0  #: largest conv input map height or width
     max_channels: int = 0  #: most input channels of a conv layer
     max_kernel: int = 0  #: largest kernel height or width
     patch_depth: int = 0  #: patch table words: the patch columns of all conv layers
+    #: output channels of the widest hidden conv layer: the pool unit's registers (0: none)
+    pool_rows: int = 0
 
     def __post_init__(self):
         check_pes(self.pes)
@@ -87,7 +89,8 @@ class Capacity:
         check_queue_depth(self.queue_depth)
         check_issue_width(self.issue_width)
         check_acc_bits(self.acc_bits)
-        conv = (self.max_map, self.max_side, self.max_channels, self.max_kernel, self.patch_depth)
+        conv = (self.max_map, self.max_side, self.max_channels, self.max_kernel, self.patch_depth,
+                self.pool_rows)
         if any(conv):
             check_positive("Map size", self.max_map)
             for what, value, high in (("Map side", self.max_side, MAX_MAP_SIDE),
@@ -96,6 +99,9 @@ class Capacity:
                 if not isinstance(value, int) or not 1 <= value <= high:
                     raise ValueError(f"{what} must be an integer in 1..{high}, not {value!r}")
             check_positive("Patch table depth", self.patch_depth)
+            if not isinstance(self.pool_rows, int) or not 0 <= self.pool_rows <= MAX_CHANNELS:
+                raise ValueError(f"Pool unit rows must be an integer in 0..{MAX_CHANNELS}, not "
+                                 f"{self.pool_rows!r}")
             if self.format != "csc":
                 raise ValueError("Conv layers run on the CSC engine; an N:M capacity has no "
                                  "address generator (its conv sizes must be 0)")
@@ -253,17 +259,27 @@ class Capacity:
 
 
     def _check_conv(self, image) -> None:
-        """Refuse conv layers this hardware cannot walk (its conv limits, one line)."""
-        for i, layer in enumerate(image.layers):
+        """Refuse conv layers this hardware cannot walk (its conv limits, one line): a conv
+        layer reads the network's input or a conv layer's map (whose write-back marks its
+        nonzero map); a hidden one drains through the pool unit, and only a hidden one pools."""
+        layers = image.layers
+        for i, layer in enumerate(layers):
             geo = layer.conv
             if geo is None:
                 continue
-            if i > 0:
-                raise ValueError(f"Layer {i} is a conv layer after layer 0; the hardware runs a "
-                                 f"conv layer only as a network's first")
             if not self.conv:
                 raise ValueError(f"Layer {i} is a conv layer; the hardware has no address "
                                  f"generator (built for Linear layers only)")
+            if i > 0 and layers[i - 1].conv is None:
+                raise ValueError(f"Layer {i} is a conv layer after a Linear layer; the hardware "
+                                 f"runs conv layers only first or after conv layers")
+            last = i == len(layers) - 1
+            if last and geo.pool is not None:
+                raise ValueError(f"Layer {i} is pooled but is the network's last; the hardware "
+                                 f"pools hidden conv layers only")
+            if not last and layer.rows > self.pool_rows:
+                raise ValueError(f"Layer {i} has {layer.rows} output channels; the hardware's "
+                                 f"pool unit holds {self.pool_rows}")
             need = _conv_needs([layer])
             for key, what in (("max_side", "map side"), ("max_channels", "input channel count"),
                               ("max_kernel", "kernel side"),
@@ -271,7 +287,7 @@ class Capacity:
                 if need[key] > getattr(self, key):
                     raise ValueError(f"Layer {i}'s {what} is {need[key]}; the hardware's is at "
                                      f"most {getattr(self, key)}")
-        patch = _conv_needs(image.layers).get("patch_depth", 0)
+        patch = _conv_needs(layers).get("patch_depth", 0)
         if patch > self.patch_depth:
             raise ValueError(f"The patch table needs {patch} words; the hardware has "
                              f"{self.patch_depth}")
@@ -291,11 +307,15 @@ class _ShapedLayer:
 
 
 def _conv_needs(layers) -> dict:
-    """The conv fields of a capacity that holds ``layers`` (all 0 without a conv layer)."""
+    """The conv fields of a capacity that holds the network of ``layers`` (all 0 without a conv
+    layer): the pool unit holds the rows of every conv layer but a last one."""
+    layers = list(layers)
     convs = [(layer, layer.conv) for layer in layers if layer.conv is not None]
     if not convs:
         return {}
     return {
+        "pool_rows": max((layer.rows for layer in layers[:-1] if layer.conv is not None),
+                         default=0),
         "max_map": max(max(geo.inputs, layer.outputs) for layer, geo in convs),
         "max_side": max(max(geo.height, geo.width) for _, geo in convs),
         "max_channels": max(geo.channels for _, geo in convs),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, check_conv_geometry, check_pes
+from .params import ACT_BITS, PARAM_MULTIPLIER_BITS, POOL_SHIFT, check_conv_geometry, check_pes
 
 __all__ = ["ConvGeometry", "NetworkLayer", "NetworkImage", "network_image", "accumulator_bound"]
 
@@ -104,6 +104,21 @@ class ConvGeometry:
     def positions(self) -> int:
         """Output positions computed: one column walk each, every one a window keeps."""
         return self.out_positions * self.window
+
+    @property
+    def pool_multiplier(self) -> int:
+        """M of the average pool's division: ``(2*S + A) * M >> POOL_SHIFT == (2*S + A) // 2A``
+        for every sum S of a window's A offset values (0..255 each), checked here; 0 for a max
+        pool or none."""
+        if self.pool != "avg":
+            return 0
+        area = self.window
+        multiplier = -(-(1 << POOL_SHIFT) // (2 * area))
+        numerators = 2 * np.arange(255 * area + 1, dtype=np.int64) + area
+        if not np.array_equal(numerators * multiplier >> POOL_SHIFT, numerators // (2 * area)):
+            raise ValueError(f"No {POOL_SHIFT}-bit shift divides a {self.pool_h}x{self.pool_w} "
+                             f"window's sums exactly")
+        return multiplier
 
     def walk(self) -> list[tuple[int, int]]:
         """``(oy, ox)`` of the computed positions in the hardware's order: pooled outputs

@@ -180,7 +180,9 @@ def layer_entries(image: NetworkImage, capacity, readout: str = "logits") -> lis
                 "enabled": 1, "channels": geo.channels, "height": geo.height,
                 "width": geo.width, "kernel_h": geo.kernel_h, "kernel_w": geo.kernel_w,
                 "stride": geo.stride, "padding": geo.padding, "out_h": geo.out_h,
-                "out_w": geo.out_w, "patch_base": patch_base}}
+                "out_w": geo.out_w, "patch_base": patch_base, "pool_h": geo.pool_h,
+                "pool_w": geo.pool_w, "pooled_h": geo.pooled_h, "pooled_w": geo.pooled_w,
+                "pool_avg": int(geo.pool == "avg"), "pool_multiplier": geo.pool_multiplier}}
             patch_base += 0 if geo is None else geo.patch
         entries.append({
             "rows": layer.rows, "cols": layer.cols, "rows_per_pe": rpp,

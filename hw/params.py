@@ -25,7 +25,7 @@ __all__ = [
     "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
     "check_code_bits", "check_group", "check_acc_bits", "LOADED_ATTR", "loaded_attrs",
     "MAX_KERNEL", "MAX_STRIDE", "MAX_MAP_SIDE", "MAX_CHANNELS", "POOLS", "MAX_POOL",
-    "check_conv_geometry",
+    "POOL_SUM_BITS", "POOL_SHIFT", "check_conv_geometry",
 ]
 
 #: The two designs of every hardware configuration: the sparse accelerator and its dense twin.
@@ -70,6 +70,13 @@ MAX_MAP_SIDE = 256  # feature map height and width
 MAX_CHANNELS = 256  # input and output channels
 POOLS = ("max", "avg")  # pools the drain applies to a conv layer's requantized map
 MAX_POOL = 4  # pool window side; its stride is its size (windows tile the map, none overlap)
+# The pool unit keeps each channel's running max, or sum, of its window's int8 values offset by
+# 128 (so nonnegative): at most 255 * MAX_POOL^2, 12 bits.
+POOL_SUM_BITS = ACT_BITS + (MAX_POOL * MAX_POOL - 1).bit_length()
+# An average divides 2*sum + A by 2A (A the window's area) as ``(numerator * M) >> POOL_SHIFT``:
+# numerators are below 2^13, and M = ceil(2^18 / 2A) errs by less than 2A <= 2^5, so 18 bits of
+# shift make the quotient exact (the layer table's builder checks every numerator).
+POOL_SHIFT = 2 * ACT_BITS + 2
 
 # Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first block

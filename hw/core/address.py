@@ -8,8 +8,16 @@ a geometry (:class:`~..image.ConvGeometry`, loaded in the layer table). At outpu
 the padding's 0. So each position is one column walk of the engine over W, its work list the
 columns whose input is inside the map and nonzero.
 
-The generator keeps a *nonzero map*: one bit per input activation (``mark``, written as the
-input map is), and finds a position's work list by scanning its patch one row (c, ky) a cycle
+The positions are walked window by window of the layer's pool (``pool_h x pool_w``, stride =
+size; 1 x 1 without a pool): the pooled outputs row-major, each window's positions row-major,
+and only the positions some window keeps (the walk ends at the last whole window). ``pooled`` is
+the running window's index, ``window_first`` and ``window_last`` flag its first and last
+position, and ``last`` the layer's last position.
+
+The generator keeps two *nonzero maps*, one per half of the activation buffer: one bit per
+activation (``mark`` into map ``mark_map``, written as the activation is); a layer scans the
+map of the half it reads (``parity``) while the write-back marks the other for a conv layer
+after it. It finds a position's work list by scanning its patch one row (c, ky) a cycle
 (``scan``, C*KH cycles whatever the data): the row's KW bits of the nonzero map, less those
 in the padding, are its pending columns ``(c*KH + ky)*KW + kx`` (``mask``). Padding, zero
 activations and zero weights never reach the engine; the scan's cost is the geometry's alone.
@@ -22,11 +30,11 @@ load port writes (one word per column of every conv layer, a layer's first at ``
 so no division by a loaded kernel size is built.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..params import MAX_STRIDE, check_positive, loaded_attrs
+from ..params import MAX_POOL, MAX_STRIDE, POOL_SHIFT, check_positive, loaded_attrs
 from .pe import BankWriteSignature
 
 __all__ = ["geometry_layout", "patch_word", "AddressGenerator"]
@@ -34,7 +42,10 @@ __all__ = ["geometry_layout", "patch_word", "AddressGenerator"]
 
 def geometry_layout(*, max_side: int, max_channels: int, max_kernel: int,
                     patch_depth: int) -> data.StructLayout:
-    """A conv layer's geometry as the layer table holds it (``enabled`` is 0 for a Linear)."""
+    """A conv layer's geometry as the layer table holds it (``enabled`` is 0 for a Linear):
+    its map, kernel and walk, and its pool: window ``pool_h x pool_w`` (1 x 1: none), the
+    pooled map ``pooled_h x pooled_w``, and for an average ``pool_avg`` with the multiplier of
+    its exact division (:attr:`~..image.ConvGeometry.pool_multiplier`)."""
     side, out_side = range(max_side + 1), range(max_side + max_kernel)
     return data.StructLayout({
         "enabled": unsigned(1),
@@ -48,6 +59,12 @@ def geometry_layout(*, max_side: int, max_channels: int, max_kernel: int,
         "out_h": out_side,  # at most side + 2 * padding - kernel + 1
         "out_w": out_side,
         "patch_base": range(patch_depth + 1),
+        "pool_h": range(MAX_POOL + 1),
+        "pool_w": range(MAX_POOL + 1),
+        "pooled_h": out_side,
+        "pooled_w": out_side,
+        "pool_avg": unsigned(1),
+        "pool_multiplier": unsigned(POOL_SHIFT),
     })
 
 
@@ -93,9 +110,13 @@ class AddressGenerator(wiring.Component):
             "write": In(BankWriteSignature(depth=patch_depth, width=self._word.size)),
             "restart": In(1),
             "advance": In(1),
-            "position": Out(range((max_side + max_kernel - 1) ** 2)),
+            "pooled": Out(range((max_side + max_kernel - 1) ** 2)),
+            "window_first": Out(1),
+            "window_last": Out(1),
             "last": Out(1),
+            "parity": In(1),
             "mark": In(1),
+            "mark_map": In(1),
             "mark_addr": In(range(max_map)),
             "mark_value": In(1),
             "scan": In(1),
@@ -115,26 +136,42 @@ class AddressGenerator(wiring.Component):
         g, k = self.geometry, self._max_kernel
         wide = signed(2 * max(self._max_map, self._max_cols).bit_length() + 4)
 
-        # The position walk, row-major; (iy0, ix0) is its patch's top-left input.
+        # The position walk, window by window; (iy0, ix0) is its patch's top-left input.
         oy, ox = Signal.like(g.out_h), Signal.like(g.out_w)
+        wy, wx = Signal.like(g.pool_h), Signal.like(g.pool_w)  # the position in its window
+        py, px = Signal.like(g.pooled_h), Signal.like(g.pooled_w)  # the window
         iy0, ix0, corner = Signal(wide), Signal(wide), Signal(wide)
+        row_end, window_end = wx + 1 == g.pool_w, wy + 1 == g.pool_h
         m.d.comb += [
             iy0.eq(oy * g.stride - g.padding),
             ix0.eq(ox * g.stride - g.padding),
             corner.eq(iy0 * g.width + ix0),
-            self.last.eq((oy + 1 == g.out_h) & (ox + 1 == g.out_w)),
+            self.window_first.eq((wy == 0) & (wx == 0)),
+            self.window_last.eq(row_end & window_end),
+            self.last.eq(row_end & window_end & (px + 1 == g.pooled_w) & (py + 1 == g.pooled_h)),
         ]
         with m.If(self.restart):
-            m.d.sync += [oy.eq(0), ox.eq(0), self.position.eq(0)]
+            m.d.sync += [oy.eq(0), ox.eq(0), wy.eq(0), wx.eq(0), py.eq(0), px.eq(0),
+                         self.pooled.eq(0)]
         with m.Elif(self.advance):
-            m.d.sync += [ox.eq(ox + 1), self.position.eq(self.position + 1)]
-            with m.If(ox + 1 == g.out_w):
-                m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+            with m.If(~row_end):  # along the window's row
+                m.d.sync += [wx.eq(wx + 1), ox.eq(ox + 1)]
+            with m.Elif(~window_end):  # the window's next row
+                m.d.sync += [wx.eq(0), ox.eq(ox + 1 - g.pool_w), wy.eq(wy + 1), oy.eq(oy + 1)]
+            with m.Else():  # the next window
+                m.d.sync += [wx.eq(0), wy.eq(0), self.pooled.eq(self.pooled + 1)]
+                with m.If(px + 1 != g.pooled_w):
+                    m.d.sync += [px.eq(px + 1), ox.eq(ox + 1), oy.eq(oy + 1 - g.pool_h)]
+                with m.Else():
+                    m.d.sync += [px.eq(0), ox.eq(0), py.eq(py + 1), oy.eq(oy + 1)]
 
-        # The nonzero map, and the scan of the patch's rows (c, ky), one a cycle.
+        # The nonzero maps, and the scan of the patch's rows (c, ky), one a cycle.
+        maps = [Signal(self._max_map, name=f"nonzero{half}") for half in range(2)]
+        for half, bits in enumerate(maps):
+            with m.If(self.mark & (self.mark_map == half)):
+                m.d.sync += bits.bit_select(self.mark_addr, 1).eq(self.mark_value)
         nonzero = Signal(self._max_map)
-        with m.If(self.mark):
-            m.d.sync += nonzero.bit_select(self.mark_addr, 1).eq(self.mark_value)
+        m.d.comb += nonzero.eq(Mux(self.parity, maps[1], maps[0]))
         c, ky = Signal.like(g.channels), Signal.like(g.kernel_h)
         first = Signal(range(self._max_cols + k))  # the row's first patch column
         iy, start = Signal(wide), Signal(wide)

@@ -1,7 +1,9 @@
 """The conv address generator (hw/core/address.py): each output position's scanned work list is
 exactly the patch columns whose input is inside the map and nonzero, enumerated naively in
-Python; every lane's address and inside flag are the naive ones; the walk visits the positions
-row-major and flags the last."""
+Python, from the nonzero map the ``parity`` selects (the other holds a different map); every
+lane's address and inside flag are the naive ones; the walk visits the positions window by
+window of the pool (row-major without one), counts the windows and flags each window's first
+and last position and the layer's last."""
 
 import numpy as np
 import pytest
@@ -46,9 +48,10 @@ def naive_address(geo: ConvGeometry, oy: int, ox: int, j: int) -> tuple[int, boo
     return (c * geo.height + iy) * geo.width + ix, inside
 
 
-def simulate(geo: ConvGeometry, x: np.ndarray):
-    """Per position: ``(position, last, work list, {column: (address, inside)})`` read from
-    the generator (addresses only of inside columns: the others are never read)."""
+def simulate(geo: ConvGeometry, x: np.ndarray, parity: int = 0):
+    """Per position: ``(pooled, first, last of window, last, work list, {column: (address,
+    inside)})`` read from the generator (addresses only of inside columns: the others are never
+    read); ``x`` is marked in map ``parity``, its complement's nonzeros in the other."""
     dut = AddressGenerator(max_map=MAX_MAP, max_side=MAX_SIDE, max_channels=MAX_CHANNELS,
                            max_kernel=MAX_KERNEL, max_cols=MAX_COLS, patch_depth=PATCH_DEPTH,
                            lanes=LANES)
@@ -56,7 +59,8 @@ def simulate(geo: ConvGeometry, x: np.ndarray):
     fields = {"enabled": 1, "channels": geo.channels, "height": geo.height, "width": geo.width,
               "kernel_h": geo.kernel_h, "kernel_w": geo.kernel_w, "stride": geo.stride,
               "padding": geo.padding, "out_h": geo.out_h, "out_w": geo.out_w,
-              "patch_base": PATCH_BASE}
+              "patch_base": PATCH_BASE, "pool_h": geo.pool_h, "pool_w": geo.pool_w,
+              "pooled_h": geo.pooled_h, "pooled_w": geo.pooled_w}
     seen = []
 
     async def bench(ctx):
@@ -68,11 +72,14 @@ def simulate(geo: ConvGeometry, x: np.ndarray):
                 {"offset": offset, "ky": ky, "kx": kx})).value)
             await ctx.tick()
         ctx.set(dut.write.en, 0)
-        for a, value in enumerate(x):
-            ctx.set(dut.mark, 1)
-            ctx.set(dut.mark_addr, a)
-            ctx.set(dut.mark_value, int(value != 0))
-            await ctx.tick()
+        ctx.set(dut.parity, parity)
+        for half, bits in ((parity, x != 0), (1 - parity, x == 0)):
+            for a, value in enumerate(bits):
+                ctx.set(dut.mark, 1)
+                ctx.set(dut.mark_map, half)
+                ctx.set(dut.mark_addr, a)
+                ctx.set(dut.mark_value, int(value))
+                await ctx.tick()
         ctx.set(dut.mark, 0)
         ctx.set(dut.restart, 1)
         await ctx.tick()
@@ -96,7 +103,8 @@ def simulate(geo: ConvGeometry, x: np.ndarray):
                     if first + s < geo.patch:
                         inside = bool(ctx.get(dut.inside[s]))
                         lanes[first + s] = (ctx.get(dut.addr[s]) if inside else None, inside)
-            seen.append((ctx.get(dut.position), bool(ctx.get(dut.last)),
+            seen.append((ctx.get(dut.pooled), bool(ctx.get(dut.window_first)),
+                         bool(ctx.get(dut.window_last)), bool(ctx.get(dut.last)),
                          {j for j in range(MAX_COLS) if work >> j & 1}, lanes))
             ctx.set(dut.advance, 1)
             await ctx.tick()
@@ -116,6 +124,9 @@ GEOMETRIES = [
     ConvGeometry(1, 5, 8, 1, 1, stride=2),
     ConvGeometry(2, 7, 5, 5, 3, stride=1, padding=2),
     ConvGeometry(3, 5, 5, 5, 5, stride=2, padding=4),  # corner patches all padding
+    ConvGeometry(2, 7, 8, 3, 3, stride=1, padding=1, pool="max", pool_h=2, pool_w=2),
+    ConvGeometry(1, 9, 9, 3, 3, stride=1, padding=0, pool="avg", pool_h=3, pool_w=2),
+    ConvGeometry(1, 9, 7, 1, 1, stride=1, padding=0, pool="max", pool_h=4, pool_w=4),
 ]
 
 
@@ -124,11 +135,16 @@ GEOMETRIES = [
 def test_sim_scan_and_addresses(geo, density):
     rng = np.random.default_rng(geo.patch * 7 + int(density * 10))
     x = rng.integers(-128, 128, geo.inputs) * (rng.random(geo.inputs) < density)
-    seen = simulate(geo, x)
-    assert len(seen) == geo.positions
-    for k, (position, last, work, lanes) in enumerate(seen):
-        oy, ox = divmod(k, geo.out_w)
-        assert position == k
+    seen = simulate(geo, x, parity=int(density * 10) % 2)
+    # the positions some pool window keeps, window by window, each window's row-major
+    windows = [[(py * geo.pool_h + wy, px * geo.pool_w + wx)
+                for wy in range(geo.pool_h) for wx in range(geo.pool_w)]
+               for py in range(geo.out_h // geo.pool_h) for px in range(geo.out_w // geo.pool_w)]
+    walk = [(w, i, yx) for w, window in enumerate(windows) for i, yx in enumerate(window)]
+    assert len(seen) == len(walk) == geo.positions
+    for k, ((pooled, first, window_last, last, work, lanes), (w, i, (oy, ox))) in enumerate(
+            zip(seen, walk)):
+        assert (pooled, first, window_last) == (w, i == 0, i == geo.pool_h * geo.pool_w - 1)
         assert last == (k == geo.positions - 1)
         assert work == naive_work(geo, x, oy, ox), f"position ({oy}, {ox})"
         for j, (addr, inside) in lanes.items():
