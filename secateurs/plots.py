@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -83,8 +84,9 @@ def layer_cycles(layers: Sequence[Mapping]) -> bytes:
                                                    f"{l['rows']}×{l['cols']}"]) for l in layers]
     series = {"dense (accelerator)": [l["cycles_dense"] for l in layers],
               "sparse (accelerator)": [l["cycles_sparse"] for l in layers]}
-    if all("array_cycles_sparse" in l for l in layers):
-        series["sparse (layer alone, RTL compute)"] = [l["array_cycles_sparse"] for l in layers]
+    if any("array_cycles_sparse" in l for l in layers):  # no bar: not run alone
+        series["sparse (layer alone, RTL compute)"] = [l.get("array_cycles_sparse", math.nan)
+                                                       for l in layers]
     _grouped_bars(ax, groups, series)
     ax.set_yscale("log")
     ax.set_ylabel("cycles")

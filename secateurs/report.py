@@ -57,16 +57,18 @@ def _layer_shape(l: Mapping) -> str:
 
 def layer_table(layers) -> Table:
     """Per layer, sparse vs dense vs model: the compute cycles the layer took alone on the RTL
-    beside the cycle model's compute share of the whole inference, then the layer's share with
-    its drains (model; the RTL total matches it exactly) and the realised speedup."""
-    arrays = all("array_cycles_sparse" in l for l in layers)
+    ("—" for a layer not run alone) beside the cycle model's compute share of the whole
+    inference, then the layer's share with its drains (model; the RTL total matches it exactly)
+    and the realised speedup."""
+    arrays = any("array_cycles_sparse" in l for l in layers)
     computes = all("compute_cycles_sparse" in l for l in layers)
     rows = []
     for l in layers:
         row = [str(l["layer"]), _layer_shape(l)]
         for kind in ("sparse", "dense"):
             if arrays:
-                row.append(_int(l[f"array_cycles_{kind}"]))
+                alone = l.get(f"array_cycles_{kind}")
+                row.append("—" if alone is None else _int(alone))
             if computes:
                 row.append(_int(l[f"compute_cycles_{kind}"]))
         row += [_int(l["cycles_sparse"]), _int(l["cycles_dense"]),
@@ -80,8 +82,8 @@ def layer_table(layers) -> Table:
             header.append(f"{kind}: model compute")
     header += ["accelerator sparse", "accelerator dense", "speedup"]
     return Table("Cycles per layer, summed over the simulated images (accelerator: compute and "
-                 "drain by the cycle model, whose total the RTL matches exactly)", tuple(header),
-                 tuple(rows))
+                 "drain by the cycle model, whose total the RTL matches exactly; a pooled conv "
+                 "layer runs alone unpooled)", tuple(header), tuple(rows))
 
 
 def sweep_table(points) -> Table:

@@ -33,14 +33,9 @@ def hardware_image(model):
     if isinstance(model, NetworkImage):
         return model
     try:
-        image = network_image(model)
+        return network_image(model)
     except ValueError as e:
         raise InputError(f"model.bin cannot run on the accelerator: {e}") from None
-    for i, layer in enumerate(image.layers):
-        if layer.conv is not None and layer.conv.pool is not None:
-            raise InputError(f"model.bin layer {i} is a conv layer with a {layer.conv.pool} pool "
-                             f"after it; the accelerator does not pool yet")
-    return image
 
 
 def capacity_for(model, hw: HardwareConfig):

@@ -117,6 +117,8 @@ def simulate(run: Run) -> dict:
             row[f"compute_cycles_{kind}"] = entry[kind]["compute_cycles"]["total"]
             if "array_cycles" in entry[kind]:
                 row[f"array_cycles_{kind}"] = entry[kind]["array_cycles"]["total"]
+        if "alone" in entry:
+            row["alone"] = entry["alone"]
         layers.append(row)
     return {
         "hardware_accuracy": s["hardware_accuracy"], "hardware_samples": s["samples"],

@@ -29,7 +29,7 @@ from ..hw.image import ConvGeometry
 from ..hw.params import ARGMAX_LATENCY, DRAIN_LATENCY
 from ..sw.formats import container
 from ..sw.reference import QuantModel, quantize_input
-from .network import KINDS, build_accelerator, capacity_for, prove
+from .network import KINDS, build_accelerator, capacity_for, model_words, prove
 from .power.energy import energy, load_table
 from .power.measure import event_energy, switching_activity
 from .runner import SIMULATORS
@@ -70,10 +70,13 @@ def load_run(run_dir: str | Path):
 def single_layer(packed, layer: int):
     """Layer ``layer`` of ``packed`` alone, as a one-layer model.bin whose readout is its
     accumulators: its packed words as they are, bias 0, multiplier 1, shift 0, no ReLU (the raw
-    readout ignores the last three; a zero bias makes what it streams ``W x`` itself)."""
+    readout ignores the last three; a zero bias makes what it streams ``W x`` itself), and no
+    pool (a pool works on requantized values: the raw readout streams every position)."""
     q = packed.model.layers[layer]
+    geometry = None if q.geometry is None else dataclasses.replace(q.geometry, pool=None)
     alone = dataclasses.replace(q, bias=np.zeros(q.rows, dtype=np.int32),
-                                multiplier=np.ones(q.rows, dtype=np.int64), shift=0, relu=False)
+                                multiplier=np.ones(q.rows, dtype=np.int64), shift=0, relu=False,
+                                geometry=geometry)
     return container.PackedModel(QuantModel(packed.model.input_scale, (alone,)),
                                  (packed.layers[layer],))
 
@@ -109,24 +112,33 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: st
     """Every layer alone on both designs, fed the reference's activations of the layer before:
     its accumulators checked bit-exact and its cycles against the model, and its compute cycles
     (``array_cycles``) derived from the measured run. Each layer is loaded into the whole
-    network's build of each design (the raw readout is loaded too): no build of its own."""
+    network's build of each design (the raw readout is loaded too): no build of its own. A
+    pooled conv layer runs unpooled, every position of its map (what a window drops too); one
+    whose unpooled map the build cannot hold is not run alone (``alone`` says why)."""
     capacity = capacity_for(packed, hw)
     per_layer = []
     for i, q in enumerate(packed.model.layers):
         entry = {"layer": i, "rows": q.rows, "cols": q.cols, **describe_layer(q),
                  "sparse": {}, "dense": {}}
-        positions = 1 if q.geometry is None else ConvGeometry.of(q.geometry).positions
+        per_layer.append(entry)
         alone = single_layer(packed, i)
-        layer_board = Scoreboard(alone, board.activations[i])
+        try:
+            for kind in KINDS:
+                model_words(alone, capacity, kind, "accumulators")
+        except InputError as e:
+            entry["alone"] = f"not run alone: {e}"
+            log(f"[simulate] layer {i} is not run alone: {e}")
+            continue
+        walked = alone.model.layers[0].geometry
+        positions = 1 if walked is None else ConvGeometry.of(walked).positions
         proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
-                       board=layer_board, capacity=capacity, simulator=simulator,
+                       board=Scoreboard(alone, board.activations[i]), capacity=capacity,
+                       simulator=simulator,
                        log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
         for kind, proof in proofs.items():
-            board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
             compute = compute_cycles(proof.cycles, q.rows, positions)
             board.check_cycles(f"{kind} layer {i} alone (compute)", compute, proof.model.compute[0])
             entry[kind]["array_cycles"] = cycle_stats(compute)
-        per_layer.append(entry)
     return per_layer
 
 
