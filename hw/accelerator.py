@@ -37,10 +37,9 @@ Reset (``rst``, synchronous, active high; power-on is the same) returns every re
 initial value: the sequencer, walkers, queues, work lists, broadcast stage, requantizer, argmax,
 logit registers, counters, buffer parity, nonzero maps, pool unit, layer table and load port (a
 loadable design is then empty and must be loaded again; the banks, pointers and parameters,
-RAM, keep their words). The
-accumulators are a RAM too: for the :attr:`~Accelerator.clear_cycles` cycles after reset a
-sweep writes every row to zero while ``busy`` is high, so nothing is loaded, streamed in or
-started meanwhile. The activation buffer needs no sweep: each layer reads only the columns the
+RAM, keep their words). The accumulators are a RAM too: for the
+:attr:`~Accelerator.clear_cycles` cycles after reset a sweep writes every row to zero while
+``busy`` is high, so nothing is loaded, streamed in or started meanwhile. The activation buffer needs no sweep: each layer reads only the columns the
 stage before it wrote this run (an N:M group's padding past the last column meets no nonzero
 weight).
 

@@ -31,7 +31,7 @@ from ..sw.formats import container
 from ..sw.formats.csc import best_index_bits
 from ..sw.formats.payload import INT8
 from ..sw.reference import QuantLayer, QuantModel
-from .events import PREDICTED, layer_events
+from .events import PREDICTED, conv_layer_events
 from .network import build_accelerator, model_words
 
 __all__ = ["MAX_CONV_CYCLES", "conv_geometry", "conv_image", "conv_capacity", "conv_oracle",
@@ -116,16 +116,13 @@ def conv_events(image: NetworkImage, inputs: np.ndarray, *, kind: str,
                 issue_width: int) -> dict[str, np.ndarray]:
     """Per-sample counts of every event in ``PREDICTED`` of one-conv-layer runs: each output
     position is one compute phase over its patch (padding and zeros are no work), then O
-    drains; the host's input map is the only activation write."""
+    drains (:func:`~.events.conv_layer_events`); the host's input map is the only activation
+    write."""
     layer = image.layers[0]
-    geo, x = layer.conv, np.asarray(inputs).reshape(len(inputs), -1)
-    batch, positions = len(x), geo.positions
-    patches = geo.patches(x).reshape(batch * positions, geo.patch)
-    packed = _PackedView(layer, image.pes)
-    per = layer_events(layer.weight, packed, patches, kind=kind, issue_width=issue_width)
-    events = {name: v.reshape(batch, positions).sum(axis=1) for name, v in per.items()}
-    events["drains"] = np.full(batch, positions * layer.rows, dtype=np.int64)
-    events["act_writes"] = np.full(batch, geo.inputs, dtype=np.int64)
+    x = np.asarray(inputs).reshape(len(inputs), -1)
+    events = conv_layer_events(layer.weight, _PackedView(layer, image.pes), layer.conv, x,
+                               kind=kind, issue_width=issue_width)
+    events["act_writes"] = np.full(len(x), layer.conv.inputs, dtype=np.int64)
     return events
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from secateurs.hw.capacity import Capacity
 from secateurs.sw.conv import ConvGeometry, Pool
 from secateurs.sw.formats import container
 from secateurs.sw.reference import QuantLayer, QuantModel, layer_accumulate, layer_forward
@@ -80,3 +81,15 @@ def random_maps(rng, batch, shape, density) -> np.ndarray:
     features = int(np.prod(shape))
     x = rng.integers(-128, 128, (batch, features))
     return x * (rng.random((batch, features)) < density)
+
+
+#: The one loadable capacity of the conv RTL tests (two Verilator builds, the sparse design and
+#: its dense twin, shared by ``sim conv``'s layers and the conv networks): 4 PEs, four layers
+#: of up to 16 rows and 400 columns, 28x28 maps of 4096 activations, 16 channels, 5x5 kernels,
+#: a pool unit of 16 channels.
+RTL_PES, RTL_QUEUE_DEPTH, RTL_ISSUE_WIDTH = 4, 2, 2
+RTL_CAPACITY = Capacity(pes=RTL_PES, max_layers=4, max_rows=16, max_cols=16 * 25,
+                        bank_depth=4 * 400, pointer_depth=200, param_depth=48,
+                        queue_depth=RTL_QUEUE_DEPTH, issue_width=RTL_ISSUE_WIDTH, max_map=4096,
+                        max_side=28, max_channels=16, max_kernel=5, patch_depth=400,
+                        pool_rows=16)

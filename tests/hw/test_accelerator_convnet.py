@@ -112,3 +112,61 @@ def test_capacity_refuses_conv_after_linear_and_a_pooled_last_layer():
         network_image(dataclasses.replace(p, model=QuantModel(1.0, (dataclasses.replace(
             conv0, geometry=dataclasses.replace(conv0.geometry, pool=Pool("avg", (2, 2), (1, 1))))
             , conv1, linear))))
+
+
+def test_for_shape_sizes_lenet5():
+    """LeNet-5 on 28x28 (conv 5x5 -> 6, max-pool 2, conv 5x5 -> 16, max-pool 2, 120, 84, 10):
+    the largest map is the first conv layer's pooled 6 x 12 x 12 output; the pool unit holds
+    16 channels; 25 + 150 patch columns; the widest Linear reads the 16 x 4 x 4 map."""
+    rng = np.random.default_rng(5)
+    x = random_maps(rng, 2, (1, 28, 28), 0.2)
+    spec = [Conv(6, 5, pool="max", density=0.1), Conv(16, 5, pool="max", density=0.1),
+            Linear(120, 0.1), Linear(84, 0.1), Linear(10, 0.1)]
+    image = network_image(packed(random_conv_model(rng, (1, 28, 28), spec, x), pes=4))
+    capacity = Capacity.for_shape([(layer.rows, layer.cols) for layer in image.layers],
+                                  convs=[layer.conv for layer in image.layers], pes=4)
+    assert (capacity.max_map, capacity.max_side, capacity.max_channels, capacity.max_kernel,
+            capacity.patch_depth, capacity.pool_rows) == (864, 28, 6, 5, 175, 16)
+    assert (capacity.max_rows, capacity.max_cols, capacity.act_depth) == (120, 256, 864)
+    for kind in ("sparse", "dense"):
+        assert capacity.check(image, kind) is image
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_a_reset_inside_a_conv_layer_leaves_the_next_run_exact(kind):
+    """``rst`` mid-window in the first conv layer (its pool unit holding a partial max), in the
+    second (a partial sum, the first layer's nonzero map marked), and in the Linear layer: each
+    run after a reset (the model loaded again) is exact, cycles and events included."""
+    p, x = case("max then avg pool, padding 1", batch=6)
+    model = network_cycles(p, x[0::2], queue_depth=DEPTH, issue_width=WIDTH, array=kind)
+    ends = np.cumsum(model.compute + model.drain, axis=0)  # (layer, reset row) last cycles
+    points = [int(ends[0, 0] // 2 + 1), int((ends[0, 1] + ends[1, 1]) // 2), int(ends[1, 2] + 3)]
+    image = network_image(p)
+    words = load_words(image, CAPACITY, kind)
+    runs = simulate_network(Accelerator(CAPACITY, kind=kind), x, seed=1, idle=0.2,
+                            load={r: words for r in range(len(x))},
+                            reset={2 * i: ("run", c) for i, c in enumerate(points)})
+    assert [type(r).__name__ for r in runs] == ["Interrupted", "Inference"] * 3
+    after = x[1::2]
+    logits = forward(p.model, after)[-1]
+    np.testing.assert_array_equal(np.array([r.streamed for r in runs[1::2]]), logits)
+    want = network_cycles(p, after, queue_depth=DEPTH, issue_width=WIDTH, array=kind).total
+    assert [r.counters["cycles"] - r.held for r in runs[1::2]] == want.tolist()
+    events = network_events(p, after, kind=kind, issue_width=WIDTH)
+    for name_ in PREDICTED:
+        assert [r.counters[name_] for r in runs[1::2]] == sum(e[name_] for e in events).tolist()
+
+
+@pytest.mark.parametrize("pool_h, pool_w", [(h, w) for h in range(1, 5) for w in range(1, 5)])
+def test_avg_pool_multiplier_is_sw_conv_s_rounded_mean_on_every_window_sum(pool_h, pool_w):
+    """The pool unit's average of a window of A int8 values with sum S, offset by 128 each:
+    ``((2 (S + 128 A) + A) * M >> POOL_SHIFT) - 128`` is ``⌊(2 S + A) / 2A⌋`` (sw/conv.py's
+    mean rounded half up) for every S in -128 A .. 127 A."""
+    from secateurs.hw.params import POOL_SHIFT
+
+    geo = ConvGeometry(1, 8, 8, 1, 1, pool="avg", pool_h=pool_h, pool_w=pool_w)
+    area, multiplier = pool_h * pool_w, geo.pool_multiplier
+    sums = np.arange(-128 * area, 127 * area + 1)
+    unit = ((2 * (sums + 128 * area) + area) * multiplier >> POOL_SHIFT) - 128
+    assert unit.tolist() == [(2 * s + area) // (2 * area) for s in sums.tolist()]
+    assert multiplier < 1 << POOL_SHIFT  # it fits the layer table's field

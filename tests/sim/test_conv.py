@@ -13,17 +13,15 @@ import pytest
 import torch
 
 from secateurs.config import HardwareConfig
-from secateurs.hw.capacity import Capacity
 from secateurs.sim.conv import prove_conv
 from secateurs.sim.network import build_accelerator
 from tests.helpers.cli import assert_one_line_error, secateurs
+from tests.helpers.conv_models import RTL_CAPACITY, RTL_ISSUE_WIDTH, RTL_PES, RTL_QUEUE_DEPTH
 
-HW = HardwareConfig(pes=4, queue_depth=2, issue_width=2)
-#: One design for every case: 16 output and input channels, 5x5 kernels, 28x28 maps, 4096
-#: activations a map.
-CAPACITY = Capacity(pes=4, max_layers=1, max_rows=16, max_cols=16 * 25, bank_depth=4 * 400,
-                    pointer_depth=200, param_depth=16, queue_depth=2, issue_width=2,
-                    max_map=4096, max_side=28, max_channels=16, max_kernel=5, patch_depth=400)
+HW = HardwareConfig(pes=RTL_PES, queue_depth=RTL_QUEUE_DEPTH, issue_width=RTL_ISSUE_WIDTH)
+#: One design for every case (and the conv networks' tests): 16 output and input channels, 5x5
+#: kernels, 28x28 maps, 4096 activations a map.
+CAPACITY = RTL_CAPACITY
 
 CASES = {  # name: (out channels, in channels, map side, kernel, stride, padding, w / x density)
     "1x1 kernel": (3, 1, 5, 1, 1, 0, 0.6, 0.5),
