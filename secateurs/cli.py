@@ -356,7 +356,7 @@ model_option = click.option("--model", "model_path", type=click.Path(path_type=P
 
 def _network(cfg, model_path: Path | None):
     """The hardware image of the config's model.bin, checked against its hardware section."""
-    from .hw.image import network_image
+    from .rtl import hardware_image
     from .sw.formats import container
 
     path = model_path or Path("runs") / cfg.name / "model.bin"
@@ -368,8 +368,8 @@ def _network(cfg, model_path: Path | None):
         raise InputError(f"{path} is packed for {packed.pes} PEs but hardware.pes is "
                          f"{cfg.hardware.pes}")
     try:
-        return network_image(packed)
-    except ValueError as e:
+        return hardware_image(packed)
+    except InputError as e:
         raise InputError(f"{path}: {e}") from None
 
 

@@ -45,7 +45,8 @@ def _point(run: Run, density: float, images: np.ndarray, labels: np.ndarray,
     ran = design.run(packed, x)
     board = Scoreboard(packed, x, labels)
     board.check_logits(f"sparse (density {density:g})", ran.logits, ran.predicted)
-    model_cycles = network_cycles(packed, x, queue_depth=cfg.hardware.queue_depth, array="sparse")
+    model_cycles = network_cycles(packed, x, queue_depth=cfg.hardware.queue_depth,
+                                  issue_width=cfg.hardware.issue_width, array="sparse")
     board.check_cycles(f"sparse (density {density:g})", ran.counters["cycles"], model_cycles.total)
     sparse_cycles = float(np.mean(ran.counters["cycles"]))
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -79,11 +80,13 @@ def _grouped_bars(ax, groups: Sequence[str], series: Mapping[str, Sequence[float
 def layer_cycles(layers: Sequence[Mapping]) -> bytes:
     """Cycles per layer (summed over the simulated images), sparse vs dense."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    groups = [f"layer {l['layer']}\n{l['rows']}×{l['cols']}" for l in layers]
+    groups = [f"layer {l['layer']}\n" + " ".join([*([l["kind"]] if "kind" in l else []),
+                                                   f"{l['rows']}×{l['cols']}"]) for l in layers]
     series = {"dense (accelerator)": [l["cycles_dense"] for l in layers],
               "sparse (accelerator)": [l["cycles_sparse"] for l in layers]}
-    if all("array_cycles_sparse" in l for l in layers):
-        series["sparse (layer alone, RTL compute)"] = [l["array_cycles_sparse"] for l in layers]
+    if any("array_cycles_sparse" in l for l in layers):  # no bar: not run alone
+        series["sparse (layer alone, RTL compute)"] = [l.get("array_cycles_sparse", math.nan)
+                                                       for l in layers]
     _grouped_bars(ax, groups, series)
     ax.set_yscale("log")
     ax.set_ylabel("cycles")

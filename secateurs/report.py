@@ -50,20 +50,40 @@ def headline_table(s: Mapping) -> Table:
     return Table("Headline", ("metric", "value"), tuple(rows))
 
 
+def _layer_shape(l: Mapping) -> str:
+    """A layer's shape as the summary describes it (older summaries: ``rows×cols``)."""
+    return l.get("shape", f"{l['rows']}×{l['cols']}")
+
+
 def layer_table(layers) -> Table:
-    arrays = all("array_cycles_sparse" in l for l in layers)
+    """Per layer, sparse vs dense vs model: the compute cycles the layer took alone on the RTL
+    ("—" for a layer not run alone) beside the cycle model's compute share of the whole
+    inference, then the layer's share with its drains (model; the RTL total matches it exactly)
+    and the realised speedup."""
+    arrays = any("array_cycles_sparse" in l for l in layers)
+    computes = all("compute_cycles_sparse" in l for l in layers)
     rows = []
     for l in layers:
-        row = [str(l["layer"]), f"{l['rows']}×{l['cols']}", _int(l["cycles_sparse"]),
-               _int(l["cycles_dense"]), f"{l['cycles_dense'] / max(l['cycles_sparse'], 1):.2f}×"]
-        if arrays:
-            row += [_int(l["array_cycles_sparse"]), _int(l["array_cycles_dense"])]
+        row = [str(l["layer"]), _layer_shape(l)]
+        for kind in ("sparse", "dense"):
+            if arrays:
+                alone = l.get(f"array_cycles_{kind}")
+                row.append("—" if alone is None else _int(alone))
+            if computes:
+                row.append(_int(l[f"compute_cycles_{kind}"]))
+        row += [_int(l["cycles_sparse"]), _int(l["cycles_dense"]),
+                f"{l['cycles_dense'] / max(l['cycles_sparse'], 1):.2f}×"]
         rows.append(tuple(row))
-    header = ("layer", "shape", "accelerator sparse", "accelerator dense", "speedup")
-    if arrays:
-        header += ("layer alone sparse (RTL compute)", "layer alone dense (RTL compute)")
+    header = ["layer", "shape"]
+    for kind in ("sparse", "dense"):
+        if arrays:
+            header.append(f"{kind}: RTL compute (layer alone)")
+        if computes:
+            header.append(f"{kind}: model compute")
+    header += ["accelerator sparse", "accelerator dense", "speedup"]
     return Table("Cycles per layer, summed over the simulated images (accelerator: compute and "
-                 "drain by the cycle model, whose total the RTL matches exactly)", header, tuple(rows))
+                 "drain by the cycle model, whose total the RTL matches exactly; a pooled conv "
+                 "layer runs alone unpooled)", tuple(header), tuple(rows))
 
 
 def sweep_table(points) -> Table:

@@ -16,26 +16,41 @@ from . import atomic
 from .config import HardwareConfig
 from .errors import InputError
 
-__all__ = ["LOAD_FILES", "capacity_for", "write_rtl"]
+__all__ = ["LOAD_FILES", "hardware_image", "capacity_for", "write_rtl"]
 
 #: The load words of the model for each design, one 8-hex-digit 32-bit word a line, in stream
 #: order (``$readmemh`` reads it; the simulation feeder streams the same format).
 LOAD_FILES = {"sparse": "model.sparse.load", "dense": "model.dense.load"}
 
 
-def capacity_for(model, hw: HardwareConfig):
-    """The :class:`~secateurs.hw.capacity.Capacity` of hardware ``hw`` for networks of
-    ``model``'s layer shapes and word format (a model.bin or its image): it holds every model
-    of those shapes and that packing, whatever its weights."""
-    from .hw.capacity import Capacity
+def hardware_image(model):
+    """The :class:`~secateurs.hw.image.NetworkImage` of ``model`` (a decoded model.bin, or an
+    image, returned as it is): every layer's words and requantization, and each conv layer's
+    geometry as the address generator walks it. InputError, one line naming the layer, for a
+    layer the accelerator cannot run."""
     from .hw.image import NetworkImage, network_image
 
-    image = model if isinstance(model, NetworkImage) else network_image(model)
+    if isinstance(model, NetworkImage):
+        return model
+    try:
+        return network_image(model)
+    except ValueError as e:
+        raise InputError(f"model.bin cannot run on the accelerator: {e}") from None
+
+
+def capacity_for(model, hw: HardwareConfig):
+    """The :class:`~secateurs.hw.capacity.Capacity` of hardware ``hw`` for networks of
+    ``model``'s layer shapes, conv geometries and word format (a model.bin or its image): it
+    holds every model of those shapes and that packing, whatever its weights."""
+    from .hw.capacity import Capacity
+
+    image = hardware_image(model)
     if image.pes != hw.pes:
         raise InputError(f"the model is packed for {image.pes} PEs but the hardware has {hw.pes}")
     words = Capacity._format_of(image)
     try:
         return Capacity.for_shape([(layer.rows, layer.cols) for layer in image.layers],
+                                  convs=[layer.conv for layer in image.layers],
                                   pes=hw.pes, **words, value_bits=image.value_bits,
                                   codebook=image.codebook, queue_depth=hw.queue_depth,
                                   issue_width=hw.issue_width, acc_bits=hw.acc_bits)
@@ -53,6 +68,7 @@ def write_rtl(out: str | Path, image, hw: HardwareConfig, *, bake: bool = False)
     from .hw.load import load_words
 
     out = Path(out)
+    image = hardware_image(image)
     capacity = capacity_for(image, hw)
     try:
         words = {kind: load_words(image, capacity, kind) for kind in LOAD_FILES}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 from . import atomic, pipeline
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .flow import STEPS_FILE, Run, Step
 
 
@@ -82,18 +82,16 @@ def pack(run: Run) -> dict:
 
 
 def rtl(run: Run) -> dict:
-    """The capacity's Verilog (model-independent) and the model's load words for each design."""
-    from .hw.image import network_image
-    from .rtl import write_rtl
+    """The capacity's Verilog (model-independent) and the model's load words for each design;
+    a layer the accelerator cannot run is refused in one line naming it."""
+    from .rtl import hardware_image, write_rtl
 
-    packed = run.packed()
-    convs = [i for i, q in enumerate(packed.model.layers) if q.geometry is not None]
-    if convs:
-        raise ConfigError(f"conv layers do not reach the accelerator yet (model.bin layers "
-                          f"{', '.join(map(str, convs))} are conv); train, prune, quantize and "
-                          f"pack are done in {str(run.out)!r} (their figures in {STEPS_FILE})")
     try:
-        described = write_rtl(run.path("rtl"), network_image(packed), run.cfg.hardware)
+        image = hardware_image(run.packed())
+        described = write_rtl(run.path("rtl"), image, run.cfg.hardware)
+    except InputError as e:
+        raise ConfigError(f"{e}; train, prune, quantize and pack are done in {str(run.out)!r} "
+                          f"(their figures in {STEPS_FILE})") from None
     except ValueError as e:
         raise ConfigError(f"cannot generate or check the accelerators: {e}") from None
     return {"rtl": {kind: described[kind]["file"] for kind in ("sparse", "dense")},
@@ -111,13 +109,16 @@ def simulate(run: Run) -> dict:
     layers = []
     for entry in s["layers"]:
         # Per layer: the accelerator's share by the cycle model (whose sum the RTL total
-        # matches exactly), and the layer on its own as a one-layer network on the same engine
-        # (RTL; its compute cycles).
-        row = {"layer": entry["layer"], "rows": entry["rows"], "cols": entry["cols"]}
+        # matches exactly), its compute part, and the layer on its own as a one-layer network
+        # on the same engine (RTL; its compute cycles).
+        row = {key: entry[key] for key in ("layer", "kind", "shape", "rows", "cols")}
         for kind in ("sparse", "dense"):
             row[f"cycles_{kind}"] = entry[kind]["cycles"]["total"]
+            row[f"compute_cycles_{kind}"] = entry[kind]["compute_cycles"]["total"]
             if "array_cycles" in entry[kind]:
                 row[f"array_cycles_{kind}"] = entry[kind]["array_cycles"]["total"]
+        if "alone" in entry:
+            row["alone"] = entry["alone"]
         layers.append(row)
     return {
         "hardware_accuracy": s["hardware_accuracy"], "hardware_samples": s["samples"],

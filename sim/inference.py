@@ -25,10 +25,11 @@ from .. import atomic, config
 from ..errors import InputError
 from ..sw import metrics
 from ..sw.data import load_dataset
+from ..hw.image import ConvGeometry
 from ..hw.params import ARGMAX_LATENCY, DRAIN_LATENCY
 from ..sw.formats import container
 from ..sw.reference import QuantModel, quantize_input
-from .network import KINDS, build_accelerator, capacity_for, prove
+from .network import KINDS, build_accelerator, capacity_for, model_words, prove
 from .power.energy import energy, load_table
 from .power.measure import event_energy, switching_activity
 from .runner import SIMULATORS
@@ -69,19 +70,41 @@ def load_run(run_dir: str | Path):
 def single_layer(packed, layer: int):
     """Layer ``layer`` of ``packed`` alone, as a one-layer model.bin whose readout is its
     accumulators: its packed words as they are, bias 0, multiplier 1, shift 0, no ReLU (the raw
-    readout ignores the last three; a zero bias makes what it streams ``W x`` itself)."""
+    readout ignores the last three; a zero bias makes what it streams ``W x`` itself), and no
+    pool (a pool works on requantized values: the raw readout streams every position)."""
     q = packed.model.layers[layer]
+    geometry = None if q.geometry is None else dataclasses.replace(q.geometry, pool=None)
     alone = dataclasses.replace(q, bias=np.zeros(q.rows, dtype=np.int32),
-                                multiplier=np.ones(q.rows, dtype=np.int64), shift=0, relu=False)
+                                multiplier=np.ones(q.rows, dtype=np.int64), shift=0, relu=False,
+                                geometry=geometry)
     return container.PackedModel(QuantModel(packed.model.input_scale, (alone,)),
                                  (packed.layers[layer],))
 
 
-def compute_cycles(cycles: np.ndarray, rows: int) -> np.ndarray:
-    """A one-layer run's compute cycles, from its whole cycles: what is left when its drain
-    (``rows`` reads, the last written ``DRAIN_LATENCY`` later) and the argmax's cycle are taken
-    off (``sw.cycles.network_cycles``)."""
-    return np.asarray(cycles, dtype=np.int64) - rows - DRAIN_LATENCY - ARGMAX_LATENCY
+def compute_cycles(cycles: np.ndarray, rows: int, positions: int = 1) -> np.ndarray:
+    """A one-layer run's compute cycles, from its whole cycles: what is left when its drains
+    (``rows`` reads, the last written ``DRAIN_LATENCY`` later, once per computed position of a
+    conv layer) and the argmax's cycle are taken off (``sw.cycles.network_cycles``)."""
+    drain = positions * (rows + DRAIN_LATENCY)
+    return np.asarray(cycles, dtype=np.int64) - drain - ARGMAX_LATENCY
+
+
+def describe_layer(q) -> dict:
+    """A layer's kind and shape for the summary and the report: a Linear's ``rows x cols``, a
+    conv layer's kernel, channels, input map, stride, padding and pool."""
+    g = q.geometry
+    if g is None:
+        return {"kind": "linear", "shape": f"linear {q.cols}→{q.rows}"}
+    shape = (f"conv {g.kernel[0]}×{g.kernel[1]} {g.in_channels}→{q.rows} on "
+             f"{g.in_height}×{g.in_width}")
+    if g.stride != (1, 1):
+        shape += f", stride {g.stride[0]}" if g.stride[0] == g.stride[1] else f", stride {g.stride}"
+    if g.padding != (0, 0):
+        shape += (f", padding {g.padding[0]}" if g.padding[0] == g.padding[1]
+                  else f", padding {g.padding}")
+    if g.pool is not None:
+        shape += f", {g.pool.kind} pool {g.pool.size[0]}×{g.pool.size[1]}"
+    return {"kind": "conv", "shape": shape}
 
 
 def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: str,
@@ -89,22 +112,33 @@ def _layers_alone(packed, board: Scoreboard, hw, build_root: Path, simulator: st
     """Every layer alone on both designs, fed the reference's activations of the layer before:
     its accumulators checked bit-exact and its cycles against the model, and its compute cycles
     (``array_cycles``) derived from the measured run. Each layer is loaded into the whole
-    network's build of each design (the raw readout is loaded too): no build of its own."""
+    network's build of each design (the raw readout is loaded too): no build of its own. A
+    pooled conv layer runs unpooled, every position of its map (what a window drops too); one
+    whose unpooled map the build cannot hold is not run alone (``alone`` says why)."""
     capacity = capacity_for(packed, hw)
     per_layer = []
     for i, q in enumerate(packed.model.layers):
-        entry = {"layer": i, "rows": q.rows, "cols": q.cols, "sparse": {}, "dense": {}}
+        entry = {"layer": i, "rows": q.rows, "cols": q.cols, **describe_layer(q),
+                 "sparse": {}, "dense": {}}
+        per_layer.append(entry)
         alone = single_layer(packed, i)
-        layer_board = Scoreboard(alone, board.activations[i])
+        try:
+            for kind in KINDS:
+                model_words(alone, capacity, kind, "accumulators")
+        except InputError as e:
+            entry["alone"] = f"not run alone: {e}"
+            log(f"[simulate] layer {i} is not run alone: {e}")
+            continue
+        walked = alone.model.layers[0].geometry
+        positions = 1 if walked is None else ConvGeometry.of(walked).positions
         proofs = prove(alone, hw=hw, build_root=build_root, readout="accumulators",
-                       board=layer_board, capacity=capacity, simulator=simulator,
+                       board=Scoreboard(alone, board.activations[i]), capacity=capacity,
+                       simulator=simulator,
                        log=lambda m, i=i: log(m.replace("[prove]", f"[simulate] layer {i}")))
         for kind, proof in proofs.items():
-            board.check_layer(f"{kind} layer {i} alone", i, proof.result.logits)
-            compute = compute_cycles(proof.cycles, q.rows)
+            compute = compute_cycles(proof.cycles, q.rows, positions)
             board.check_cycles(f"{kind} layer {i} alone (compute)", compute, proof.model.compute[0])
             entry[kind]["array_cycles"] = cycle_stats(compute)
-        per_layer.append(entry)
     return per_layer
 
 

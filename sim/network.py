@@ -28,11 +28,10 @@ import numpy as np
 
 from ..config import HardwareConfig
 from ..errors import InputError
-from ..rtl import capacity_for
+from ..rtl import capacity_for, hardware_image
 from ..hw import accelerator as hw_accelerator
 from ..hw.build.export import export_verilog
 from ..hw.capacity import Capacity
-from ..hw.image import NetworkImage, network_image
 from ..hw.load import load_words
 from ..hw import params as hw_params
 from ..hw.params import READOUTS
@@ -57,10 +56,6 @@ TEST_MODULE = "secateurs.sim.tb.cocotb_test"
 POWER_TRACE = "saif"
 
 
-def _image(model) -> NetworkImage:
-    return model if isinstance(model, NetworkImage) else network_image(model)
-
-
 def model_words(model, capacity: Capacity, kind: str, readout: str = "logits") -> np.ndarray:
     """The load words of ``model`` (a model.bin or its image) for the ``kind`` design of
     ``capacity``, read out as ``readout``; InputError with the one line of
@@ -68,7 +63,7 @@ def model_words(model, capacity: Capacity, kind: str, readout: str = "logits") -
     if readout not in READOUTS:
         raise InputError(f"readout must be one of {', '.join(READOUTS)}, not {readout!r}")
     try:
-        return np.array(load_words(_image(model), capacity, kind, readout), dtype=np.int64)
+        return np.array(load_words(hardware_image(model), capacity, kind, readout), dtype=np.int64)
     except ValueError as e:
         raise InputError(f"the model does not fit the {kind} accelerator: {e}") from None
 
@@ -111,7 +106,7 @@ class Accelerator:
             if self.model is None:
                 raise InputError("no model to load: pass the model and the inputs")
             model, inputs = self.model, model
-        image = _image(model)
+        image = hardware_image(model)
         words = self.words(image, readout)
         x = check_matrix(inputs, what="inputs")
         if x.shape[1] != image.inputs:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import SimulationError
+from ...hw.image import ConvGeometry
 from ...hw.params import READOUTS
-from ...sw.reference import accumulate, classify, forward
+from ...sw.reference import accumulate, classify, forward, layer_accumulate
 from .checker import check_cycles, differences
 
 __all__ = ["Scoreboard", "cycle_stats"]
@@ -34,8 +35,9 @@ class Scoreboard:
         self.packed = packed
         self.inputs = np.asarray(inputs)
         self.labels = None if labels is None else np.asarray(labels)
-        outputs = forward(packed.model, self.inputs)
-        #: Input activations of each layer, then the logits.
+        outputs = [o.reshape(len(o), -1) for o in forward(packed.model, self.inputs)]
+        #: Input activations of each layer, then the logits; flat, as the activation buffer
+        #: holds them (a conv layer's map channel-major, (c, y, x)).
         self.activations = [self.inputs, *outputs]
         self.logits = outputs[-1].astype(np.int64)
         self.classes = classify(self.logits)
@@ -45,8 +47,15 @@ class Scoreboard:
         return len(self.packed.model.layers)
 
     def accumulators(self, layer: int) -> np.ndarray:
-        """``W x`` of ``layer`` for every sample (before bias and requantization)."""
-        return accumulate(self.packed.model.layers[layer].weight, self.activations[layer])
+        """``W x`` of ``layer`` for every sample (before bias and requantization), as the
+        hardware drains it: a conv layer's O values of each computed position, position after
+        position in the order the address generator walks them."""
+        q = self.packed.model.layers[layer]
+        if q.geometry is None:
+            return accumulate(q.weight, self.activations[layer])
+        acc = layer_accumulate(q, self.activations[layer])  # (N, O, OH, OW), before the pool
+        oy, ox = np.array(ConvGeometry.of(q.geometry).walk()).T
+        return acc[:, :, oy, ox].transpose(0, 2, 1).reshape(len(acc), -1)
 
     def readout(self, readout: str = "logits") -> np.ndarray:
         """What the output stream must carry: the int8 logits, or (``"accumulators"``) the last
@@ -56,7 +65,8 @@ class Scoreboard:
         if readout == "logits":
             return self.logits
         bias = np.asarray(self.packed.model.layers[-1].bias, dtype=np.int64)
-        return self.accumulators(self.layers - 1) + bias
+        acc = self.accumulators(self.layers - 1)
+        return (acc.reshape(len(acc), -1, len(bias)) + bias).reshape(len(acc), -1)
 
     def check_layer(self, design: str, layer: int, outputs: np.ndarray) -> None:
         """A layer's accumulators, bit-exact."""
@@ -66,10 +76,13 @@ class Scoreboard:
     def check_outputs(self, design: str, values: np.ndarray, predicted: np.ndarray, *,
                       readout: str = "logits") -> None:
         """A whole inference's output stream (``readout``: logits or raw accumulators) and its
-        class (the first index of the largest value), bit-exact."""
+        class (the first index of the largest value), bit-exact. A network that ends in a conv
+        layer streams a map, position after position: its values are judged, it has no class."""
         expected = self.readout(readout)
         _first_difference(f"{design} design", self.layers - 1, np.asarray(values), expected,
                           what="neuron")
+        if self.packed.model.layers[-1].geometry is not None:
+            return
         classes = classify(expected)
         wrong = np.flatnonzero(np.asarray(predicted) != classes)
         if wrong.size:

@@ -1,5 +1,6 @@
 """Conv models through the flow's software steps: LeNet-5, the user's model by file and by
-module, a checkpoint instead of training; the rtl step refuses conv layers in one line."""
+module, a checkpoint instead of training; the rtl step refuses, in one line naming the layer,
+what the accelerator cannot run (a dilated convolution)."""
 
 import json
 from pathlib import Path
@@ -47,10 +48,17 @@ def test_lenet5_runs_train_prune_quantize_pack(lenet):
     assert summary["dense_accuracy"] > 0.5 and summary["empty_layers"] == []
 
 
-def test_the_rtl_step_refuses_conv_layers_in_one_line(lenet):
-    cfg, out, _ = lenet
-    with pytest.raises(ConfigError, match="conv layers do not reach the accelerator yet "
-                                          r"\(model.bin layers 0, 1 are conv\)"):
+def test_the_rtl_step_refuses_what_the_accelerator_cannot_run_in_one_line(tmp_path):
+    model = tmp_path / "dilated.py"
+    model.write_text("from torch import nn\n"
+                     "def net():\n"
+                     "    return nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2), nn.ReLU(),\n"
+                     "                         nn.Flatten(), nn.Linear(4 * 4 * 4, 10))\n")
+    cfg, out, _ = flow(tmp_path, "dilated", f'model.module="{model}:net"')
+    with pytest.raises(ConfigError, match=r"^model.bin cannot run on the accelerator: Layer 0 "
+                                          r"\(conv\): The hardware walks dilation \(1, 1\) only, "
+                                          r"not \(2, 2\); train, prune, quantize and pack are "
+                                          "done in"):
         run_flow(cfg, out, until="rtl")
     assert json.loads((out / "steps.json").read_text()).keys() == {"train", "prune", "quantize", "pack"}
 
