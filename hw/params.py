@@ -85,7 +85,7 @@ STAGE_HANDOFF = 1  # a later block, fetched ahead, is staged on the edge its pre
 BROADCAST_LATENCY = 2  # the first block's pointer word is read on the pick edge (sync memory)
 #                        and registered on the next: the RAM's slow output ends in a flip-flop
 QUEUE_LATENCY = 1  # an entry pushed on one edge can leave in the cycle after it
-MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
+MAC_LATENCY = 3  # issue; next cycle: word registered; next: product registered; next: accumulated
 IDLE_CYCLES = 2  # a layer with no work: the launch edge, then cycle 1 already finishes
 ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle after the read
 REQUANT_LATENCY = 5  # add bias; multiply; round; shift; clamp — each ends in a register

@@ -17,7 +17,7 @@ from secateurs.hw.load import load_words
 from secateurs.sim.amaranth_host import simulate_network
 from secateurs.sim.conv import conv_capacity, conv_events, conv_image
 from secateurs.sim.events import PREDICTED
-from secateurs.sw.cycles import DRAIN_LATENCY, conv_cycles
+from secateurs.sw.cycles import DRAIN_LATENCY, MAC_LATENCY, conv_cycles
 
 
 def torch_conv(w, x, stride, padding):
@@ -79,8 +79,8 @@ def test_padding_and_zeros_cost_no_compute_cycle():
     dense = conv_cycles(counts, geo, x, rows=2, pes=2, queue_depth=2, array="dense")
     # per position: C*KH = 3 scan cycles, IDLE_CYCLES = 2, 2 rows drained + DRAIN_LATENCY
     assert sparse.total[0] == geo.positions * (3 + 2 + 2 + DRAIN_LATENCY) + 1
-    # dense: 9 columns x 1 row a PE, + MAC_LATENCY + 1 = 3, then the same drain
-    assert dense.total[0] == geo.positions * (9 + 3 + 2 + DRAIN_LATENCY) + 1
+    # dense: 9 columns x 1 row a PE, + MAC_LATENCY + 1, then the same drain
+    assert dense.total[0] == geo.positions * (9 + MAC_LATENCY + 1 + 2 + DRAIN_LATENCY) + 1
 
 
 def capacity_for(**changes):

@@ -52,7 +52,11 @@ def stepped_sparse(counts, active, queue_depth, issue_width=1):
             fetched = [[int(counts[p, j]) for j in mine if counts[p, j]] for p in range(pes)]
         issued_before = issued
         t += 1
-    return t + 1  # cycle t finishes; the cycles port counts edges 0..t
+    if not work:  # nothing to issue: cycle 1 finishes; the cycles port counts edges 0..1
+        return t + 1
+    # The cycle after the last issue is t - 1; its word is accumulated on the edge of cycle
+    # t - 2 + MAC_LATENCY, which finishes the run; the cycles port counts edges 0..that.
+    return t + cycles.MAC_LATENCY - 1
 
 
 def one(counts, active, queue_depth, issue_width=1):
@@ -62,8 +66,8 @@ def one(counts, active, queue_depth, issue_width=1):
 
 def test_single_word():
     # Cycle 1 picks column 0, 2 registers its pointers, 3 broadcasts it, 4 issues the word,
-    # 5 reads and multiplies it, 6 accumulates (done rises on its edge): edges 0..6.
-    assert one([[1]], [True], 1) == 7
+    # 5 registers it, 6 multiplies it, 7 accumulates (done rises on its edge): edges 0..7.
+    assert one([[1]], [True], 1) == 8
 
 
 def test_two_pes_depth_one_by_hand():
@@ -71,40 +75,40 @@ def test_two_pes_depth_one_by_hand():
     # Column 0: picked in cycle 1, registered in 2, broadcast in 3 to both PEs; PE0 issues
     # 4..6, PE1 issues 4. Column 1 (PE1 only): picked in 2, staged in 4, but PE1's queue still
     # holds column 0 in cycle 4 (popped on that cycle's edge), so it goes out in 5; PE1 issues
-    # 6..7. Last issue 7, accumulated on the edge of cycle 9: edges 0..9 = 10.
-    assert one([[3, 0], [1, 2]], [True, True], 1) == 10
-    # D = 2: column 1 goes out in 4 and PE1 walks it in 5..6; PE0 also ends in 6: 6 + 3 = 9.
-    assert one([[3, 0], [1, 2]], [True, True], 2) == 9
+    # 6..7. Last issue 7, accumulated on the edge of cycle 10: edges 0..10 = 11.
+    assert one([[3, 0], [1, 2]], [True, True], 1) == 11
+    # D = 2: column 1 goes out in 4 and PE1 walks it in 5..6; PE0 also ends in 6: 6 + 4 = 10.
+    assert one([[3, 0], [1, 2]], [True, True], 2) == 10
 
 
 def test_one_column_a_cycle_starves_pes_with_one_word_each():
     # Columns alternate between two PEs, one word each, D = 2. W = 1: column k is picked in
-    # cycle k + 1, taken in k + 3, walked in k + 4; the last (k = 3) in 7: 7 + 3 = 10.
+    # cycle k + 1, taken in k + 3, walked in k + 4; the last (k = 3) in 7: 7 + 4 = 11.
     # W = 2: block {0, 1} is picked in 1 and taken by both PEs in 3, block {2, 3} picked in 2
-    # and taken in 4; walks in 4 and 5: 5 + 3 = 8.
+    # and taken in 4; walks in 4 and 5: 5 + 4 = 9.
     counts = [[1, 0, 1, 0], [0, 1, 0, 1]]
-    assert one(counts, [True] * 4, 2, issue_width=1) == 10
-    assert one(counts, [True] * 4, 2, issue_width=2) == 8
+    assert one(counts, [True] * 4, 2, issue_width=1) == 11
+    assert one(counts, [True] * 4, 2, issue_width=2) == 9
 
 
 def test_a_block_waits_for_queue_room_lane_by_lane():
     # One PE, counts [2, 1, 1], D = 1, W = 2. Block {0, 1}: picked in 1, offered from 3;
     # column 0 taken in 3, walked 4..5; column 1 taken when column 0 has left the queue (its
     # walk starts in 4), so in 5, walked in 6; the block leaves in 5. Block {2}: picked in 2,
-    # offered from 6, taken in 7 (column 1 starts in 6), walked in 8: 8 + 3 = 11.
-    assert one([[2, 1, 1]], [True] * 3, 1, issue_width=2) == 11
+    # offered from 6, taken in 7 (column 1 starts in 6), walked in 8: 8 + 4 = 12.
+    assert one([[2, 1, 1]], [True] * 3, 1, issue_width=2) == 12
     # D = 2: both columns of block 0 taken in 3 (walks 4..5 and 6); column 2 offered from 4,
-    # taken in 5 (column 0 leaves the queue as its walk starts in 4), walked in 7: 7 + 3 = 10.
-    assert one([[2, 1, 1]], [True] * 3, 2, issue_width=2) == 10
+    # taken in 5 (column 0 leaves the queue as its walk starts in 4), walked in 7: 7 + 4 = 11.
+    assert one([[2, 1, 1]], [True] * 3, 2, issue_width=2) == 11
 
 
 def test_a_full_queue_holds_back_only_its_own_pe():
     # PE0 walks 4 words of column 0 in 4..7; D = 1. Column 1 is offered from 4: PE0 takes it only
     # once column 0 has left its queue (its walk starts in 4), so in 5, and walks it in 8; PE1
-    # takes it in 4 and walks its 4 words in 5..8, not waiting for PE0: 8 + 3 = 11.
-    assert one([[4, 1], [0, 4]], [True, True], 1) == 11
+    # takes it in 4 and walks its 4 words in 5..8, not waiting for PE0: 8 + 4 = 12.
+    assert one([[4, 1], [0, 4]], [True, True], 1) == 12
     # W = 2: one block; PE1 takes column 1 in 3 and walks it in 4..7, PE0 ends in 8 as before.
-    assert one([[4, 1], [0, 4]], [True, True], 1, issue_width=2) == 11
+    assert one([[4, 1], [0, 4]], [True, True], 1, issue_width=2) == 12
 
 
 def test_blocks_without_work_cost_nothing():
@@ -128,7 +132,8 @@ def test_zero_activations_and_empty_columns_cost_nothing():
 
 
 def test_dense_closed_form():
-    assert dense_cycles(10, 6, 3) == 6 * 4 + 3
+    # 6 columns x 4 rows a PE issued in cycles 1..24, the last accumulated 3 later: 0..27
+    assert dense_cycles(10, 6, 3) == 6 * 4 + 4
     assert dense_cycles(0, 6, 3) == IDLE_CYCLES
 
 
@@ -187,7 +192,8 @@ def test_expected_cycles_from_a_packed_layer():
     hw = HardwareConfig(pes=3, queue_depth=2, issue_width=2)
     np.testing.assert_array_equal(expected_cycles(hw, layer, x, array="sparse"),
                                   [stepped_sparse(layer.counts(), s != 0, 2, 2) for s in x])
-    np.testing.assert_array_equal(expected_cycles(hw, layer, x, array="dense"), [7 * 4 + 3] * 5)
+    # 7 columns x 4 rows a PE, then MAC_LATENCY = 3 and the done edge
+    np.testing.assert_array_equal(expected_cycles(hw, layer, x, array="dense"), [7 * 4 + 4] * 5)
 
 
 @pytest.mark.parametrize("hw, inputs, array, message", [
