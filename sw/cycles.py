@@ -4,8 +4,9 @@ sparse, N:M and dense engines, and whole inferences.
 Cycles of a run are numbered from 0: cycle 0 is the one whose closing edge samples ``start``.
 A run *finishes* on the cycle F whose closing edge lands the last accumulate (``done`` reads 1
 after it); the ``cycles`` port counts the edges 0..F, so ``cycles = F + 1``. A word issued to a
-PE's bank in cycle t is read back in t + 1 and accumulated on the closing edge of t + 2
-(``MAC_LATENCY``), so with L the last issue cycle, F = L + MAC_LATENCY. A run with nothing to
+PE's bank in cycle t is read back and registered in t + 1, multiplied in t + 2 and accumulated
+on the closing edge of t + 3 (``MAC_LATENCY``), so with L the last issue cycle,
+F = L + MAC_LATENCY. A run with nothing to
 issue finishes in cycle 1: ``IDLE_CYCLES = 2``.
 
 Dense: every PE issues one word a cycle in lockstep, in cycles 1..N with
