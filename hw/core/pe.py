@@ -1,10 +1,10 @@
 """A processing element of the whole-network accelerator: weight bank, value decode, MAC into RAM.
 
-One bank address may be issued per cycle with its activation; the word comes
-back a cycle later and is registered (the RAM's slow output ends in a flip-flop); the next cycle
-its row is decoded and the product registered; the next adds it into the row's accumulator. Here the accumulators live in a RAM (one read, one write port) so that a
-PE holds every row of the widest layer: the add reads the row on the decode cycle and writes it
-back the cycle after. The read port is transparent to the write port, so a row written on one
+One bank address may be issued per cycle with its activation; the word comes back a cycle later
+and is registered (the RAM's slow output ends in a flip-flop); the next cycle its row is decoded
+and the product registered; the next adds it into the row's accumulator. Here the accumulators
+live in a RAM (one read, one write port) so that a PE holds every row of the widest layer: the
+add reads the row on the decode cycle and writes it back the cycle after. The read port is transparent to the write port, so a row written on one
 edge and read on the same edge (the last word of a column and the first of the next hitting the
 same row) sees the new sum. Between layers the host side reads each row out (``drain``) and
 writes it back to zero (``clear``), so every layer starts from zero accumulators.

@@ -43,7 +43,8 @@ def requant_output(rows: int, value_bits: int = ACT_BITS) -> data.StructLayout:
 
 
 class Requantizer(wiring.Component):
-    """Stream of ``requant_input`` in, stream of ``requant_output`` out, ``REQUANT_LATENCY`` stages deep."""
+    """Stream of ``requant_input`` in, stream of ``requant_output`` out, ``REQUANT_LATENCY``
+    stages deep."""
 
     def __init__(self, *, acc_bits, rows, raw=False):
         check_positive("Accumulator width", acc_bits)
@@ -62,8 +63,8 @@ class Requantizer(wiring.Component):
         sum_bits = self._acc_bits + 1
         product_bits = sum_bits + PARAM_MULTIPLIER_BITS + 1
         wide = signed(product_bits + 1)  # the rounded product, and after the shift
-        # What every stage after the add carries along: the row's tags, what its later stages
-        # need (shift, ReLU, the raw flag) and the value so far.
+        # What every stage after the add carries beside its value: what the later stages need
+        # (shift, ReLU, the raw flag) and the row's tags.
         tags = {"index": range(self._rows), "last": unsigned(1)}
         after_add = {"shift": unsigned(SHIFT_BITS), "relu": unsigned(1), "raw": unsigned(1),
                      **tags}

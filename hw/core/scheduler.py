@@ -4,14 +4,14 @@ written, and the broadcast of one block of up to W columns a cycle to the PEs wi
 The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
 next layer into a column that has words, or many at once (``pend_mask``: a conv position's
 work list, as the address generator scans it); no cycle is ever spent on a zero. Columns form aligned
-blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
-cycle its predecessor leaves the broadcast stage: its pointer word (one word of a RAM the load
-port writes: the W + 1 bank starts of each PE) and the activations of its pending columns (W read
-lanes at consecutive addresses) are read on the pick edge and held there until the broadcast stage
-is free, which registers them; from the next cycle each PE takes its columns of the block as its
-queue has room. The next block is picked on the edge its predecessor is staged, so a block can be
-offered every cycle. ``sw/cycles.py``'s ``sparse_cycles`` models this
-timing for each layer's compute phase.
+blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked
+whenever the read ports are free: its pointer word (one word of a RAM the load port writes: the
+W + 1 bank starts of each PE) and the activations of its pending columns (W read lanes at
+consecutive addresses) are read on the pick edge and held there until the broadcast stage is
+free, which registers them; from the next cycle each PE takes its columns of the block as its
+queue has room. The next block is picked on the edge its predecessor is staged, so a block can
+be offered every cycle. ``sw/cycles.py``'s ``sparse_cycles`` models this timing for each
+layer's compute phase.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
