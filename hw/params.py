@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_PES", "DEFAULT_QUEUE_DEPTH", "DEFAULT_ISSUE_WIDTH",
     "DEFAULT_ACC_BITS", "MAX_PES", "MAX_QUEUE_DEPTH", "ISSUE_WIDTHS", "MIN_INDEX_BITS",
     "MAX_INDEX_BITS", "MIN_ACC_BITS", "MAX_ACC_BITS", "MAX_CODE_BITS", "MAX_GROUP", "FIRST_PICK", "BROADCAST_LATENCY",
+    "STAGE_HANDOFF",
     "QUEUE_LATENCY", "MAC_LATENCY", "IDLE_CYCLES", "ACC_READ_LATENCY", "REQUANT_LATENCY",
     "DRAIN_LATENCY", "ARGMAX_LATENCY", "NM_FIRST_GROUP", "NM_GROUP_LOAD", "check_positive",
     "check_kind", "check_readout", "check_pes", "check_queue_depth", "check_issue_width", "check_index_bits",
@@ -80,12 +81,14 @@ POOL_SHIFT = 2 * ACT_BITS + 2
 
 # Latencies of the pipeline (hw/core, hw/engines, hw/accelerator).
 FIRST_PICK = 1  # the launch edge latches the work list; cycle 1 picks the first block
-BROADCAST_LATENCY = 1  # a picked block's pointer word is read on the pick edge (sync memory)
+STAGE_HANDOFF = 1  # a later block, fetched ahead, is staged on the edge its predecessor leaves
+BROADCAST_LATENCY = 2  # the first block's pointer word is read on the pick edge (sync memory)
+#                        and registered on the next: the RAM's slow output ends in a flip-flop
 QUEUE_LATENCY = 1  # an entry pushed on one edge can leave in the cycle after it
-MAC_LATENCY = 2  # issue; next cycle: word read, product registered; next: accumulated
+MAC_LATENCY = 3  # issue; next cycle: word registered; next: product registered; next: accumulated
 IDLE_CYCLES = 2  # a layer with no work: the launch edge, then cycle 1 already finishes
 ACC_READ_LATENCY = 1  # a drained row's accumulator comes out of its RAM a cycle after the read
-REQUANT_LATENCY = 3  # add bias; multiply; round, shift and clamp — each ends in a register
+REQUANT_LATENCY = 5  # add bias; multiply; round; shift; clamp — each ends in a register
 DRAIN_LATENCY = ACC_READ_LATENCY + REQUANT_LATENCY  # a row's read to its requantized write
 ARGMAX_LATENCY = 1  # the class is registered on the last logit's edge, done one edge later
 NM_FIRST_GROUP = 3  # N:M: group 0 is read from the cycle after launch and swapped in 2 later

@@ -4,8 +4,9 @@ sparse, N:M and dense engines, and whole inferences.
 Cycles of a run are numbered from 0: cycle 0 is the one whose closing edge samples ``start``.
 A run *finishes* on the cycle F whose closing edge lands the last accumulate (``done`` reads 1
 after it); the ``cycles`` port counts the edges 0..F, so ``cycles = F + 1``. A word issued to a
-PE's bank in cycle t is read back in t + 1 and accumulated on the closing edge of t + 2
-(``MAC_LATENCY``), so with L the last issue cycle, F = L + MAC_LATENCY. A run with nothing to
+PE's bank in cycle t is read back and registered in t + 1, multiplied in t + 2 and accumulated
+on the closing edge of t + 3 (``MAC_LATENCY``), so with L the last issue cycle,
+F = L + MAC_LATENCY. A run with nothing to
 issue finishes in cycle 1: ``IDLE_CYCLES = 2``.
 
 Dense: every PE issues one word a cycle in lockstep, in cycles 1..N with
@@ -15,14 +16,16 @@ Sparse, issue width W: columns form aligned blocks of W (block b holds columns b
 The work list is the columns j with ``x_j != 0`` and some word in them; a block without work
 costs nothing. ``c[p, j]`` is PE p's word count in column j. The k-th block with work is
 
-* picked (its pointer word and activations read) in cycle ``A_k``: ``A_1 = FIRST_PICK``,
-  ``A_k = B_{k-1}``;
-* offered to the PEs from ``E_k = A_k + BROADCAST_LATENCY``. Each PE takes the block's work
+* picked (its pointer word and activations read, then held on the read ports) in cycle
+  ``A_k``: ``A_1 = FIRST_PICK``, ``A_k = E_{k-1} - 1`` (ahead, while its predecessor is
+  staged);
+* offered to the PEs from ``E_1 = A_1 + BROADCAST_LATENCY``, ``E_k = B_{k-1} + STAGE_HANDOFF``
+  (its word, fetched ahead, is registered into the stage on the edge its predecessor leaves;
+  ``A_k + 2 <= E_k`` always). Each PE takes the block's work
   columns it has words in, in column order, as its queue of depth D has room: a queue holds a
   column from the edge after it is taken up to and including the cycle its walk starts, so the
   e-th column pushed to PE p is taken in ``Q[p, e] = max(E_k, S[p, e - D] + 1)``;
-* gone from the broadcast stage after ``B_k``, the last ``Q`` of its columns (the next pick is
-  in that same cycle);
+* gone from the broadcast stage after ``B_k``, the last ``Q`` of its columns;
 * walked by PE p in cycles ``S[p, e] .. S[p, e] + c - 1``, starting
   ``S[p, e] = max(Q[p, e] + QUEUE_LATENCY, S[p, e - 1] + c[p, e - 1])`` (the walker takes the
   next column the cycle after the last word of the previous one).
@@ -65,11 +68,13 @@ from ..config import HardwareConfig
 from ..errors import InputError
 from ..hw.image import ConvGeometry
 from ..hw.params import (ARGMAX_LATENCY, BROADCAST_LATENCY, DRAIN_LATENCY, FIRST_PICK, IDLE_CYCLES,
-                         KINDS, MAC_LATENCY, NM_FIRST_GROUP, NM_GROUP_LOAD, QUEUE_LATENCY)
+                         KINDS, MAC_LATENCY, NM_FIRST_GROUP, NM_GROUP_LOAD, QUEUE_LATENCY,
+                         STAGE_HANDOFF)
 from .formats.csc import CSCLayer
 from .reference import forward
 
-__all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "QUEUE_LATENCY", "MAC_LATENCY",
+__all__ = ["ARRAYS", "FIRST_PICK", "BROADCAST_LATENCY", "STAGE_HANDOFF", "QUEUE_LATENCY",
+           "MAC_LATENCY",
            "IDLE_CYCLES", "DRAIN_LATENCY", "ARGMAX_LATENCY", "dense_cycles", "sparse_cycles",
            "expected_cycles", "nm_cycles", "NetworkCycles", "network_cycles", "conv_cycles", "hardware_geometries"]
 
@@ -109,7 +114,8 @@ def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int,
     batch = active.shape[0]
     work = active & counts.any(axis=0)
 
-    next_pick = np.full(batch, FIRST_PICK, dtype=np.int64)  # A_k = B_{k-1}, A_1 = FIRST_PICK
+    # E_1 = A_1 + BROADCAST_LATENCY, E_k = B_{k-1} + STAGE_HANDOFF
+    next_offer = np.full(batch, FIRST_PICK + BROADCAST_LATENCY, dtype=np.int64)
     free = np.zeros((batch, pes), dtype=np.int64)  # first cycle each walker could start a column
     # Start cycles of the last D columns pushed to each PE, oldest first.
     started = np.full((batch, pes, queue_depth), _NO_COLUMN, dtype=np.int64)
@@ -118,7 +124,7 @@ def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int,
         go = work[:, first:first + issue_width].any(axis=1)
         if not go.any():
             continue
-        offered = next_pick + BROADCAST_LATENCY
+        offered = next_offer
         leaves = offered.copy()
         for j in block:
             needy = np.flatnonzero(counts[:, j])
@@ -131,7 +137,7 @@ def sparse_cycles(counts: np.ndarray, active: np.ndarray, *, queue_depth: int,
             shifted = np.concatenate([started[:, needy, 1:], start[:, :, None]], axis=2)
             started[:, needy] = np.where(on[:, None, None], shifted, started[:, needy])
             leaves = np.where(on, np.maximum(leaves, taken.max(axis=1)), leaves)
-        next_pick = np.where(go, leaves, next_pick)
+        next_offer = np.where(go, leaves + STAGE_HANDOFF, next_offer)
 
     last_issue = free.max(axis=1) - 1
     return np.where(last_issue >= 0, last_issue + MAC_LATENCY + 1, IDLE_CYCLES)

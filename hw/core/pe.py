@@ -1,10 +1,10 @@
 """A processing element of the whole-network accelerator: weight bank, value decode, MAC into RAM.
 
-One bank address may be issued per cycle with its activation; the word comes
-back a cycle later, its row is decoded and the product registered; the next cycle adds it into
-the row's accumulator. Here the accumulators live in a RAM (one read, one write port) so that a
-PE holds every row of the widest layer: the add reads the row on the decode cycle and writes it
-back the cycle after. The read port is transparent to the write port, so a row written on one
+One bank address may be issued per cycle with its activation; the word comes back a cycle later
+and is registered (the RAM's slow output ends in a flip-flop); the next cycle its row is decoded
+and the product registered; the next adds it into the row's accumulator. Here the accumulators
+live in a RAM (one read, one write port) so that a PE holds every row of the widest layer: the
+add reads the row on the decode cycle and writes it back the cycle after. The read port is transparent to the write port, so a row written on one
 edge and read on the same edge (the last word of a column and the first of the next hitting the
 same row) sees the new sum. Between layers the host side reads each row out (``drain``) and
 writes it back to zero (``clear``), so every layer starts from zero accumulators.
@@ -142,20 +142,28 @@ class ProcessingElement(wiring.Component):
                      write.en.eq(self.write.en), write.addr.eq(addr),
                      write.data.eq(self.write.data),
                      read.addr.eq(addr), read.en.eq(self.issue.valid & ~self.write.en)]
-        word = data.View(self._word, read.data)
+        # Stage 1: the word arrives and is registered, with what was issued beside it.
+        arrived = Signal()
+        arrived_first = Signal()
+        arrived_x = Signal(signed(ACT_BITS))
+        word = data.View(self._word, Signal(self._word.size, name="word"))
+        m.d.sync += [arrived.eq(self.issue.valid), arrived_first.eq(self.issue.first),
+                     arrived_x.eq(self.issue.x)]
+        with m.If(arrived):
+            m.d.sync += word.as_value().eq(read.data)
 
         m.submodules.accumulators = accs = memory.Memory(
             shape=signed(self._acc_bits), depth=rows, init=[])
         acc_write = accs.write_port()
         acc_read = accs.read_port(transparent_for=(acc_write,))
 
-        # Stage 1: the word arrives; decode its row, read that row, register the product.
+        # Stage 2: decode the word's row, read that row, register the product.
         fetched = Signal()
         first = Signal()
         x = Signal(signed(ACT_BITS))
-        m.d.sync += [fetched.eq(self.issue.valid), first.eq(self.issue.first)]
+        m.d.sync += [fetched.eq(arrived), first.eq(arrived_first)]
         if self._group is None:
-            m.d.sync += x.eq(self.issue.x)
+            m.d.sync += x.eq(arrived_x)
         row = Signal(row_shape)  # local row of the last decoded word of the current column
         this_row = Signal(row_shape)
         if self._group is None:
@@ -166,8 +174,12 @@ class ProcessingElement(wiring.Component):
         else:  # N:M: the row comes with the issue, the activation is picked by position
             group_x = Signal(data.ArrayLayout(signed(ACT_BITS), self._group))
             issued_row = Signal(range(rows))
+            arrived_xs = Signal.like(group_x)
+            arrived_row = Signal.like(issued_row)
             with m.If(self.issue.valid):
-                m.d.sync += [group_x.eq(self.xs), issued_row.eq(self.row)]
+                m.d.sync += [arrived_xs.eq(self.xs), arrived_row.eq(self.row)]
+            with m.If(arrived):
+                m.d.sync += [group_x.eq(arrived_xs), issued_row.eq(arrived_row)]
             m.d.comb += [this_row.eq(issued_row), x.eq(group_x[word.position])]
         weight = self._weight(m, word[self._value_field])
 
@@ -181,7 +193,7 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.comb += [acc_read.addr.eq(self.drain_addr), acc_read.en.eq(self.drain_en)]
 
-        # Stage 2: add the product to the row read back; write the sum.
+        # Stage 3: add the product to the row read back; write the sum.
         with m.If(product_valid):
             m.d.comb += [
                 acc_write.en.eq(1),
@@ -193,7 +205,7 @@ class ProcessingElement(wiring.Component):
 
         m.d.comb += [
             self.acc.eq(acc_read.data),
-            self.settling.eq(fetched),
+            self.settling.eq(arrived | fetched),
             self.read.eq(self.issue.valid),
             self.mac.eq(fetched & (weight != 0) & (x != 0)),
             self.update.eq(product_valid),

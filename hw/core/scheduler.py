@@ -4,12 +4,14 @@ written, and the broadcast of one block of up to W columns a cycle to the PEs wi
 The sequencer marks column j pending (``pend_en``) when it writes a nonzero activation j of the
 next layer into a column that has words, or many at once (``pend_mask``: a conv position's
 work list, as the address generator scans it); no cycle is ever spent on a zero. Columns form aligned
-blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked each
-cycle its predecessor leaves the broadcast stage: its pointer word (one word of a RAM the load
-port writes: the W + 1 bank starts of each PE) and the activations of its pending columns (W read
-lanes at consecutive addresses) are read on the pick edge, and from the next cycle each PE takes
-its columns of the block as its queue has room. ``sw/cycles.py``'s ``sparse_cycles`` models this
-timing for each layer's compute phase.
+blocks of W (:mod:`.broadcast`). While ``run`` is high the lowest block with work is picked
+whenever the read ports are free: its pointer word (one word of a RAM the load port writes: the
+W + 1 bank starts of each PE) and the activations of its pending columns (W read lanes at
+consecutive addresses) are read on the pick edge and held there until the broadcast stage is
+free, which registers them; from the next cycle each PE takes its columns of the block as its
+queue has room. The next block is picked on the edge its predecessor is staged, so a block can
+be offered every cycle. ``sw/cycles.py``'s ``sparse_cycles`` models this timing for each
+layer's compute phase.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -76,18 +78,27 @@ class ColumnScheduler(wiring.Component):
 
         m.submodules.stage = stage = BroadcastStage(pes=pes, width=width,
                                                     pointer_bits=self._pointer_bits)
-        staged = Signal()  # the broadcast stage holds a block (its pointers are on the port)
+        # Two registers between the pick and the PEs, so that the broadcast stage's decisions
+        # start from flip-flops, not from the RAMs' slow outputs: the read ports hold the
+        # picked block's pointer word and activations (``fetched``) until the stage is free,
+        # which takes them on that edge (``load``), when the next block may be picked.
+        fetched = Signal()
+        fetched_lanes = Signal(width)
+        staged = Signal()  # the broadcast stage holds a block
         staged_lanes = Signal(width)
+        starts = Signal(self._word)
+        xs = Signal.like(self.act_data)
         m.d.comb += [
             stage.staged.eq(staged),
             stage.lanes.eq(staged_lanes),
-            stage.x.eq(self.act_data),
-            stage.starts.eq(port.data),
+            stage.x.eq(xs),
+            stage.starts.eq(starts),
         ]
         for p in range(pes):
             wiring.connect(m, stage.columns[p], wiring.flipped(self.columns[p]))
 
-        advance = self.run & (~staged | stage.done)
+        load = fetched & (~staged | stage.done)
+        advance = self.run & (~fetched | load)
         picking = advance & blocks.any()
         m.d.comb += [
             port.en.eq(advance),
@@ -99,13 +110,19 @@ class ColumnScheduler(wiring.Component):
         with m.If(self.pend_en):
             m.d.comb += marked.eq(self.pend_mask | (1 << self.pend_index))
         with m.If(self.launch):
-            m.d.sync += staged.eq(0)
-        with m.Elif(advance):
-            m.d.sync += [staged.eq(blocks.any()), staged_lanes.eq(lanes)]
+            m.d.sync += [fetched.eq(0), staged.eq(0)]
+        with m.Else():
+            with m.If(load):
+                m.d.sync += [staged.eq(1), staged_lanes.eq(fetched_lanes),
+                             starts.eq(port.data), xs.eq(self.act_data)]
+            with m.Elif(stage.done):
+                m.d.sync += staged.eq(0)
+            with m.If(advance):
+                m.d.sync += [fetched.eq(blocks.any()), fetched_lanes.eq(lanes)]
         taken = Mux(picking, block_mask(picked, cols, width), 0)
         m.d.sync += pending.eq((pending & ~taken) | marked)
         m.d.comb += [
-            self.busy.eq(pending.any() | staged),
+            self.busy.eq(pending.any() | fetched | staged),
             self.broadcasts.eq(Mux(stage.done, sum(staged_lanes[s] for s in range(width)), 0)),
             self.pushes.eq(stage.pushes),
             self.stall.eq(staged & ~stage.done),

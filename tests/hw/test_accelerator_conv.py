@@ -17,7 +17,7 @@ from secateurs.hw.load import load_words
 from secateurs.sim.amaranth_host import simulate_network
 from secateurs.sim.conv import conv_capacity, conv_events, conv_image
 from secateurs.sim.events import PREDICTED
-from secateurs.sw.cycles import conv_cycles
+from secateurs.sw.cycles import DRAIN_LATENCY, MAC_LATENCY, conv_cycles
 
 
 def torch_conv(w, x, stride, padding):
@@ -77,10 +77,10 @@ def test_padding_and_zeros_cost_no_compute_cycle():
     x = np.zeros((1, geo.inputs), dtype=np.int64)
     sparse = conv_cycles(counts, geo, x, rows=2, pes=2, queue_depth=2, array="sparse")
     dense = conv_cycles(counts, geo, x, rows=2, pes=2, queue_depth=2, array="dense")
-    # per position: C*KH = 3 scan cycles, IDLE_CYCLES = 2, 2 rows + DRAIN_LATENCY = 4 drained
-    assert sparse.total[0] == geo.positions * (3 + 2 + 2 + 4) + 1
+    # per position: C*KH = 3 scan cycles, IDLE_CYCLES = 2, 2 rows drained + DRAIN_LATENCY
+    assert sparse.total[0] == geo.positions * (3 + 2 + 2 + DRAIN_LATENCY) + 1
     # dense: 9 columns x 1 row a PE, + MAC_LATENCY + 1, then the same drain
-    assert dense.total[0] == geo.positions * (9 + 3 + 2 + 4) + 1
+    assert dense.total[0] == geo.positions * (9 + MAC_LATENCY + 1 + 2 + DRAIN_LATENCY) + 1
 
 
 def capacity_for(**changes):
@@ -152,7 +152,6 @@ def test_conv_then_linear_reads_the_map_at_output_position_addresses(kind):
     from secateurs.hw.image import NetworkImage
     from secateurs.sw.cycles import dense_cycles, sparse_cycles
     from secateurs.sw.reference import requantize
-    from secateurs.hw.params import DRAIN_LATENCY
 
     hw = HardwareConfig(pes=2, queue_depth=2, issue_width=2)
     rng = np.random.default_rng(7)

@@ -18,7 +18,7 @@ from secateurs.hw.image import network_image
 from secateurs.hw.load import load_words
 from secateurs.sim.amaranth_host import (CLOCK_PERIOD, Inference, Interrupted, host_ports,
                                          simulate_network)
-from secateurs.sw.cycles import network_cycles
+from secateurs.sw.cycles import DRAIN_LATENCY, network_cycles
 from secateurs.sw.formats import container
 from tests.helpers.models import packed, random_inputs, random_model
 from tests.hw.engines.bench import nm_model
@@ -52,7 +52,7 @@ def _model(fmt, rng):
 def _points(rng, p, x, kind, words: int) -> list:
     """One ``(phase, cycle)`` reset point per row of ``x``, in turn: inside the power-on clear
     sweep, a load word, an input value, the launch edge, each layer's compute, each layer's
-    drain, and the last layer's drain again (where the host holds logits back)."""
+    drain, and the cycle the last layer offers its first logit (which the host holds back)."""
     cycles = network_cycles(p, x, queue_depth=QUEUE_DEPTH, array=kind, issue_width=ISSUE_WIDTH)
     layers = len(SIZES) - 1
     windows = ([("compute", l) for l in range(layers)] + [("drain", l) for l in range(layers)]
@@ -65,7 +65,10 @@ def _points(rng, p, x, kind, words: int) -> list:
         length = int(compute[layer] if part == "compute" else drain[layer])
         if part == "drain":
             begin += int(compute[layer])
-        points.append(("run", begin + int(rng.integers(length))))
+        if row == len(x) - 1:  # the first logit's offer, which a host with idle = 1 holds back
+            points.append(("run", begin + DRAIN_LATENCY))
+        else:
+            points.append(("run", begin + int(rng.integers(length))))
     assert len(points) == len(x)
     return points
 

@@ -106,10 +106,10 @@ def test_all_zero_input_costs_scans_and_idle_positions_only():
 
 def test_dense_conv_network_hand_count():
     p, x = network(spec=[Conv(3, 3, padding=1, pool="max"), Linear(5)], pes=2)
-    # 48 kept positions of 18 columns x 2 rows a PE, + MAC_LATENCY + 1; 3 rows drained each;
-    # the Linear reads the 3x4x3 pooled map: 36 columns x 3 rows a PE
-    conv = 48 * (18 * 2 + 3 + 3 + DRAIN_LATENCY)
-    linear = 36 * 3 + 3 + 5 + DRAIN_LATENCY
+    # 48 kept positions of 18 columns x 2 rows a PE, + MAC_LATENCY + 1 = 4; 3 rows drained
+    # each; the Linear reads the 3x4x3 pooled map: 36 columns x 3 rows a PE
+    conv = 48 * (18 * 2 + 4 + 3 + DRAIN_LATENCY)
+    linear = 36 * 3 + 4 + 5 + DRAIN_LATENCY
     got = network_cycles(p, x, queue_depth=1, array="dense").total
     assert (got == conv + linear + ARGMAX_LATENCY).all()
 

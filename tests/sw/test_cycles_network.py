@@ -44,16 +44,16 @@ def test_deeper_queues_never_cost_cycles():
 
 def test_nm_layers_cost_n_of_m_of_the_dense_walk():
     # 64 x 128 at P = 4: 32 groups of 4 inputs, 16 local rows; a 2:4 group takes 32 cycles.
-    # Launch + 3, M reads, then each group W = N * 16 cycles, the last one's MACs land 2 later.
+    # Launch + 3, M reads, then each group W = N * 16 cycles, the last one's MACs land 3 later.
     for n, walk in ((2, 32), (1, 16)):
-        assert nm_cycles(64, 128, 4, n, 4) == 3 + 4 + 31 * walk + walk - 1 + 3
+        assert nm_cycles(64, 128, 4, n, 4) == 3 + 4 + 31 * walk + walk - 1 + 4
     assert abs(dense_cycles(64, 128, 4) / nm_cycles(64, 128, 4, 2, 4) - 2) < 0.02
     # Short groups wait for the next group's activations: max(W, M + 2) per group.
-    assert nm_cycles(8, 16, 8, 1, 4) == 3 + 4 + 3 * 6 + 1 - 1 + 3
+    assert nm_cycles(8, 16, 8, 1, 4) == 3 + 4 + 3 * 6 + 1 - 1 + 4
     # Only groups holding a nonzero activation are walked; none: the idle latency.
     np.testing.assert_array_equal(nm_cycles(64, 128, 4, 2, 4, np.array([32, 5, 1, 0])),
-                                  [nm_cycles(64, 128, 4, 2, 4), 3 + 4 + 4 * 32 + 31 + 3,
-                                   3 + 4 + 31 + 3, IDLE_CYCLES])
+                                  [nm_cycles(64, 128, 4, 2, 4), 3 + 4 + 4 * 32 + 31 + 4,
+                                   3 + 4 + 31 + 4, IDLE_CYCLES])
 
 
 def test_nm_layers_skip_groups_of_zeros():

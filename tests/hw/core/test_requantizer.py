@@ -39,3 +39,36 @@ def test_matches_reference(seed):
     assert [int(g.value) for g in got] == want
     assert [int(g.index) for g in got] == [i % ROWS for i in range(n)]
     assert [int(g.last) for g in got] == [int(i == n - 1) for i in range(n)]
+
+
+def test_latency_is_requant_latency():
+    """With the output always ready, a row taken on one edge is offered REQUANT_LATENCY edges
+    later, and rows taken back to back leave back to back (the drain's timing relies on it)."""
+    from amaranth.sim import Simulator
+
+    from secateurs.hw.params import REQUANT_LATENCY
+
+    dut = Requantizer(acc_bits=32, rows=ROWS)
+    accs = [100, -7, 0, 50_000]
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for edge in range(len(accs) + REQUANT_LATENCY + 2):
+            k = edge if edge < len(accs) else None
+            ctx.set(dut.i.valid, k is not None)
+            if k is not None:  # multiplier 1, shift 0: the value is the clamped sum
+                ctx.set(dut.i.payload, {"acc": accs[k], "bias": 3, "multiplier": 1, "shift": 0,
+                                        "relu": 0, "index": k, "last": 0})
+            assert ctx.get(dut.i.ready)
+            await ctx.tick()
+            if ctx.get(dut.o.valid):
+                seen.append((edge, ctx.get(dut.o.payload.index), ctx.get(dut.o.payload.value)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # row k is taken on edge k and offered after edge k + REQUANT_LATENCY - 1
+    want = [(k + REQUANT_LATENCY - 1, k, max(-128, min(127, a + 3))) for k, a in enumerate(accs)]
+    assert seen == want

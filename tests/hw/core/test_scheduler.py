@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 from secateurs.hw.core.broadcast import block_pointer_word
 from secateurs.hw.core.priority import lowest_set_bit
 from secateurs.hw.core.scheduler import ColumnScheduler
+from secateurs.hw.params import BROADCAST_LATENCY, FIRST_PICK, STAGE_HANDOFF
 from tests.helpers.streams import CLOCK_PERIOD
 
 POINTER_BITS = 7
@@ -53,14 +54,14 @@ def stage_model(counts, work, width, rooms):
     """``(cycle, pe, column)`` of every push, cycles counted from the launch cycle (0), and the
     cycles a block waited for room.
 
-    The lowest block with work is picked in cycle 1 and offered from the next; each cycle every
-    PE takes as many of its columns left in the block as its room; the cycle the last is taken
-    picks the next block.
+    The lowest block with work is picked in cycle 1 and offered BROADCAST_LATENCY cycles later;
+    each cycle every PE takes as many of its columns left in the block as its room; the next
+    block, fetched ahead, is offered from the cycle after the last is taken.
     """
     blocks = sorted({j // width for j in work})
-    pushes, stalls, t = [], 0, 1
-    for block in blocks:
-        t += 1  # offered from the cycle after the pick
+    pushes, stalls, t = [], 0, FIRST_PICK
+    for k, block in enumerate(blocks):
+        t += BROADCAST_LATENCY if k == 0 else STAGE_HANDOFF
         left = [[j for j in work if j // width == block and counts[p, j]]
                 for p in range(len(counts))]
         while True:
@@ -139,5 +140,5 @@ def test_block_broadcast(pes, cols, width, seed, pressure):
     assert pushes == want
     assert events == {"broadcasts": len(work), "stall": stalls,
                       "picking": len({j // width for j in work})}
-    if pressure == 0:  # no back-pressure: a block a cycle, from cycle 2 on
-        assert sorted({t for t, _, _ in want}) == list(range(2, 2 + events["picking"]))
+    if pressure == 0:  # no back-pressure: a block a cycle, from cycle 3 on
+        assert sorted({t for t, _, _ in want}) == list(range(3, 3 + events["picking"]))
