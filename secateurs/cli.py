@@ -410,12 +410,17 @@ def rtl(config_path, overrides, model_path, out, bake) -> None:
               show_default=True, help="The accelerator or its dense twin.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Build folder (default runs/<name>/bitstream-<target>).")
+@click.option("--bank-depth", type=click.IntRange(min=1), default=None, metavar="WORDS",
+              help="Words of each PE's weight bank (default: as deep as the dense twin's, so "
+                   "any weights of the model's shapes load); smaller fits a smaller FPGA and "
+                   "takes models of at most that many words a PE.")
 @bake_option
 @user_errors
-def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> None:
+def bitstream(config_path, overrides, model_path, target, kind, out, bank_depth, bake) -> None:
     """Synthesise, place, route and pack the accelerator of the hardware configuration behind a
     UART shell (YoWASP tools): a host loads the model over the UART ("L"), or --bake-weights
     bakes it in. Also writes the accelerator's post-synthesis netlist."""
+    import dataclasses
     import json
 
     cfg = config_mod.load(config_path, overrides)
@@ -426,6 +431,8 @@ def bitstream(config_path, overrides, model_path, target, kind, out, bake) -> No
     from .rtl import capacity_for
 
     capacity = capacity_for(image, cfg.hardware)
+    if bank_depth is not None:
+        capacity = dataclasses.replace(capacity, bank_depth=bank_depth)
     try:
         capacity.check(image, kind)
         design = Accelerator(capacity, kind=kind, image=image if bake else None)

@@ -198,6 +198,20 @@ def test_impossible_config_is_refused_before_any_work(override, message, tmp_pat
         config.load(None, [override])
 
 
+def test_a_bitstream_bank_too_small_for_the_model_is_refused(model_bin, tmp_path):
+    """--bank-depth below the model's words a PE: one line naming the bank and both sizes,
+    before any synthesis, nothing written."""
+    from secateurs.rtl import capacity_for
+
+    packed = container.load(model_bin)
+    need = max(len(bank) for layer in packed.layers for bank in layer.words)  # one layer's, at least
+    result = secateurs("bitstream", "--model", model_bin, "--bank-depth", "1",
+                       "--out", tmp_path / "bit")
+    assert_one_line_error(result, "weight bank of PE", "the hardware has 1")
+    assert need > 1 and not (tmp_path / "bit").exists()
+    assert capacity_for(packed, config.load(None, []).hardware).bank_depth > 1
+
+
 def test_hardware_sweep_with_queue_depth_zero(tmp_path):
     (tmp_path / "hw.toml").write_text('kind = "hardware"\nqueue_depths = [0]\n')
     result = secateurs("sweep", "--config", tmp_path / "hw.toml", "--out", tmp_path / "out")
