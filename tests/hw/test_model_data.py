@@ -133,7 +133,9 @@ def test_loaded_memories_have_no_contents_in_the_verilog(kind):
     shallow = Capacity.for_shape(SHAPES, pes=2)
     deep = dataclasses.replace(shallow, bank_depth=1 << 16, param_depth=4000, pointer_depth=3000)
     texts = [export_verilog(Accelerator(c, kind=kind), name="top") for c in (shallow, deep)]
-    assert abs(len(texts[1]) - len(texts[0])) < 500  # address widths only
+    # address widths only: under 1 % of the text, where one bank's 2^16 words written out
+    # would be 2^16 lines
+    assert abs(len(texts[1]) - len(texts[0])) < len(texts[0]) // 100
     for text in texts:
         for memory in ("bank", "params") + (("pointers",) if kind == "sparse" else ()):
             assert re.search(r'\(\* contents = "loaded" \*\)\n  reg \[\d+:0\] %s ' % memory,
