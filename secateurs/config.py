@@ -191,7 +191,7 @@ class HardwareConfig:
 class SimConfig:
     #: Test images run through the RTL (sparse and dense); 0 means the whole test split.
     samples: int = 0
-    #: Of those, how many the SAIF-traced builds run for the switching activity (toggles per
+    #: Of those, how many the SAIF-traced runs take for the switching activity (toggles per
     #: inference, a mean that settles long before a thousand images: tracing every net every
     #: cycle is the slowest simulation there is); 0 means all of them.
     activity_samples: int = 100
